@@ -1,0 +1,35 @@
+# EV Infra Report Lab — every target builds/uses the local virtual environment .venv
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: help setup demo test lint bench lab clean sample
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name report-lib --display-name "Python (report-lib)"
+	touch $(STAMP)
+
+setup: $(STAMP)  ## create .venv, install the project with test tools, register the kernel
+
+demo: setup  ## the main job, offline: sample data -> pipeline (emulator) -> outputs/site/index.html
+	$(BIN)/report-lib demo
+
+test: setup  ## lint + the whole test suite
+	$(BIN)/ruff check report_lib tests benchmarks
+	$(BIN)/python -m pytest
+
+bench: setup  ## full benchmark run (see benchmarks/README.md)
+	$(BIN)/python benchmarks/run_all.py
+
+lab: setup  ## open JupyterLab on the project's environment and kernel
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+clean:  ## remove the venv, generated data and outputs
+	rm -rf $(VENV) data outputs .pytest_cache .ruff_cache

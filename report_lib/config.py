@@ -1,0 +1,30 @@
+"""Paths and defaults shared by the package, the CLI and the notebooks."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJ_ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS_DIR = PROJ_ROOT / "notebooks"
+DATA_DIR = PROJ_ROOT / "data"
+SAMPLE_DIR = DATA_DIR / "sample"
+OUTPUT_DIR = PROJ_ROOT / "outputs"
+
+REPORT_KINDS: tuple[str, ...] = ("kpi", "cpo", "trend")
+LANGUAGES: tuple[str, ...] = ("ko", "en")
+
+DEFAULT_FOCUS_CPO = "GS차지비"
+DEFAULT_WINDOW_MONTHS = 12
+DEFAULT_LANGUAGE = "ko"
+
+# A current Claude Sonnet cross-region inference profile; override with --model-id.
+DEFAULT_MODEL_ID = os.environ.get(
+    "REPORT_LIB_MODEL_ID", "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
+)
+DEFAULT_REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+DEFAULT_MAX_TOKENS = 2048
+DEFAULT_TEMPERATURE = 0.2
+
+# Jupyter kernel registered by `make setup` (see Makefile); papermill uses it explicitly.
+KERNEL_NAME = "report-lib"

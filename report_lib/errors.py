@@ -1,0 +1,66 @@
+"""Exceptions raised by report_lib: one base, specific subclasses that say what to do."""
+
+from __future__ import annotations
+
+
+class ReportLabError(Exception):
+    """Base class of every error report_lib raises on purpose."""
+
+
+class DataError(ReportLabError, ValueError):
+    """Input data is missing or malformed; the message names file, row/column and value."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        column: str | None = None,
+        row: int | None = None,
+        value: object = None,
+    ) -> None:
+        super().__init__(message)
+        self.path = path
+        self.column = column
+        self.row = row
+        self.value = value
+
+
+class BackendError(ReportLabError, RuntimeError):
+    """An LLM call failed for good (after retries, or at once for non-retryable errors)."""
+
+    def __init__(self, message: str, *, error_type: str = "BackendError", attempts: int = 1) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.attempts = attempts
+
+
+class ThrottledError(BackendError):
+    """The endpoint kept throttling (HTTP 429) until the retry budget ran out."""
+
+
+class CallTimeoutError(BackendError, TimeoutError):
+    """A call did not finish within its connect/read timeout and retry budget."""
+
+
+class CredentialsError(ReportLabError, RuntimeError):
+    """No AWS credentials were found in the standard boto3 chain."""
+
+
+class PipelineError(ReportLabError, RuntimeError):
+    """A notebook of the pipeline failed; carries the notebook and the failing cell's error."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        notebook: str | None = None,
+        cell_index: int | None = None,
+        ename: str | None = None,
+        evalue: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.notebook = notebook
+        self.cell_index = cell_index
+        self.ename = ename
+        self.evalue = evalue

@@ -1,0 +1,134 @@
+"""The things that travel between modules: a report job, its result, a whole run."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ReportJob:
+    """One LLM call: a prompt for one report.
+
+    ``key`` is unique within a run ("kpi", or "cpo@GS차지비@2025-11" for many-job runs);
+    ``kind`` is one of config.REPORT_KINDS. ``system`` and ``prompt`` are what the model
+    sees (built by prompts.build_prompt from the facts only).
+    """
+
+    key: str
+    kind: str
+    system: str
+    prompt: str
+    language: str = "ko"
+    target_month: str | None = None
+    focus_cpo: str | None = None
+
+
+@dataclass
+class CallOutcome:
+    """What a backend returns for one successful call."""
+
+    text: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    attempts: int = 1
+    ttft_s: float | None = None
+    cached: bool = False
+    stop_reason: str | None = None
+
+
+@dataclass
+class ReportResult:
+    """Outcome of one job. ``content`` is None exactly when ``error_type`` is set."""
+
+    key: str
+    kind: str
+    content: str | None = None
+    seconds: float = 0.0
+    start_s: float = 0.0  # offset from the run's start
+    end_s: float = 0.0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    attempts: int = 1
+    cached: bool = False
+    ttft_s: float | None = None
+    error_type: str | None = None
+    error_message: str | None = None
+    worker: str | None = None  # thread/process/task that ran it
+
+    @property
+    def ok(self) -> bool:
+        return self.error_type is None and self.content is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class RunResult:
+    """A whole generate run; ``to_dict()`` is the result contract of DESIGN §3."""
+
+    results: list[ReportResult]
+    total_time: float
+    strategy: str
+    backend: str
+    model_id: str | None
+    target_month: str | None
+    focus_cpo: str | None = None
+    language: str = "ko"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def success(self) -> bool:
+        return bool(self.results) and all(r.ok for r in self.results)
+
+    @property
+    def reports(self) -> dict[str, str]:
+        """Successful reports' Markdown by key."""
+        return {r.key: r.content for r in self.results if r.ok and r.content is not None}
+
+    def to_dict(self) -> dict[str, Any]:
+        ok = [r for r in self.results if r.ok]
+        failed = [r for r in self.results if not r.ok]
+        usage = {
+            r.key: {
+                "input_tokens": r.input_tokens,
+                "output_tokens": r.output_tokens,
+                "cost_usd": round(r.cost_usd, 6),
+                "cached": r.cached,
+            }
+            for r in self.results
+        }
+        return {
+            "success": self.success,
+            "reports": {r.key: {"type": r.kind, "content": r.content} for r in ok},
+            "report_times": {r.key: round(r.seconds, 3) for r in self.results},
+            "total_time": round(self.total_time, 3),
+            "errors": {
+                r.key: {
+                    "type": r.error_type,
+                    "message": r.error_message,
+                    "attempts": r.attempts,
+                }
+                for r in failed
+            },
+            "usage": usage,
+            "usage_total": {
+                "input_tokens": sum(r.input_tokens for r in self.results),
+                "output_tokens": sum(r.output_tokens for r in self.results),
+                "cost_usd": round(sum(r.cost_usd for r in self.results), 6),
+            },
+            "timeline": {
+                r.key: {"start_s": round(r.start_s, 4), "end_s": round(r.end_s, 4),
+                        "ttft_s": r.ttft_s, "attempts": r.attempts, "worker": r.worker}
+                for r in self.results
+            },
+            "strategy": self.strategy,
+            "backend": self.backend,
+            "model_id": self.model_id,
+            "target_month": self.target_month,
+            "focus_cpo": self.focus_cpo,
+            "language": self.language,
+            **self.extra,
+        }
