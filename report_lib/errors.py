@@ -29,7 +29,9 @@ class DataError(ReportLabError, ValueError):
 class BackendError(ReportLabError, RuntimeError):
     """An LLM call failed for good (after retries, or at once for non-retryable errors)."""
 
-    def __init__(self, message: str, *, error_type: str = "BackendError", attempts: int = 1) -> None:
+    def __init__(
+        self, message: str, *, error_type: str = "BackendError", attempts: int = 1
+    ) -> None:
         super().__init__(message)
         self.error_type = error_type
         self.attempts = attempts

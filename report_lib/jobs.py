@@ -120,8 +120,13 @@ class RunResult:
                 "cost_usd": round(sum(r.cost_usd for r in self.results), 6),
             },
             "timeline": {
-                r.key: {"start_s": round(r.start_s, 4), "end_s": round(r.end_s, 4),
-                        "ttft_s": r.ttft_s, "attempts": r.attempts, "worker": r.worker}
+                r.key: {
+                    "start_s": round(r.start_s, 4),
+                    "end_s": round(r.end_s, 4),
+                    "ttft_s": r.ttft_s,
+                    "attempts": r.attempts,
+                    "worker": r.worker,
+                }
                 for r in self.results
             },
             "strategy": self.strategy,

@@ -1,0 +1,199 @@
+"""From data to the three reports: facts → prompts → jobs → a strategy → the result contract."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from report_lib import config
+from report_lib.backends import BackendSettings
+from report_lib.data import load_data
+from report_lib.jobs import ReportJob, ReportResult, RunResult
+from report_lib.metrics import compute_all_facts, compute_facts, resolve_cpo, resolve_month
+from report_lib.prompts import build_prompt
+
+BACKENDS: tuple[str, ...] = ("offline", "emulator", "bedrock")
+
+
+def build_jobs(
+    df: pd.DataFrame,
+    *,
+    month: str = "latest",
+    focus_cpo: str | None = config.DEFAULT_FOCUS_CPO,
+    window: int = config.DEFAULT_WINDOW_MONTHS,
+    language: str = config.DEFAULT_LANGUAGE,
+    kinds: Sequence[str] = config.REPORT_KINDS,
+) -> list[ReportJob]:
+    """One job per report kind, keyed by the kind ("kpi", "cpo", "trend")."""
+    target = resolve_month(df, month)
+    focus = resolve_cpo(df, focus_cpo)
+    facts = compute_all_facts(df, month=target, focus_cpo=focus, window=window, kinds=tuple(kinds))
+    jobs = []
+    for kind in kinds:
+        prompt = build_prompt(facts[kind], language=language)
+        jobs.append(
+            ReportJob(
+                key=kind,
+                kind=kind,
+                system=prompt.system,
+                prompt=prompt.user,
+                language=language,
+                target_month=target,
+                focus_cpo=focus,
+            )
+        )
+    return jobs
+
+
+def build_many_jobs(
+    df: pd.DataFrame,
+    n: int,
+    *,
+    language: str = config.DEFAULT_LANGUAGE,
+    window: int = config.DEFAULT_WINDOW_MONTHS,
+    kinds: Sequence[str] = config.REPORT_KINDS,
+) -> list[ReportJob]:
+    """``n`` distinct jobs: every kind for each of the largest operators, then earlier months.
+
+    Models the many-report runs users make: one set of reports per operator, or per month.
+    Keys look like ``cpo@GS차지비@2025-11``.
+    """
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    months = sorted(df["month"].unique(), reverse=True)
+    jobs: list[ReportJob] = []
+    for month in months:
+        ranked = df[df["month"] == month].sort_values("rank")["cpo"].tolist()
+        for cpo in ranked:
+            for kind in kinds:
+                facts = compute_facts(df, kind, month=month, focus_cpo=cpo, window=window)
+                prompt = build_prompt(facts, language=language)
+                jobs.append(
+                    ReportJob(
+                        key=f"{kind}@{cpo}@{month}",
+                        kind=kind,
+                        system=prompt.system,
+                        prompt=prompt.user,
+                        language=language,
+                        target_month=month,
+                        focus_cpo=cpo,
+                    )
+                )
+                if len(jobs) == n:
+                    return jobs
+    raise ValueError(
+        f"the data only supports {len(jobs)} distinct jobs "
+        f"({len(months)} months × operators × {len(kinds)} kinds); ask for fewer than {n}"
+    )
+
+
+@contextmanager
+def backend_endpoint(
+    settings: BackendSettings,
+    *,
+    time_scale: float = 1.0,
+    emulator_options: dict[str, Any] | None = None,
+) -> Iterator[tuple[BackendSettings, Any]]:
+    """Yield settings ready to use; for ``emulator`` without an endpoint, start one for the run."""
+    if settings.backend not in BACKENDS:
+        raise ValueError(
+            f"unknown backend {settings.backend!r}; choose one of {', '.join(BACKENDS)}"
+        )
+    if settings.backend != "emulator" or settings.endpoint_url:
+        yield settings, None
+        return
+    from report_lib.emulator import Emulator
+
+    with Emulator(time_scale=time_scale, **(emulator_options or {})) as emu:
+        yield replace(settings, endpoint_url=emu.url), emu
+
+
+def generate_reports(
+    data: str | Path | pd.DataFrame,
+    *,
+    month: str = "latest",
+    focus_cpo: str | None = config.DEFAULT_FOCUS_CPO,
+    window: int = config.DEFAULT_WINDOW_MONTHS,
+    language: str = config.DEFAULT_LANGUAGE,
+    kinds: Sequence[str] = config.REPORT_KINDS,
+    backend: str = "emulator",
+    strategy: str = "thread",
+    max_concurrency: int | None = None,
+    settings: BackendSettings | None = None,
+    time_scale: float = 1.0,
+    emulator_options: dict[str, Any] | None = None,
+    on_result: Callable[[ReportResult], None] | None = None,
+    on_text: Callable[[str, str], None] | None = None,
+    progress: bool = False,
+) -> RunResult:
+    """Compute the facts, ask the backend for every report in parallel, return the run.
+
+    A failed report is listed under ``errors`` of ``RunResult.to_dict()``; the others are kept.
+    """
+    from report_lib.strategies import run_jobs
+
+    df = data if isinstance(data, pd.DataFrame) else load_data(data)
+    jobs = build_jobs(
+        df, month=month, focus_cpo=focus_cpo, window=window, language=language, kinds=kinds
+    )
+    base = settings or BackendSettings()
+    base = replace(base, backend=backend)
+    with backend_endpoint(base, time_scale=time_scale, emulator_options=emulator_options) as (
+        ready,
+        emu,
+    ):
+        started = time.perf_counter()
+        results = run_jobs(
+            jobs,
+            ready,
+            strategy=strategy,
+            max_concurrency=max_concurrency,
+            progress=progress,
+            on_result=on_result,
+            on_text=on_text,
+        )
+        total = time.perf_counter() - started
+        extra: dict[str, Any] = {"window_months": window}
+        if emu is not None:
+            extra["emulator"] = {"time_scale": time_scale, "stats": emu.stats()}
+    return RunResult(
+        results=results,
+        total_time=total,
+        strategy=strategy,
+        backend=backend,
+        model_id=None if backend == "offline" else ready.model_id,
+        target_month=jobs[0].target_month if jobs else None,
+        focus_cpo=jobs[0].focus_cpo if jobs else None,
+        language=language,
+        extra=extra,
+    )
+
+
+def write_outputs(
+    run: RunResult, *, out_json: Path | None = None, markdown_dir: Path | None = None
+) -> list[Path]:
+    """Write the result contract as JSON and one ``KEY.md`` per delivered report."""
+    written: list[Path] = []
+    if out_json is not None:
+        out_json = Path(out_json)
+        out_json.parent.mkdir(parents=True, exist_ok=True)
+        out_json.write_text(
+            json.dumps(run.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
+        written.append(out_json)
+    if markdown_dir is not None:
+        markdown_dir = Path(markdown_dir)
+        markdown_dir.mkdir(parents=True, exist_ok=True)
+        for key, content in run.reports.items():
+            safe = "".join(ch if ch.isalnum() or ch in "-_@." else "_" for ch in key)
+            path = markdown_dir / f"{safe}.md"
+            path.write_text(content, encoding="utf-8")
+            written.append(path)
+    return written
