@@ -1,0 +1,9 @@
+"""``python -m report_lib`` runs the CLI."""
+
+from __future__ import annotations
+
+import sys
+
+from report_lib.cli import main
+
+sys.exit(main())

@@ -1,0 +1,124 @@
+"""The report-lib command: exit codes, messages and the files it writes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from report_lib.cli import main
+
+
+def _workbook_figures(workbook: Path, cpo: str) -> tuple[list[int], dict[str, int]]:
+    """Read the national totals (K3:P3) and one operator's row straight from the sheet."""
+    ws = openpyxl.load_workbook(workbook, data_only=True)["Sheet1"]
+
+    def num(v: object) -> int:
+        return 0 if v in (None, "-", "") else int(str(v).replace(",", ""))
+
+    totals = [num(ws.cell(row=3, column=c).value) for c in range(12, 17)]
+    header = [ws.cell(row=5, column=c).value for c in range(4, 16)]
+    for row in ws.iter_rows(min_row=6, min_col=4, max_col=15, values_only=True):
+        if row[0] is not None and str(row[0]).strip() == cpo:
+            rec = dict(zip(header, row, strict=True))
+            return totals, {k: num(rec[k]) for k in ("충전소수", "급속충전기", "총충전기")}
+    raise AssertionError(f"{cpo} not in {workbook}")
+
+
+def _fmt(n: int) -> str:
+    return f"{n:,}"
+
+
+def test_generate_offline_matches_the_workbook(sample_dir: dict, tmp_path: Path) -> None:
+    wb_dir = Path(sample_dir["workbooks_dir"])
+    workbook = sorted(wb_dir.glob("*.xlsx"))[-1]  # the latest month
+    yymm = workbook.stem.rsplit("_", 1)[1]
+    month = f"20{yymm[:2]}-{yymm[2:]}"
+    out = tmp_path / "run.json"
+    md = tmp_path / "md"
+    code = main(["generate", "--data", str(wb_dir), "--month", month, "--focus-cpo", "GS차지비",
+                 "--backend", "offline", "--out", str(out), "--markdown-dir", str(md),
+                 "--no-progress"])
+    assert code == 0
+    run = json.loads(out.read_text(encoding="utf-8"))
+    assert run["success"] is True
+    assert run["target_month"] == month
+    assert set(run["reports"]) == {"kpi", "cpo", "trend"}
+    assert run["errors"] == {}
+    assert sorted(p.name for p in md.glob("*.md")) == ["cpo.md", "kpi.md", "trend.md"]
+    totals, gs = _workbook_figures(workbook, "GS차지비")
+    kpi = run["reports"]["kpi"]["content"]
+    _, stations, slow, fast, total = totals
+    for value in (stations, slow, fast, total, gs["총충전기"], gs["급속충전기"], gs["충전소수"]):
+        assert _fmt(value) in kpi, f"{_fmt(value)} missing from the KPI report"
+    assert _fmt(gs["총충전기"]) in run["reports"]["cpo"]["content"]
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (["--data", "{tmp}/nowhere"], ["nowhere"]),
+        (["--data", "{wb}", "--month", "1999-01"], ["1999-01", "months"]),
+        (["--data", "{wb}", "--focus-cpo", "GS차지"], ["GS차지", "GS차지비"]),
+        (["--data", "{tmp}/notes.txt"], ["notes.txt"]),
+    ],
+)
+def test_bad_input_exits_2_with_a_clear_message(
+    sample_dir: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    args: list[str], needles: list[str],
+) -> None:
+    (tmp_path / "notes.txt").write_text("not a workbook", encoding="utf-8")
+    wb = str(sample_dir["workbooks_dir"])
+    argv = ["generate", "--backend", "offline", "--no-progress"]
+    argv += [a.format(tmp=tmp_path, wb=wb) for a in args]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("report-lib: error:")
+    assert "Traceback" not in err
+    for needle in needles:
+        assert needle in err
+
+
+def test_cli_process_exit_status_and_no_traceback(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "report_lib.cli", "generate", "--data", str(tmp_path / "x.xlsx"),
+         "--backend", "offline"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "x.xlsx" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_rejected_report_keeps_the_others(sample_dir: dict, tmp_path: Path) -> None:
+    out = tmp_path / "run.json"
+    code = main(["generate", "--data", str(sample_dir["workbooks_dir"]), "--backend", "emulator",
+                 "--time-scale", "0.01", "--emulator-reject", "trend", "--max-attempts", "2",
+                 "--out", str(out), "--no-progress"])
+    assert code == 1
+    run = json.loads(out.read_text(encoding="utf-8"))
+    assert run["success"] is False
+    assert set(run["reports"]) == {"kpi", "cpo"}
+    assert all(r["content"] for r in run["reports"].values())
+    assert run["errors"]["trend"]["type"] == "ValidationException"
+    assert run["errors"]["trend"]["attempts"] == 1
+    assert run["usage_total"]["output_tokens"] > 0
+
+
+def test_sample_data_command_writes_workbooks(tmp_path: Path) -> None:
+    assert main(["sample-data", "--out", str(tmp_path), "--months", "3", "--operators", "12"]) == 0
+    assert len(list((tmp_path / "workbooks").glob("*.xlsx"))) == 3
+    assert (tmp_path / "cpo_monthly.csv").exists()
+
+
+@pytest.mark.parametrize("command", ["generate", "sample-data", "emulator", "bench", "pipeline",
+                                     "demo"])
+def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0
+    assert "usage: report-lib " + command in capsys.readouterr().out
