@@ -1,0 +1,291 @@
+"""Tests of the backends: offline writer, Bedrock backend (cache, limiter, event loops), factory."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pickle
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.stub import Stubber
+
+from report_lib.backends import (
+    BackendSettings,
+    BedrockBackend,
+    OfflineBackend,
+    make_backend,
+)
+from report_lib.emulator import Emulator
+from report_lib.errors import BackendError, CredentialsError
+from report_lib.jobs import CallOutcome, ReportJob
+from report_lib.metrics import Facts, compute_facts
+from report_lib.offline_writer import write_report
+from report_lib.prompts import build_prompt
+from report_lib.sample_data import synthesize
+from report_lib.tokens import estimate_tokens
+
+MODEL = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
+PLAIN_JOB = ReportJob(key="x", kind="kpi", system="You write reports.", prompt="Write it.")
+
+
+def _isolate_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    for name in ("config", "credentials"):
+        (tmp_path / f"aws_{name}").write_text("", encoding="utf-8")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws_config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws_credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture
+def no_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _isolate_aws(monkeypatch, tmp_path)
+
+
+@pytest.fixture
+def dummy_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _isolate_aws(monkeypatch, tmp_path)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+
+
+def bedrock_settings(**kw: Any) -> BackendSettings:
+    base: dict[str, Any] = {
+        "backend": "bedrock",
+        "model_id": MODEL,
+        "region": "us-east-1",
+        "endpoint_url": "http://127.0.0.1:9",  # nothing listens: a real request would fail
+        "max_tokens": 300,
+        "backoff_base_s": 0.001,
+        "backoff_max_s": 0.002,
+        "max_attempts": 2,
+        "connect_timeout": 1.0,
+    }
+    return BackendSettings(**{**base, **kw})
+
+
+def converse_response(text: str, inp: int, out: int) -> dict[str, Any]:
+    return {
+        "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+        "stopReason": "end_turn",
+        "usage": {"inputTokens": inp, "outputTokens": out, "totalTokens": inp + out},
+        "metrics": {"latencyMs": 3},
+    }
+
+
+@pytest.fixture(scope="module")
+def table() -> Any:
+    return synthesize(months=3, operators=12, seed=3)
+
+
+def facts_job(table: Any, kind: str, language: str) -> tuple[ReportJob, Facts]:
+    facts = compute_facts(table, kind, window=3)
+    prompt = build_prompt(facts, language)
+    job = ReportJob(key=kind, kind=kind, system=prompt.system, prompt=prompt.user,
+                    language=language)
+    return job, facts
+
+
+# -- settings and factory ---------------------------------------------------------------------
+def test_settings_are_picklable_and_have_the_limiter_window() -> None:
+    settings = BackendSettings(backend="emulator", tpm_limit=1000, limiter_window_s=6.0,
+                               prices={"claude-x": (1.0, 2.0)})
+    assert pickle.loads(pickle.dumps(settings)) == settings
+    assert BackendSettings().limiter_window_s == 60.0
+
+
+def test_make_backend_offline() -> None:
+    backend = make_backend(BackendSettings(backend="offline"))
+    assert isinstance(backend, OfflineBackend) and backend.name == "offline"
+
+
+def test_make_backend_emulator_needs_an_endpoint() -> None:
+    with pytest.raises(ValueError, match="Emulator"):
+        make_backend(BackendSettings(backend="emulator"))
+
+
+def test_make_backend_unknown_name() -> None:
+    with pytest.raises(ValueError, match="offline, emulator, bedrock"):
+        make_backend(BackendSettings(backend="openai"))
+
+
+def test_make_backend_bedrock_without_credentials(no_credentials: None) -> None:
+    with pytest.raises(CredentialsError, match="AWS_PROFILE"):
+        make_backend(bedrock_settings())
+
+
+def test_make_backend_bedrock_sizes_the_shared_client(dummy_credentials: None) -> None:
+    backend = make_backend(bedrock_settings(), max_concurrency=40)
+    assert isinstance(backend, BedrockBackend) and backend.name == "bedrock"
+    assert backend.client.meta.config.max_pool_connections == 40
+    backend.close()
+
+
+# -- offline ----------------------------------------------------------------------------------
+@pytest.mark.parametrize(("kind", "language"), [("kpi", "ko"), ("cpo", "en"), ("trend", "en")])
+def test_offline_writes_the_report_from_the_prompt_facts(
+    table: Any, kind: str, language: str
+) -> None:
+    job, facts = facts_job(table, kind, language)
+    outcome = OfflineBackend().call(job)
+    assert outcome.text == write_report(facts, language)
+    assert outcome.input_tokens == estimate_tokens(job.system) + estimate_tokens(job.prompt)
+    assert outcome.output_tokens == estimate_tokens(outcome.text)
+    assert (outcome.attempts, outcome.cached) == (1, False)
+
+
+def test_offline_streams_the_whole_text_once(table: Any) -> None:
+    job, _ = facts_job(table, "kpi", "ko")
+    seen: list[str] = []
+    streamed = OfflineBackend(BackendSettings(stream=True)).call(job, on_text=seen.append)
+    assert seen == [streamed.text]
+    silent: list[str] = []
+    OfflineBackend().call(job, on_text=silent.append)
+    assert silent == []  # no streaming, no deltas
+
+
+def test_offline_acall_matches_call(table: Any) -> None:
+    job, _ = facts_job(table, "trend", "ko")
+    backend = OfflineBackend()
+    assert asyncio.run(backend.acall(job)).text == backend.call(job).text
+
+
+def test_offline_refuses_a_prompt_without_facts() -> None:
+    with pytest.raises(BackendError, match="only write reports from report_lib prompts"):
+        OfflineBackend().call(PLAIN_JOB)
+
+
+# -- Bedrock backend: cache and limiter (Stubber) ----------------------------------------------
+@pytest.fixture
+def cached_backend(dummy_credentials: None, tmp_path: Path) -> Iterator[BedrockBackend]:
+    backend = BedrockBackend(bedrock_settings(cache_dir=str(tmp_path / "cache")))
+    yield backend
+    backend.close()
+
+
+def test_cache_hit_is_marked_and_skips_the_call(cached_backend: BedrockBackend) -> None:
+    with Stubber(cached_backend.client) as stubber:
+        stubber.add_response("converse", converse_response("# Report", 12, 3))
+        first = cached_backend.call(PLAIN_JOB)
+        second = cached_backend.call(PLAIN_JOB)  # Stubber would raise on a second request
+        stubber.assert_no_pending_responses()
+    assert (first.cached, first.attempts) == (False, 1)
+    assert (second.cached, second.attempts) == (True, 0)
+    assert (second.text, second.input_tokens, second.output_tokens) == ("# Report", 12, 3)
+
+
+def test_cache_is_shared_with_streaming_and_async_calls(
+    cached_backend: BedrockBackend, tmp_path: Path
+) -> None:
+    with Stubber(cached_backend.client) as stubber:
+        stubber.add_response("converse", converse_response("# Cached", 5, 2))
+        cached_backend.call(PLAIN_JOB)
+    streaming = BedrockBackend(cached_backend.settings.with_(stream=True))
+    seen: list[str] = []
+    hit = streaming.call(PLAIN_JOB, on_text=seen.append)
+    assert hit.cached and seen == ["# Cached"]
+    # the endpoint is dead, so only the cache can answer the async call
+    assert asyncio.run(streaming.acall(PLAIN_JOB)).cached
+    streaming.close()
+
+
+def test_other_inference_settings_miss_the_cache(cached_backend: BedrockBackend) -> None:
+    hotter = BedrockBackend(cached_backend.settings.with_(temperature=0.9))
+    with Stubber(cached_backend.client) as s1, Stubber(hotter.client) as s2:
+        s1.add_response("converse", converse_response("cold", 1, 1))
+        s2.add_response("converse", converse_response("hot", 1, 1))
+        assert cached_backend.call(PLAIN_JOB).text == "cold"
+        assert hotter.call(PLAIN_JOB).text == "hot"
+        s2.assert_no_pending_responses()
+    hotter.close()
+
+
+def test_limiter_from_settings_is_settled_with_usage(dummy_credentials: None) -> None:
+    settings = bedrock_settings(tpm_limit=1000, rpm_limit=50, limiter_window_s=1e9)
+    backend = BedrockBackend(settings)
+    assert backend.limiter is not None
+    assert (backend.limiter.tpm, backend.limiter.rpm, backend.limiter.window_s) == (1000, 50, 1e9)
+    with Stubber(backend.client) as stubber:
+        stubber.add_response("converse", converse_response("ok", 40, 7))
+        backend.call(PLAIN_JOB)
+    assert backend.limiter.available_tokens() == pytest.approx(1000 - 47, abs=0.01)
+    assert BedrockBackend(bedrock_settings()).limiter is None
+
+
+# -- Bedrock backend over HTTP: event loops and cleanup ----------------------------------------
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[Any]:
+    with Emulator(latency_model="fixed:0.05", seed=0) as emu:
+        yield emu
+
+
+def test_emulator_backend_without_aws_credentials(
+    no_credentials: None, emulator: Any, table: Any
+) -> None:
+    job, facts = facts_job(table, "cpo", "en")
+    with make_backend(BackendSettings(backend="emulator", endpoint_url=emulator.url)) as backend:
+        outcome = backend.call(job)
+    assert outcome.text == write_report(facts, "en")  # the emulator answers like offline
+
+
+def test_acall_works_in_successive_event_loops(dummy_credentials: None, emulator: Any) -> None:
+    backend = BedrockBackend(bedrock_settings(endpoint_url=emulator.url))
+
+    async def once() -> CallOutcome:
+        outcome = await backend.acall(PLAIN_JOB)
+        await backend.aclose()
+        return outcome
+
+    first, second = asyncio.run(once()), asyncio.run(once())
+    assert first.text == second.text and first.text.strip()
+    backend.close()
+
+
+def test_acall_in_a_loop_owned_by_another_thread_and_close(
+    dummy_credentials: None, emulator: Any
+) -> None:
+    # like a notebook: the loop already runs, we only submit coroutines to it
+    backend = BedrockBackend(bedrock_settings(endpoint_url=emulator.url))
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        outcome = asyncio.run_coroutine_threadsafe(backend.acall(PLAIN_JOB), loop).result(30)
+
+        async def current() -> Any:
+            return backend.async_client()
+
+        client = asyncio.run_coroutine_threadsafe(current(), loop).result(30)
+        assert outcome.text.strip() and client.client is not None
+        backend.close()
+        assert client.client is None  # closed in its own loop
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+
+
+def test_close_called_synchronously_inside_the_running_loop(
+    dummy_credentials: None, emulator: Any
+) -> None:
+    backend = BedrockBackend(bedrock_settings(endpoint_url=emulator.url, stream=True))
+
+    async def cell() -> tuple[CallOutcome, Any]:
+        outcome = await backend.acall(PLAIN_JOB)
+        client = backend.async_client()
+        backend.close()  # a notebook cell calling the sync close()
+        for _ in range(50):
+            if client.client is None:
+                break
+            await asyncio.sleep(0.01)
+        return outcome, client
+
+    outcome, client = asyncio.run(cell())
+    assert outcome.text.strip()
+    assert client.client is None

@@ -1,0 +1,414 @@
+"""Tests of the sync Bedrock client: Stubber and fake-client unit tests, HTTP to the emulator."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import EventStreamError, ReadTimeoutError
+from botocore.stub import Stubber
+
+from report_lib.backends import BackendSettings
+from report_lib.bedrock_client import (
+    converse,
+    converse_stream,
+    estimate_request_tokens,
+    make_client,
+)
+from report_lib.emulator import Emulator
+from report_lib.errors import BackendError, CallTimeoutError, CredentialsError, ThrottledError
+from report_lib.jobs import ReportJob
+from report_lib.limiter import RateLimiter
+
+MODEL = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
+JOB = ReportJob(key="kpi", kind="kpi", system="You write reports.", prompt="Write the KPI report.")
+
+
+def _isolate_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    for name in ("config", "credentials"):
+        (tmp_path / f"aws_{name}").write_text("", encoding="utf-8")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws_config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws_credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture
+def no_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _isolate_aws(monkeypatch, tmp_path)
+
+
+@pytest.fixture
+def dummy_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _isolate_aws(monkeypatch, tmp_path)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+
+
+def fast_settings(**kw: Any) -> BackendSettings:
+    base: dict[str, Any] = {
+        "backend": "bedrock",
+        "model_id": MODEL,
+        "region": "us-east-1",
+        "max_tokens": 300,
+        "temperature": 0.2,
+        "backoff_base_s": 0.001,
+        "backoff_max_s": 0.002,
+        "max_attempts": 4,
+    }
+    return BackendSettings(**{**base, **kw})
+
+
+def converse_response(texts: list[str], inp: int, out: int, stop: str = "end_turn") -> dict:
+    return {
+        "output": {"message": {"role": "assistant", "content": [{"text": t} for t in texts]}},
+        "stopReason": stop,
+        "usage": {"inputTokens": inp, "outputTokens": out, "totalTokens": inp + out},
+        "metrics": {"latencyMs": 12},
+    }
+
+
+# -- client construction ----------------------------------------------------------------------
+@pytest.mark.parametrize(("concurrency", "pool"), [(1, 10), (10, 10), (64, 64), (300, 300)])
+def test_pool_is_sized_to_the_concurrency(
+    dummy_credentials: None, concurrency: int, pool: int
+) -> None:
+    client = make_client(fast_settings(), max_concurrency=concurrency)
+    assert client.meta.config.max_pool_connections == pool
+
+
+def test_botocore_retries_are_off_and_timeouts_set(dummy_credentials: None) -> None:
+    settings = fast_settings(retry_mode="adaptive", connect_timeout=2.0, read_timeout=33.0)
+    config = make_client(settings).meta.config
+    assert config.retries == {"mode": "adaptive", "total_max_attempts": 1}
+    assert (config.connect_timeout, config.read_timeout) == (2.0, 33.0)
+    assert config.tcp_keepalive is True
+
+
+def test_endpoint_url_and_region(dummy_credentials: None) -> None:
+    client = make_client(fast_settings(region="ap-northeast-2", endpoint_url="http://127.0.0.1:9"))
+    assert client.meta.endpoint_url == "http://127.0.0.1:9"
+    assert client.meta.region_name == "ap-northeast-2"
+
+
+def test_no_credentials_gives_guidance(no_credentials: None) -> None:
+    with pytest.raises(CredentialsError) as info:
+        make_client(fast_settings())
+    message = str(info.value)
+    for hint in ("AWS_PROFILE", "aws configure", "AWS_ACCESS_KEY_ID", "sso", "--backend emulator",
+                 "--backend offline"):
+        assert hint in message
+
+
+def test_unknown_profile_gives_guidance(no_credentials: None) -> None:
+    with pytest.raises(CredentialsError, match="'nosuchprofile' not found"):
+        make_client(fast_settings(profile="nosuchprofile"))
+
+
+def test_emulator_backend_needs_no_credentials(no_credentials: None) -> None:
+    client = make_client(fast_settings(backend="emulator", endpoint_url="http://127.0.0.1:9"))
+    assert client.meta.endpoint_url == "http://127.0.0.1:9"
+
+
+def test_limiter_reservation_estimate() -> None:
+    job = ReportJob(key="k", kind="kpi", system="abcdefgh", prompt="abcd" * 10)
+    # 8 + 40 ASCII characters at 4 per token = 2 + 10; expected output 900 capped at max_tokens
+    assert estimate_request_tokens(job, fast_settings(max_tokens=100)) == 2 + 10 + 100
+    assert estimate_request_tokens(job, fast_settings(expected_output_tokens=50)) == 2 + 10 + 50
+
+
+# -- Converse through Stubber -----------------------------------------------------------------
+@pytest.fixture
+def stubbed(dummy_credentials: None) -> Iterator[tuple[Any, Stubber]]:
+    client = make_client(fast_settings())
+    with Stubber(client) as stubber:
+        yield client, stubber
+
+
+def test_converse_sends_the_job_and_parses_the_answer(stubbed: tuple[Any, Stubber]) -> None:
+    client, stubber = stubbed
+    expected = {
+        "modelId": MODEL,
+        "messages": [{"role": "user", "content": [{"text": "Write the KPI report."}]}],
+        "system": [{"text": "You write reports."}],
+        "inferenceConfig": {"maxTokens": 300, "temperature": 0.2},
+    }
+    stubber.add_response("converse", converse_response(["# KPI", " body"], 11, 2), expected)
+    outcome = converse(client, JOB, fast_settings())
+    assert (outcome.text, outcome.input_tokens, outcome.output_tokens) == ("# KPI body", 11, 2)
+    assert (outcome.attempts, outcome.stop_reason, outcome.cached) == (1, "end_turn", False)
+    stubber.assert_no_pending_responses()
+
+
+def test_settings_system_overrides_the_job(stubbed: tuple[Any, Stubber]) -> None:
+    client, stubber = stubbed
+    expected = {
+        "modelId": MODEL,
+        "messages": [{"role": "user", "content": [{"text": "Write the KPI report."}]}],
+        "system": [{"text": "Be brief."}],
+        "inferenceConfig": {"maxTokens": 300, "temperature": 0.2},
+    }
+    stubber.add_response("converse", converse_response(["ok"], 1, 1), expected)
+    assert converse(client, JOB, fast_settings(system="Be brief.")).text == "ok"
+
+
+def test_validation_error_fails_fast_with_aws_message(stubbed: tuple[Any, Stubber]) -> None:
+    client, stubber = stubbed
+    aws_message = "The provided model identifier is invalid."
+    stubber.add_client_error("converse", "ValidationException", aws_message, 400)
+    with pytest.raises(BackendError) as info:
+        converse(client, JOB, fast_settings())
+    assert not isinstance(info.value, ThrottledError)
+    assert info.value.error_type == "ValidationException"
+    assert info.value.attempts == 1
+    assert aws_message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [("AccessDeniedException", 403), ("ResourceNotFoundException", 404),
+     ("UnrecognizedClientException", 403)],
+)
+def test_access_errors_fail_fast(stubbed: tuple[Any, Stubber], code: str, status: int) -> None:
+    client, stubber = stubbed
+    stubber.add_client_error("converse", code, f"{code} from AWS", status)
+    with pytest.raises(BackendError) as info:
+        converse(client, JOB, fast_settings())
+    assert (info.value.error_type, info.value.attempts) == (code, 1)
+    assert f"{code} from AWS" in str(info.value)
+
+
+def test_throttled_twice_then_success(stubbed: tuple[Any, Stubber]) -> None:
+    client, stubber = stubbed
+    for _ in range(2):
+        stubber.add_client_error(
+            "converse", "ThrottlingException", "Too many tokens, please wait.", 429
+        )
+    stubber.add_response("converse", converse_response(["done"], 5, 1))
+    outcome = converse(client, JOB, fast_settings())
+    assert (outcome.text, outcome.attempts) == ("done", 3)
+    stubber.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [("ServiceUnavailableException", 503), ("InternalServerException", 500),
+     ("ModelNotReadyException", 429)],
+)
+def test_server_errors_are_retried(stubbed: tuple[Any, Stubber], code: str, status: int) -> None:
+    client, stubber = stubbed
+    stubber.add_client_error("converse", code, "try again", status)
+    stubber.add_response("converse", converse_response(["ok"], 1, 1))
+    assert converse(client, JOB, fast_settings()).attempts == 2
+
+
+def test_retry_budget_exhausted(stubbed: tuple[Any, Stubber]) -> None:
+    client, stubber = stubbed
+    for _ in range(4):
+        stubber.add_client_error("converse", "ThrottlingException", "Too many tokens", 429)
+    with pytest.raises(ThrottledError) as info:
+        converse(client, JOB, fast_settings(max_attempts=4))
+    assert (info.value.error_type, info.value.attempts) == ("ThrottlingException", 4)
+    stubber.assert_no_pending_responses()  # exactly max_attempts calls were made
+
+
+def test_empty_answer_is_an_error(stubbed: tuple[Any, Stubber]) -> None:
+    client, stubber = stubbed
+    stubber.add_response("converse", converse_response([], 5, 0))
+    with pytest.raises(BackendError) as info:
+        converse(client, JOB, fast_settings())
+    assert info.value.error_type == "EmptyResponse"
+
+
+def test_limiter_is_settled_with_real_usage(stubbed: tuple[Any, Stubber]) -> None:
+    client, stubber = stubbed
+    stubber.add_response("converse", converse_response(["ok"], 40, 7))
+    clock = [0.0]
+    limiter = RateLimiter(tpm=10_000, window_s=60.0, clock=lambda: clock[0])
+    converse(client, JOB, fast_settings(), limiter=limiter)
+    assert limiter.available_tokens() == pytest.approx(10_000 - 47)
+
+
+# -- ConverseStream with a fake client (Stubber cannot build event streams) --------------------
+class FakeStream:
+    def __init__(self, events: list[Any]) -> None:
+        self.events = events
+        self.closed = False
+
+    def __iter__(self) -> Iterator[dict]:
+        for event in self.events:
+            if isinstance(event, Exception):
+                raise event
+            yield event
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class FakeClient:
+    """converse / converse_stream answering from a script of results and exceptions."""
+
+    def __init__(self, script: list[Any]) -> None:
+        self.script = script
+        self.requests: list[dict] = []
+        self.streams: list[FakeStream] = []
+
+    def _next(self, request: dict) -> Any:
+        self.requests.append(request)
+        item = self.script.pop(0)
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    def converse(self, **request: Any) -> dict:
+        return self._next(request)
+
+    def converse_stream(self, **request: Any) -> dict:
+        stream = FakeStream(self._next(request))
+        self.streams.append(stream)
+        return {"stream": stream}
+
+
+def stream_events(deltas: list[str], inp: int, out: int) -> list[dict]:
+    return [
+        {"messageStart": {"role": "assistant"}},
+        *({"contentBlockDelta": {"delta": {"text": d}, "contentBlockIndex": 0}} for d in deltas),
+        {"contentBlockStop": {"contentBlockIndex": 0}},
+        {"messageStop": {"stopReason": "end_turn"}},
+        {"metadata": {"usage": {"inputTokens": inp, "outputTokens": out,
+                                "totalTokens": inp + out}, "metrics": {"latencyMs": 9}}},
+    ]
+
+
+def test_stream_calls_on_text_per_delta_and_records_usage() -> None:
+    client = FakeClient([stream_events(["# Tit", "le\n", "body"], 21, 3)])
+    seen: list[str] = []
+    outcome = converse(client, JOB, fast_settings(stream=True), on_text=seen.append)
+    assert seen == ["# Tit", "le\n", "body"]
+    assert outcome.text == "# Title\nbody"
+    assert (outcome.input_tokens, outcome.output_tokens) == (21, 3)
+    assert outcome.ttft_s is not None and outcome.ttft_s >= 0
+    assert outcome.stop_reason == "end_turn"
+    assert client.streams[0].closed
+
+
+def test_stream_error_midway_is_retried() -> None:
+    error = EventStreamError(
+        {"Error": {"Code": "modelStreamErrorException", "Message": "stream broke"}},
+        "ConverseStream",
+    )
+    first = [*stream_events(["partial"], 0, 0)[:2], error]
+    client = FakeClient([first, stream_events(["whole ", "answer"], 8, 2)])
+    outcome = converse_stream(client, JOB, fast_settings())
+    assert (outcome.text, outcome.attempts) == ("whole answer", 2)
+    assert all(s.closed for s in client.streams)
+
+
+def test_read_timeouts_exhaust_into_call_timeout_error() -> None:
+    client = FakeClient([ReadTimeoutError(endpoint_url="http://x") for _ in range(3)])
+    with pytest.raises(CallTimeoutError) as info:
+        converse(client, JOB, fast_settings(max_attempts=3))
+    assert (info.value.error_type, info.value.attempts) == ("ReadTimeout", 3)
+    assert len(client.requests) == 3
+
+
+# -- HTTP against the emulator ----------------------------------------------------------------
+def facts_job(kind: str, key: str | None = None) -> ReportJob:
+    """A real report_lib prompt for ``kind`` built from a small synthetic table."""
+    from report_lib.metrics import compute_facts
+    from report_lib.prompts import build_prompt
+    from report_lib.sample_data import synthesize
+
+    df = synthesize(months=3, operators=12, seed=1)
+    prompt = build_prompt(compute_facts(df, kind, window=3), "en")
+    return ReportJob(key=key or kind, kind=kind, system=prompt.system, prompt=prompt.user,
+                     language="en")
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[Any]:
+    with Emulator(latency_model="fixed:0.05", reject=("trend",), seed=0) as emu:
+        yield emu
+
+
+def emulator_settings(url: str, **kw: Any) -> BackendSettings:
+    return fast_settings(backend="bedrock", endpoint_url=url, **kw)
+
+
+def test_http_converse(dummy_credentials: None, emulator: Any) -> None:
+    client = make_client(emulator_settings(emulator.url))
+    outcome = converse(client, JOB, emulator_settings(emulator.url))
+    assert outcome.text.strip()
+    assert outcome.input_tokens > 0 and outcome.output_tokens > 0
+    assert outcome.attempts == 1
+
+
+def test_http_converse_stream(dummy_credentials: None, emulator: Any) -> None:
+    settings = emulator_settings(emulator.url, stream=True)
+    seen: list[str] = []
+    outcome = converse(make_client(settings), JOB, settings, on_text=seen.append)
+    assert len(seen) > 1  # the answer arrived in several deltas
+    assert "".join(seen) == outcome.text
+    assert outcome.ttft_s is not None and outcome.ttft_s > 0
+    assert outcome.output_tokens > 0 and outcome.input_tokens > 0
+
+
+def test_http_rejected_kind_is_validation_error(dummy_credentials: None, emulator: Any) -> None:
+    settings = emulator_settings(emulator.url)
+    before = emulator.stats()["requests"]
+    with pytest.raises(BackendError) as info:
+        converse(make_client(settings), facts_job("trend"), settings)
+    assert (info.value.error_type, info.value.attempts) == ("ValidationException", 1)
+    assert "trend" in str(info.value)
+    assert emulator.stats()["requests"] == before + 1
+
+
+def test_http_throttle_first_then_success(dummy_credentials: None) -> None:
+    with Emulator(latency_model="fixed:0.02", throttle_first=2) as emu:
+        settings = emulator_settings(emu.url)
+        outcome = converse(make_client(settings), JOB, settings)
+        stats = emu.stats()
+    assert outcome.attempts == 3
+    assert (stats["throttled"], stats["answered"]) == (2, 1)
+
+
+def _run_threads(settings: BackendSettings, jobs: list[ReportJob], limiter: RateLimiter | None
+                 ) -> list[Any]:
+    client = make_client(settings, max_concurrency=len(jobs))
+
+    def one(job: ReportJob) -> Any:
+        try:
+            return converse(client, job, settings, limiter=limiter)
+        except ThrottledError as exc:
+            return exc
+
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        return list(pool.map(one, jobs))
+
+
+def test_http_limiter_keeps_the_token_quota(dummy_credentials: None) -> None:
+    # 8 calls of ~(prompt + 80) tokens against a 400-token bucket refilled every 0.6 s: without a
+    # limiter the burst is throttled; with one matching the quota nothing is.
+    time_scale = 0.01
+    tpm = 400
+    jobs = [ReportJob(key=f"j{i}", kind="kpi", system="", prompt=f"Report number {i}: write it.")
+            for i in range(8)]
+    settings = emulator_settings("", max_tokens=80, max_attempts=1)
+    with Emulator(latency_model="fixed:1", time_scale=time_scale, tpm=tpm) as emu:
+        settings = settings.with_(endpoint_url=emu.url)
+        unlimited = _run_threads(settings, jobs, None)
+        assert emu.stats()["throttled"] > 0  # the quota does bite without the limiter
+        assert any(isinstance(r, ThrottledError) for r in unlimited)
+        emu.reset_stats()
+        limiter = RateLimiter(tpm=tpm, window_s=60.0 * time_scale)
+        limited = _run_threads(settings, jobs, limiter)
+        stats = emu.stats()
+    assert stats["throttled"] == 0
+    assert stats["answered"] == len(jobs)
+    assert all(r.attempts == 1 and r.text for r in limited)

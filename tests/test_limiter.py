@@ -1,0 +1,166 @@
+"""Tests of the client-side tokens/requests-per-minute limiter (fake clock, no real waiting)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from report_lib.limiter import RateLimiter
+
+
+class FakeClock:
+    """A clock that only moves when someone sleeps on it."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    async def asleep(self, seconds: float) -> None:
+        self.sleep(seconds)
+
+
+def make(clock: FakeClock, **kwargs: object) -> RateLimiter:
+    kwargs.setdefault("margin_s", 0.0)  # exact bucket arithmetic; the margin has its own test
+    return RateLimiter(clock=clock, sleep=clock.sleep, asleep=clock.asleep, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("tpm", "window_s", "tokens", "n"),
+    [(100, 60.0, 30, 10), (1000, 1.5, 250, 9), (500, 0.3, 500, 4)],
+)
+def test_sequential_acquisitions_take_the_time_the_bucket_implies(
+    tpm: int, window_s: float, tokens: int, n: int
+) -> None:
+    clock = FakeClock()
+    limiter = make(clock, tpm=tpm, window_s=window_s)
+    for _ in range(n):
+        limiter.acquire(tokens)
+    # The first `tpm` tokens are free; the rest arrive at tpm / window_s per second.
+    expected = max(0.0, (n * tokens - tpm) / (tpm / window_s))
+    assert clock.now == pytest.approx(expected)
+
+
+def test_reservations_queue_first_come_first_served() -> None:
+    clock = FakeClock()
+    limiter = make(clock, tpm=100, window_s=10.0)  # 10 tokens per second
+    waits = [limiter.reserve(50).wait_s for _ in range(4)]
+    # 100 -> 50 -> 0 -> (wait 50/10) -> (wait 100/10)
+    assert waits == pytest.approx([0.0, 0.0, 5.0, 10.0])
+
+
+def test_requests_per_minute_limit() -> None:
+    clock = FakeClock()
+    limiter = make(clock, rpm=5, window_s=1.0)
+    for _ in range(12):
+        limiter.acquire(10_000)  # tokens do not matter without a tpm limit
+    assert clock.now == pytest.approx((12 - 5) / 5.0)
+
+
+def test_both_limits_wait_for_the_slower_one() -> None:
+    clock = FakeClock()
+    limiter = make(clock, tpm=1000, rpm=2, window_s=10.0)
+    limiter.acquire(10)
+    limiter.acquire(10)
+    third = limiter.acquire(10)
+    # tokens are plentiful; the third request waits for one request slot: 1 / (2/10 s) = 5 s
+    assert third.wait_s == pytest.approx(5.0)
+
+
+def test_settle_returns_unused_tokens() -> None:
+    clock = FakeClock()
+    limiter = make(clock, tpm=100, window_s=10.0)
+    reservation = limiter.reserve(80)
+    reservation.settle(30)
+    assert limiter.available_tokens() == pytest.approx(70)
+    assert limiter.reserve(70).wait_s == 0.0
+    assert limiter.reserve(10).wait_s == pytest.approx(1.0)
+
+
+def test_settle_charges_extra_usage_and_only_once() -> None:
+    clock = FakeClock()
+    limiter = make(clock, tpm=100, window_s=10.0)
+    reservation = limiter.reserve(10)
+    reservation.settle(60)
+    reservation.settle(0)  # ignored: already settled
+    assert limiter.available_tokens() == pytest.approx(40)
+
+
+def test_request_larger_than_capacity_goes_when_bucket_is_full() -> None:
+    clock = FakeClock()
+    limiter = make(clock, tpm=100, window_s=10.0)
+    assert limiter.reserve(250).wait_s == 0.0
+    # the bucket is 150 in debt: one more token needs (1 + 150) / 10 s
+    assert limiter.reserve(1).wait_s == pytest.approx(15.1)
+
+
+def test_margin_waits_for_extra_tokens_but_takes_only_the_request() -> None:
+    clock = FakeClock()
+    limiter = make(clock, tpm=100, window_s=10.0, margin_s=0.5)  # margin = 10/s x 0.5 s = 5
+    assert limiter.reserve(90).wait_s == 0.0  # 100 >= 90 + 5
+    assert limiter.reserve(6).wait_s == pytest.approx((6 + 5 - 10) / 10)
+    assert limiter.available_tokens() == pytest.approx(100 - 90 - 6)
+    # a request as large as the bucket needs a full bucket, not more
+    clock.now = 100.0
+    assert limiter.reserve(100).wait_s == 0.0
+
+
+def test_refill_is_capped_at_capacity() -> None:
+    clock = FakeClock()
+    limiter = make(clock, tpm=100, window_s=10.0)
+    limiter.reserve(100)
+    clock.now = 1000.0
+    assert limiter.available_tokens() == pytest.approx(100)
+
+
+def test_async_acquire_waits_the_same_as_sync() -> None:
+    clock = FakeClock()
+    limiter = make(clock, tpm=200, window_s=2.0)  # 100 tokens per second
+
+    async def run() -> None:
+        for _ in range(5):
+            await limiter.aacquire(100)
+
+    asyncio.run(run())
+    assert clock.now == pytest.approx((5 * 100 - 200) / 100)
+    assert clock.sleeps == pytest.approx([1.0, 1.0, 1.0])
+
+
+def test_threads_do_not_lose_updates() -> None:
+    clock = FakeClock()
+    limiter = make(clock, tpm=10_000, window_s=60.0)
+
+    def worker() -> None:
+        for _ in range(200):
+            limiter.reserve(3)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert limiter.available_tokens() == pytest.approx(10_000 - 8 * 200 * 3)
+
+
+def test_disabled_limiter_never_waits() -> None:
+    clock = FakeClock()
+    limiter = make(clock)
+    assert not limiter.enabled
+    for _ in range(50):
+        assert limiter.acquire(1_000_000).wait_s == 0.0
+    assert limiter.available_tokens() is None
+    assert clock.sleeps == []
+
+
+@pytest.mark.parametrize("kwargs", [{"tpm": 0}, {"rpm": -1}, {"tpm": 10, "window_s": 0.0}])
+def test_invalid_limits_are_rejected(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ValueError):
+        RateLimiter(**kwargs)  # type: ignore[arg-type]

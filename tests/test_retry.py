@@ -1,0 +1,145 @@
+"""Tests of error classification, full-jitter backoff and the retry loops."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import Any
+
+import pytest
+from botocore.exceptions import (
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    EventStreamError,
+    ReadTimeoutError,
+)
+
+from report_lib.backends import BackendSettings
+from report_lib.errors import BackendError, CallTimeoutError, ThrottledError
+from report_lib.retry import acall_with_retries, backoff_delay, call_with_retries, classify
+
+
+def client_error(code: str | None, status: int, message: str = "msg") -> ClientError:
+    error: dict[str, Any] = {"Message": message}
+    if code is not None:
+        error["Code"] = code
+    return ClientError({"Error": error, "ResponseMetadata": {"HTTPStatusCode": status}}, "Converse")
+
+
+@pytest.mark.parametrize(
+    ("exc", "error_type", "retryable"),
+    [
+        (client_error("ThrottlingException", 429), "ThrottlingException", True),
+        (client_error(None, 429), "ThrottlingException", True),
+        (client_error("ServiceUnavailableException", 503), "ServiceUnavailableException", True),
+        (client_error("InternalServerException", 500), "InternalServerException", True),
+        (client_error("ModelNotReadyException", 429), "ModelNotReadyException", True),
+        (client_error(None, 502), "HTTP502", True),
+        (client_error("ValidationException", 400), "ValidationException", False),
+        (client_error("AccessDeniedException", 403), "AccessDeniedException", False),
+        (client_error("ResourceNotFoundException", 404), "ResourceNotFoundException", False),
+        (client_error("UnrecognizedClientException", 403), "UnrecognizedClientException", False),
+        (ReadTimeoutError(endpoint_url="http://x"), "ReadTimeout", True),
+        (ConnectTimeoutError(endpoint_url="http://x"), "ConnectTimeout", True),
+        (EndpointConnectionError(endpoint_url="http://x"), "EndpointConnectionError", True),
+        (TimeoutError(), "ReadTimeout", True),
+        (ValueError("bug"), "ValueError", False),
+    ],
+)
+def test_classify(exc: BaseException, error_type: str, retryable: bool) -> None:
+    info = classify(exc)
+    assert (info.error_type, info.retryable) == (error_type, retryable)
+
+
+def test_event_stream_error_codes_are_normalized() -> None:
+    # ConverseStream reports errors as camelCase union members
+    exc = EventStreamError(
+        {"Error": {"Code": "throttlingException", "Message": "slow down"}}, "ConverseStream"
+    )
+    info = classify(exc)
+    assert (info.error_type, info.retryable, info.message) == ("ThrottlingException", True,
+                                                               "slow down")
+
+
+@pytest.mark.parametrize("attempt", [1, 2, 3, 6, 12])
+def test_backoff_is_full_jitter_below_the_capped_exponential(attempt: int) -> None:
+    rng = random.Random(attempt)
+    base, cap = 0.5, 4.0
+    ceiling = min(cap, base * 2 ** (attempt - 1))  # 0.5, 1, 2, 4, 4
+    delays = [backoff_delay(attempt, base, cap, rng) for _ in range(500)]
+    assert all(0.0 <= d <= ceiling for d in delays)
+    assert max(delays) > 0.9 * ceiling  # spread over the whole range, not a fixed delay
+    assert min(delays) < 0.1 * ceiling
+
+
+def _settings(**kw: Any) -> BackendSettings:
+    base = {"backoff_base_s": 1.0, "backoff_max_s": 8.0, "max_attempts": 4}
+    return BackendSettings(**{**base, **kw})
+
+
+def test_retry_loop_sleeps_between_attempts_only() -> None:
+    sleeps: list[float] = []
+    failures = [client_error("ThrottlingException", 429)] * 2
+
+    def attempt(n: int) -> int:
+        if failures:
+            raise failures.pop()
+        return n
+
+    result = call_with_retries(attempt, _settings(), sleep=sleeps.append, rng=random.Random(0))
+    assert result == 3
+    assert len(sleeps) == 2
+    assert 0 <= sleeps[0] <= 1.0 and 0 <= sleeps[1] <= 2.0
+
+
+def test_budget_exhausted_raises_throttled_with_attempts() -> None:
+    calls: list[int] = []
+
+    def attempt(n: int) -> None:
+        calls.append(n)
+        raise client_error("ThrottlingException", 429, "Too many tokens")
+
+    with pytest.raises(ThrottledError) as info:
+        call_with_retries(attempt, _settings(max_attempts=5), sleep=lambda s: None)
+    assert calls == [1, 2, 3, 4, 5]
+    assert info.value.attempts == 5
+    assert info.value.error_type == "ThrottlingException"
+    assert "Too many tokens" in str(info.value)
+
+
+def test_timeouts_end_as_call_timeout_error() -> None:
+    def attempt(n: int) -> None:
+        raise ReadTimeoutError(endpoint_url="http://127.0.0.1:1")
+
+    with pytest.raises(CallTimeoutError) as info:
+        call_with_retries(attempt, _settings(max_attempts=2), sleep=lambda s: None)
+    assert isinstance(info.value, TimeoutError)
+    assert (info.value.error_type, info.value.attempts) == ("ReadTimeout", 2)
+
+
+def test_fatal_error_is_not_retried() -> None:
+    calls: list[int] = []
+
+    def attempt(n: int) -> None:
+        calls.append(n)
+        raise client_error("AccessDeniedException", 403, "You don't have access to the model")
+
+    with pytest.raises(BackendError) as info:
+        call_with_retries(attempt, _settings(), sleep=lambda s: None)
+    assert calls == [1]
+    assert not isinstance(info.value, ThrottledError)
+    assert "You don't have access to the model" in str(info.value)
+    assert "Bedrock console" in str(info.value)
+
+
+def test_async_retry_loop_counts_attempts() -> None:
+    failures = [client_error("InternalServerException", 500)] * 3
+
+    async def attempt(n: int) -> int:
+        if failures:
+            raise failures.pop()
+        return n
+
+    settings = _settings(backoff_base_s=0.001, backoff_max_s=0.002, max_attempts=4)
+    assert asyncio.run(acall_with_retries(attempt, settings)) == 4
