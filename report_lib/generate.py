@@ -112,7 +112,8 @@ def backend_endpoint(
     from report_lib.emulator import Emulator
 
     with Emulator(time_scale=time_scale, **(emulator_options or {})) as emu:
-        yield replace(settings, endpoint_url=emu.url), emu
+        # the emulator's quota minute is scaled like its latencies; the client limiter follows
+        yield replace(settings, endpoint_url=emu.url, limiter_window_s=60.0 * time_scale), emu
 
 
 def generate_reports(

@@ -122,3 +122,42 @@ def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]
         main([command, "--help"])
     assert exc.value.code == 0
     assert "usage: report-lib " + command in capsys.readouterr().out
+
+
+def test_generate_against_an_external_endpoint_that_throttles_at_first(
+    sample_dir: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from report_lib.emulator import Emulator
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    out = tmp_path / "run.json"
+    with Emulator(latency_model="fixed:0.05", throttle_first=2) as emu:
+        code = main(["generate", "--data", str(sample_dir["workbooks_dir"]), "--endpoint-url",
+                     emu.url, "--out", str(out), "--no-progress", "--stream"])
+        stats = emu.stats()
+    assert code == 0
+    run = json.loads(out.read_text(encoding="utf-8"))
+    assert run["success"] is True and run["backend"] == "bedrock"
+    assert stats["throttled"] == 2
+    assert sum(t["attempts"] for t in run["timeline"].values()) == 3 + 2
+    assert run["usage_total"]["cost_usd"] > 0
+
+
+def test_bedrock_without_credentials_says_what_to_do(
+    sample_dir: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    empty = tmp_path / "empty"
+    empty.write_text("", encoding="utf-8")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    code = main(["generate", "--data", str(sample_dir["workbooks_dir"]), "--backend", "bedrock",
+                 "--no-progress"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "credentials" in err.lower()
+    assert "--backend emulator" in err or "--backend offline" in err
