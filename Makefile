@@ -24,6 +24,7 @@ demo: setup  ## the main job, offline: sample data -> pipeline (emulator) -> out
 test: setup  ## lint + the whole test suite
 	$(BIN)/ruff check report_lib tests benchmarks
 	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --nbval-lax -p no:cacheprovider notebooks/
 
 bench: setup  ## full benchmark run (see benchmarks/README.md)
 	$(BIN)/python benchmarks/run_all.py

@@ -32,6 +32,10 @@ def _conda_requirements() -> tuple[dict[str, SpecifierSet], list[object]]:
     for dep in env["dependencies"]:
         if isinstance(dep, dict):
             pip_section = dep.get("pip", [])
+            for line in pip_section:  # packages conda-forge lacks come from PyPI
+                if not str(line).startswith("-"):
+                    req = Requirement(str(line))
+                    found[req.name.lower()] = req.specifier
             continue
         req = Requirement(dep)
         found[req.name.lower()] = req.specifier

@@ -1,0 +1,353 @@
+"""The headless pipeline: parameter routing, HTML export, the index page, failures, the CLI."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import html
+import io
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+from report_lib import config, pipeline
+from report_lib.errors import PipelineError
+from report_lib.sample_data import synthesize
+
+PLANTED = "<script>alert(1)</script>"
+IMG_RE = re.compile(r'<img[^>]*src="data:image/png;base64,')
+
+
+class _Scripts(HTMLParser):
+    """Text inside <script> elements and every on* attribute of a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.script_text: list[str] = []
+        self.handlers: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._in_script = tag == "script"
+        self.handlers += [f"{tag}.{name}={value}" for name, value in attrs
+                          if name.startswith("on")]
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_script = False if tag == "script" else self._in_script
+
+    def handle_data(self, data: str) -> None:
+        if self._in_script:
+            self.script_text.append(data)
+
+
+def scripts_of(page: str) -> _Scripts:
+    parser = _Scripts()
+    parser.feed(page)
+    return parser
+
+
+# ---------------------------------------------------------------- parameters and routing
+@pytest.mark.parametrize(("text", "value"), [
+    ("True", True), ("false", False), ("None", None), ("12", 12), ("0.05", 0.05),
+    ("-3", -3), ("1e-3", 0.001), ("GS차지비", "GS차지비"), ("2025-11", "2025-11"), ("", ""),
+])
+def test_parse_value_like_papermill(text: str, value: object) -> None:
+    parsed = pipeline.parse_value(text)
+    assert parsed == value and type(parsed) is type(value)
+
+
+def test_parse_yaml_inline_and_file(tmp_path: Path) -> None:
+    assert pipeline.parse_yaml("scenarios: [seed, scale]\nrepeats: 2") == {
+        "scenarios": ["seed", "scale"], "repeats": 2}
+    path = tmp_path / "params.yaml"
+    path.write_text("n_values:\n  - 3\n  - 30\nfocus_cpo: 에버온\n", encoding="utf-8")
+    assert pipeline.parse_yaml(str(path)) == {"n_values": [3, 30], "focus_cpo": "에버온"}
+    with pytest.raises(PipelineError, match="mapping"):
+        pipeline.parse_yaml("[1, 2]")
+    with pytest.raises(PipelineError, match="not valid YAML"):
+        pipeline.parse_yaml("a: [1, 2")
+
+
+DECLARED = {
+    "reports": {"data_path": {}, "time_scale": {}, "output_dir": {}, "focus_cpo": {}},
+    "benchmark": {"scenarios": {}, "time_scale": {}, "output_dir": {}},
+    "comparison_report": {"results_dir": {}},
+}
+
+
+def test_route_parameters_sends_each_name_where_declared(tmp_path: Path) -> None:
+    routed = pipeline.route_parameters(
+        {"time_scale": 0.1, "focus_cpo": "에버온", "scenarios": ["seed"]}, DECLARED, tmp_path)
+    assert routed == {
+        "reports": {"time_scale": 0.1, "focus_cpo": "에버온",
+                    "output_dir": str(tmp_path / "reports")},
+        "benchmark": {"time_scale": 0.1, "scenarios": ["seed"],
+                      "output_dir": str(tmp_path / "benchmark")},
+        "comparison_report": {"results_dir": str(tmp_path / "benchmark")},
+    }
+
+
+def test_route_parameters_explicit_dirs_win(tmp_path: Path) -> None:
+    routed = pipeline.route_parameters({"output_dir": "/x", "results_dir": "/r"}, DECLARED,
+                                       tmp_path)
+    assert routed["reports"]["output_dir"] == "/x"
+    assert routed["benchmark"]["output_dir"] == "/x"
+    assert routed["comparison_report"] == {"results_dir": "/r"}
+
+
+def test_route_parameters_without_benchmark_leaves_results_dir_default(tmp_path: Path) -> None:
+    declared = {"comparison_report": DECLARED["comparison_report"]}
+    assert pipeline.route_parameters({}, declared, tmp_path) == {"comparison_report": {}}
+
+
+def test_unknown_parameter_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(PipelineError, match="focus_cop"):
+        pipeline.route_parameters({"focus_cop": "x"}, DECLARED, tmp_path)
+
+
+def test_resolve_notebooks() -> None:
+    resolved = pipeline.resolve_notebooks(None)
+    assert [name for name, _ in resolved] == list(pipeline.NOTEBOOKS)
+    assert all(path.parent == config.NOTEBOOKS_DIR for _, path in resolved)
+    assert pipeline.resolve_notebooks(["reports.ipynb"])[0][0] == "reports"
+    with pytest.raises(PipelineError, match="not found"):
+        pipeline.resolve_notebooks(["nope"])
+
+
+def test_every_notebook_declares_typed_documented_parameters() -> None:
+    for name, path in pipeline.resolve_notebooks(None):
+        declared = pipeline.declared_parameters(path)
+        assert declared, name
+        for param, info in declared.items():
+            assert info["inferred_type_name"] not in ("None", ""), (name, param)
+            assert info["help"], (name, param)
+
+
+# ---------------------------------------------------------------- export and index
+def _png() -> str:
+    from matplotlib.figure import Figure
+
+    buffer = io.BytesIO()
+    Figure(figsize=(1, 1)).savefig(buffer, format="png")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def test_export_html_hides_code_embeds_images_and_sanitizes(tmp_path: Path) -> None:
+    chart = new_code_cell("display(secret_function())")
+    chart.outputs = [new_output("display_data", data={"image/png": _png(),
+                                                      "text/plain": "<Figure>"})]
+    report = new_code_cell("show_report()")
+    report.outputs = [new_output("display_data", data={
+        "text/html": f"<h1>KPI</h1><p>GS차지비 {PLANTED}</p><img src=x onerror=alert(2)>"})]
+    hidden = new_code_cell("print('internal check')")
+    hidden.metadata["tags"] = ["remove-cell"]
+    hidden.outputs = [new_output("stream", name="stdout", text="internal check\n")]
+    nb = new_notebook(cells=[new_markdown_cell("# Title"), chart, report, hidden])
+    source = tmp_path / "nb.ipynb"
+    nbformat.write(nb, source)
+    page = pipeline.export_html(source, tmp_path / "nb.html", title="nb").read_text("utf-8")
+    assert "secret_function" not in page and "show_report" not in page
+    assert len(IMG_RE.findall(page)) == 1
+    assert "<h1>KPI</h1>" in page and "GS차지비" in page
+    found = scripts_of(page)
+    assert not any("alert" in text for text in found.script_text)
+    assert not found.handlers
+    assert "internal check" not in page
+    assert 'href="index.html"' in page
+
+
+def test_write_index_lists_pages_parameters_and_failure(tmp_path: Path) -> None:
+    ok_html = tmp_path / "reports.html"
+    ok_html.write_text("<html></html>")
+    runs = [
+        pipeline.NotebookRun("reports", Path("reports.ipynb"), {"focus_cpo": "<b>x</b>"},
+                             {"focus_cpo": {"default": '"GS차지비"', "help": "operator"},
+                              "window_months": {"default": "12", "help": "months"}},
+                             status="ok", html=ok_html, seconds=1.5),
+        pipeline.NotebookRun("benchmark", Path("benchmark.ipynb"), {}, status="failed",
+                             cell_index=4, ename="ValueError", evalue="bad <scenario>"),
+        pipeline.NotebookRun("comparison_report", Path("c.ipynb"), {}),
+    ]
+    result = pipeline.PipelineResult(tmp_path, tmp_path / "index.html", runs, "2025-12-01T09:00",
+                                     3.0, "report-lib", {"pandas": "3.0"})
+    page = pipeline.write_index(result).read_text("utf-8")
+    assert '<a href="reports.html">' in page
+    assert "FAILED in <b>benchmark</b> (cell 4): ValueError: bad &lt;scenario&gt;" in page
+    assert "not run" in page
+    assert "&quot;&lt;b&gt;x&lt;/b&gt;&quot;" in page  # given value, escaped
+    assert "notebook default" in page and "12" in page
+    assert "<td>pandas</td><td>3.0</td>" in page
+    assert "2025-12-01T09:00" in page
+
+
+# ---------------------------------------------------------------- command line
+def _args(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    pipeline.add_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+def test_run_from_args_passes_parsed_parameters(monkeypatch: pytest.MonkeyPatch,
+                                                tmp_path: Path, capsys) -> None:
+    seen = {}
+
+    def fake(out_dir, parameters, **kw):
+        seen.update(out_dir=out_dir, parameters=parameters, **kw)
+        return pipeline.PipelineResult(Path(out_dir), Path(out_dir) / "index.html", [], "now",
+                                       0.0, kw["kernel_name"])
+
+    monkeypatch.setattr(pipeline, "run_pipeline", fake)
+    ns = _args("--out", str(tmp_path), "-y", "scenarios: [seed]\nrepeats: 3",
+               "-p", "repeats", "2", "-p", "time_scale", "0.1", "-p", "focus_cpo", "에버온",
+               "--notebooks", "reports", "benchmark", "--kernel", "python3",
+               "--execution-timeout", "60", "--no-progress")
+    assert pipeline.run_from_args(ns) == 0
+    assert seen == {"out_dir": tmp_path, "parameters": {"scenarios": ["seed"], "repeats": 2,
+                                                        "time_scale": 0.1, "focus_cpo": "에버온"},
+                    "notebooks": ["reports", "benchmark"], "kernel_name": "python3",
+                    "execution_timeout": 60, "progress": False}
+    assert str(tmp_path / "index.html") in capsys.readouterr().out
+
+
+def test_run_from_args_defaults() -> None:
+    ns = _args()
+    assert ns.out == config.OUTPUT_DIR / "site"
+    assert ns.notebooks == list(pipeline.NOTEBOOKS)
+    assert ns.kernel == config.KERNEL_NAME
+    assert ns.execution_timeout == 600
+
+
+def test_run_from_args_reports_failure_without_traceback(monkeypatch: pytest.MonkeyPatch,
+                                                         capsys) -> None:
+    def fail(*args, **kw):
+        raise PipelineError("notebook 'reports' failed at cell 5: DataError: no such file",
+                            notebook="reports", cell_index=5, ename="DataError",
+                            evalue="no such file")
+
+    monkeypatch.setattr(pipeline, "run_pipeline", fail)
+    assert pipeline.run_from_args(_args()) == 1
+    err = capsys.readouterr().err
+    assert "reports" in err and "cell 5" in err and "DataError: no such file" in err
+    assert "Traceback" not in err
+
+
+def test_run_from_args_bad_yaml_is_a_usage_error(capsys) -> None:
+    assert pipeline.run_from_args(_args("-y", "a: [1")) == 2
+    assert "YAML" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- end to end (kernels)
+@pytest.fixture(scope="module")
+def planted_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tidy CSV whose 3rd-largest operator is called <script>alert(1)</script>."""
+    df = synthesize(months=13, operators=20, seed=3)
+    last = df[df["month"] == df["month"].max()]
+    victim = last.sort_values("total_chargers", ascending=False)["cpo"].iloc[2]
+    df["cpo"] = df["cpo"].replace({victim: PLANTED})
+    path = tmp_path_factory.mktemp("data") / "cpo.csv"
+    df.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def site(planted_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> pipeline.PipelineResult:
+    out = tmp_path_factory.mktemp("site")
+    return pipeline.run_pipeline(out, {
+        "data_path": str(planted_csv), "focus_cpo": PLANTED, "window_months": 6,
+        "time_scale": 0.01, "scenarios": ["seed"], "strategies": ["sequential", "thread"],
+        "repeats": 1, "n_values": [],
+    }, execution_timeout=300, progress=False)
+
+
+@pytest.mark.slow
+def test_pipeline_writes_every_page_and_links_them(site: pipeline.PipelineResult) -> None:
+    assert site.ok and [r.status for r in site.runs] == ["ok", "ok", "ok"]
+    index = site.index.read_text("utf-8")
+    for name in pipeline.NOTEBOOKS:
+        assert (site.out_dir / f"{name}.html").is_file()
+        assert (site.out_dir / "notebooks" / f"{name}.ipynb").is_file()
+        assert f'href="{name}.html"' in index
+        assert f'href="notebooks/{name}.ipynb"' in index
+    assert "All notebooks ran." in index
+    assert 'href="reports/result.json"' in index and 'href="benchmark/results.csv"' in index
+
+
+@pytest.mark.slow
+def test_reports_page_holds_three_reports_and_charts(site: pipeline.PipelineResult) -> None:
+    page = (site.out_dir / "reports.html").read_text("utf-8")
+    for kind in config.REPORT_KINDS:
+        md = (site.out_dir / "reports" / f"{kind}.md").read_text("utf-8")
+        heading = next(line[2:].strip() for line in md.splitlines() if line.startswith("# "))
+        assert html.escape(heading, quote=False) in page, kind
+    assert len(IMG_RE.findall(page)) >= 4  # top-15, mix, trend, focus vs market
+    assert "generate_reports(" not in page  # no code cells
+
+
+@pytest.mark.slow
+def test_planted_script_does_not_survive(site: pipeline.PipelineResult) -> None:
+    reports = [(site.out_dir / "reports" / f"{k}.md").read_text("utf-8")
+               for k in config.REPORT_KINDS]
+    assert any(PLANTED in text for text in reports)  # it did reach the report text
+    for name in pipeline.NOTEBOOKS:
+        page = (site.out_dir / f"{name}.html").read_text("utf-8")
+        assert PLANTED not in page, name
+        found = scripts_of(page)
+        assert not any("alert(1)" in text for text in found.script_text), name
+        assert not found.handlers, name
+    index = site.index.read_text("utf-8")  # the parameters table shows it, escaped
+    assert PLANTED not in index and html.escape(PLANTED) in index
+
+
+@pytest.mark.slow
+def test_comparison_page_has_conclusions_and_plots(site: pipeline.PipelineResult) -> None:
+    page = (site.out_dir / "comparison_report.html").read_text("utf-8")
+    assert "Conclusions" in page
+    assert "seed: at N=3 with concurrency 3" in page
+    assert len(IMG_RE.findall(page)) >= 3  # makespan, timeline, resources
+    assert (site.out_dir / "benchmark" / "results.csv").is_file()
+
+
+@pytest.mark.slow
+def test_failing_notebook_keeps_partial_output(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.csv"
+    with pytest.raises(PipelineError) as info:
+        pipeline.run_pipeline(tmp_path / "site", {"data_path": str(missing)},
+                              notebooks=["reports"], progress=False)
+    exc = info.value
+    assert exc.notebook == "reports" and isinstance(exc.cell_index, int)
+    assert exc.ename == "DataError" and "missing.csv" in exc.evalue
+    partial = tmp_path / "site" / "notebooks" / "reports.ipynb"
+    nb = nbformat.read(partial, as_version=4)
+    assert nb.metadata["papermill"]["exception"] is True
+    page = (tmp_path / "site" / "reports.html").read_text("utf-8")
+    assert "missing.csv" in page
+    index = (tmp_path / "site" / "index.html").read_text("utf-8")
+    assert "FAILED in <b>reports</b>" in index and 'href="reports.html"' in index
+
+
+@pytest.mark.slow
+def test_cell_timeout_is_reported_with_its_cell(tmp_path: Path) -> None:
+    params = new_code_cell("seconds: int = 30  # how long to sleep")
+    params.metadata["tags"] = ["parameters"]
+    nb = new_notebook(cells=[params, new_code_cell("print('start')"),
+                             new_code_cell("import time\ntime.sleep(seconds)")],
+                      metadata={"kernelspec": {"name": config.KERNEL_NAME, "language": "python",
+                                               "display_name": "Python (report-lib)"}})
+    source = tmp_path / "sleepy.ipynb"
+    nbformat.write(nb, source)
+    with pytest.raises(PipelineError) as info:
+        pipeline.run_pipeline(tmp_path / "site", {"seconds": 30}, notebooks=[str(source)],
+                              execution_timeout=2, progress=False)
+    assert info.value.notebook == "sleepy"
+    assert info.value.ename and "Timeout" in info.value.ename
+    # cells: parameters, papermill's injected parameters, print, sleep → the sleep is cell 3
+    assert info.value.cell_index == 3
+    partial = nbformat.read(tmp_path / "site" / "notebooks" / "sleepy.ipynb", as_version=4)
+    assert "Execution stopped in cell 3" in partial.cells[0].source  # the banner we add
+    assert partial.cells[1 + 3].source.startswith("import time")
+    assert (tmp_path / "site" / "sleepy.html").is_file()
+    assert "FAILED in <b>sleepy</b>" in (tmp_path / "site" / "index.html").read_text("utf-8")
