@@ -13,6 +13,8 @@ def estimate_tokens(text: str) -> int:
     """
     if not text:
         return 0
+    if text.isascii():  # fast path: the common case for English prompts and JSON
+        return max(1, math.ceil(len(text) / 4))
     ascii_chars = sum(1 for ch in text if ord(ch) < 128)
     other = len(text) - ascii_chars
     return max(1, math.ceil(ascii_chars / 4 + other * 0.7))

@@ -1,0 +1,28 @@
+"""``python -m report_lib.emulator [options]``: run the Bedrock emulator in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from report_lib.emulator.server import add_arguments, config_from_args, serve
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m report_lib.emulator",
+        description="Local Bedrock Runtime emulator (Converse, ConverseStream) with a latency "
+        "model, token quota and injectable faults.",
+    )
+    add_arguments(parser)
+    ns = parser.parse_args(argv)
+    try:
+        config = config_from_args(ns)
+    except ValueError as exc:
+        parser.error(str(exc))
+    serve(config)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,179 @@
+"""The emulator's options: ``EmulatorConfig`` and the matching argparse flags."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+
+from report_lib.config import REPORT_KINDS
+from report_lib.emulator.latency import LatencyModel, parse_latency_model
+
+READY_PREFIX = "Bedrock emulator listening on "
+
+
+@dataclass
+class EmulatorConfig:
+    """Every option of the emulator (CLI flags of ``report-lib emulator``)."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    latency_model: str = "sonnet"
+    time_scale: float = 1.0
+    tpm: int | None = None
+    throttle_rate: float = 0.0
+    fail_rate: float = 0.0
+    throttle_first: int = 0
+    reject: tuple[str, ...] = ()
+    seed: int = 0
+    parent_pid: int | None = None
+
+    def __post_init__(self) -> None:
+        self.reject = tuple(self.reject)
+        unknown = [kind for kind in self.reject if kind not in REPORT_KINDS]
+        if unknown:
+            valid = ", ".join(REPORT_KINDS)
+            raise ValueError(f"reject: unknown report kind {unknown[0]!r}; valid kinds: {valid}")
+        parse_latency_model(self.latency_model, self.time_scale)  # ValueError if invalid
+        for name in ("throttle_rate", "fail_rate"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")
+        if self.tpm is not None and self.tpm <= 0:
+            raise ValueError(f"tpm must be a positive number of tokens per minute, got {self.tpm}")
+        if self.throttle_first < 0:
+            raise ValueError(f"throttle_first must be >= 0, got {self.throttle_first}")
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be 0 (any free port) or 1-65535, got {self.port}")
+
+    @property
+    def latency(self) -> LatencyModel:
+        return parse_latency_model(self.latency_model, self.time_scale)
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a probability between 0 and 1, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return int(text)
+
+
+def _positive_int(text: str) -> int:
+    value = _non_negative_int(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("expected a whole number > 0, got 0")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
+def _latency_spec(text: str) -> str:
+    try:
+        parse_latency_model(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The emulator's options, shared by ``report-lib emulator`` and ``python -m``."""
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument(
+        "--port", type=_non_negative_int, default=0, help="port to bind; 0 = a free port (default)"
+    )
+    parser.add_argument(
+        "--latency-model",
+        type=_latency_spec,
+        default="sonnet",
+        metavar="MODEL",
+        help="sonnet (TTFT 0.95 s, 55 tok/s), haiku (0.7 s, 100 tok/s) or fixed:SECONDS "
+        "(exactly SECONDS, no jitter); default sonnet",
+    )
+    parser.add_argument(
+        "--time-scale",
+        type=_positive_float,
+        default=1.0,
+        metavar="F",
+        help="multiply every delay, the quota's minute included, by F (default 1.0)",
+    )
+    parser.add_argument(
+        "--tpm",
+        type=_positive_int,
+        default=None,
+        metavar="TOKENS",
+        help="token quota: bucket of TOKENS (input+output) refilled every 60 s x time-scale; "
+        "a request that does not fit gets HTTP 429 at once",
+    )
+    parser.add_argument(
+        "--throttle-rate",
+        type=_probability,
+        default=0.0,
+        metavar="P",
+        help="answer HTTP 429 ThrottlingException with probability P",
+    )
+    parser.add_argument(
+        "--fail-rate",
+        type=_probability,
+        default=0.0,
+        metavar="P",
+        help="answer HTTP 500/503 with probability P",
+    )
+    parser.add_argument(
+        "--throttle-first",
+        type=_non_negative_int,
+        default=0,
+        metavar="N",
+        help="the first N requests get HTTP 429 (a quota that throttles at first)",
+    )
+    parser.add_argument(
+        "--reject",
+        action="append",
+        choices=REPORT_KINDS,
+        default=None,
+        metavar="KIND",
+        help="answer requests for report KIND (kpi, cpo, trend) with 400 ValidationException; "
+        "repeatable",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the latency jitter and random faults"
+    )
+    parser.add_argument(
+        "--parent-pid",
+        type=int,
+        default=None,
+        metavar="PID",
+        help="exit when process PID ends (set by report_lib.emulator.Emulator)",
+    )
+
+
+def config_from_args(ns: argparse.Namespace) -> EmulatorConfig:
+    """EmulatorConfig from parsed ``add_arguments`` options."""
+    return EmulatorConfig(
+        host=ns.host,
+        port=ns.port,
+        latency_model=ns.latency_model,
+        time_scale=ns.time_scale,
+        tpm=ns.tpm,
+        throttle_rate=ns.throttle_rate,
+        fail_rate=ns.fail_rate,
+        throttle_first=ns.throttle_first,
+        reject=tuple(ns.reject or ()),
+        seed=ns.seed,
+        parent_pid=getattr(ns, "parent_pid", None),
+    )

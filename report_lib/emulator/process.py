@@ -1,0 +1,195 @@
+"""``Emulator``: the Bedrock emulator in its own process, so it never shares the client's GIL."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import tempfile
+import threading
+import urllib.request
+import weakref
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+from report_lib.emulator.options import READY_PREFIX, EmulatorConfig
+
+_PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
+
+
+class Emulator:
+    """Start ``python -m report_lib.emulator`` on a free loopback port; stop it on exit.
+
+    >>> with Emulator(latency_model="fixed:0.1") as emu:   # doctest: +SKIP
+    ...     client = boto3.client("bedrock-runtime", endpoint_url=emu.url, ...)
+    """
+
+    def __init__(
+        self,
+        latency_model: str = "sonnet",
+        time_scale: float = 1.0,
+        tpm: int | None = None,
+        throttle_rate: float = 0.0,
+        fail_rate: float = 0.0,
+        throttle_first: int = 0,
+        reject: Iterable[str] = (),
+        seed: int = 0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        startup_timeout: float = 30.0,
+    ) -> None:
+        self.config = EmulatorConfig(
+            host=host,
+            port=port,
+            latency_model=latency_model,
+            time_scale=time_scale,
+            tpm=tpm,
+            throttle_rate=throttle_rate,
+            fail_rate=fail_rate,
+            throttle_first=throttle_first,
+            reject=tuple(reject),
+            seed=seed,
+            parent_pid=os.getpid(),
+        )
+        self.startup_timeout = startup_timeout
+        self.url = ""
+        # Kept open for the child's lifetime; closed by _shutdown.
+        self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
+        self._proc = subprocess.Popen(
+            self.command(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            env=_child_env(),
+        )
+        self._finalizer = weakref.finalize(self, _shutdown, self._proc, self._stderr)
+        try:
+            self.url = self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def command(self) -> list[str]:
+        """The child's command line."""
+        c = self.config
+        cmd = [
+            sys.executable, "-m", "report_lib.emulator",
+            "--host", c.host, "--port", str(c.port),
+            "--latency-model", c.latency_model, "--time-scale", repr(float(c.time_scale)),
+            "--throttle-rate", repr(float(c.throttle_rate)),
+            "--fail-rate", repr(float(c.fail_rate)),
+            "--throttle-first", str(c.throttle_first), "--seed", str(c.seed),
+            "--parent-pid", str(c.parent_pid),
+        ]  # fmt: skip
+        if c.tpm is not None:
+            cmd += ["--tpm", str(int(c.tpm))]
+        for kind in c.reject:
+            cmd += ["--reject", kind]
+        return cmd
+
+    def _wait_ready(self) -> str:
+        assert self._proc.stdout is not None
+        lines: queue.Queue[str | None] = queue.Queue()
+        reader = threading.Thread(
+            target=_pump, args=(self._proc.stdout, lines), name="emulator-stdout", daemon=True
+        )
+        reader.start()
+        seen: list[str] = []
+        try:
+            while True:
+                line = lines.get(timeout=self.startup_timeout)
+                if line is None:
+                    break
+                if line.startswith(READY_PREFIX):
+                    return line[len(READY_PREFIX) :].strip()
+                seen.append(line)
+        except queue.Empty:
+            raise RuntimeError(
+                f"Bedrock emulator did not report its URL within {self.startup_timeout:g} s; "
+                f"command: {' '.join(self.command())}; stderr:\n{self._read_stderr()}"
+            ) from None
+        code = self._proc.wait(timeout=10)
+        raise RuntimeError(
+            f"Bedrock emulator exited with code {code} before it was ready; "
+            f"stdout: {''.join(seen)!r}; stderr:\n{self._read_stderr()}"
+        )
+
+    def _read_stderr(self) -> str:
+        self._stderr.flush()
+        self._stderr.seek(0)
+        return self._stderr.read().decode("utf-8", "replace")
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    @property
+    def running(self) -> bool:
+        return self._proc.poll() is None
+
+    def _request(self, method: str, path: str) -> dict[str, Any]:
+        if not self.url:
+            raise RuntimeError("the Bedrock emulator is not running")
+        data = b"" if method == "POST" else None
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        with urllib.request.urlopen(req, timeout=10) as resp:  # only our loopback URL
+            result: dict[str, Any] = json.loads(resp.read())
+        return result
+
+    def stats(self) -> dict[str, Any]:
+        """The server's ``GET /stats`` counters."""
+        return self._request("GET", "/stats")
+
+    def reset_stats(self) -> dict[str, Any]:
+        """``POST /stats/reset``: fresh counters, seeds, token bucket and throttle-first budget."""
+        return self._request("POST", "/stats/reset")
+
+    def stop(self) -> None:
+        """Terminate the child (SIGTERM, then SIGKILL after 5 s); safe to call twice."""
+        self._finalizer()
+
+    def __enter__(self) -> Emulator:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"Emulator({self.config.latency_model!r}, url={self.url!r}, {state})"
+
+
+def _pump(stream: IO[bytes], lines: queue.Queue[str | None]) -> None:
+    """Forward the child's stdout lines until EOF (keeps the pipe drained)."""
+    for raw in iter(stream.readline, b""):
+        lines.put(raw.decode("utf-8", "replace"))
+    lines.put(None)
+    stream.close()
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    path = env.get("PYTHONPATH")
+    env["PYTHONPATH"] = _PACKAGE_PARENT + (os.pathsep + path if path else "")
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def _shutdown(proc: subprocess.Popen[bytes], stderr: IO[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+    stderr.close()

@@ -1,0 +1,424 @@
+"""A Bedrock Runtime look-alike (Converse, ConverseStream) on aiohttp, for demos and benchmarks.
+
+One asyncio process; every wait is an ``asyncio.sleep`` until the request's deadline (arrival +
+latency), so a thousand concurrent calls each answer on time. Faults are configurable:
+``--tpm`` (token bucket), ``--throttle-rate``, ``--throttle-first``, ``--fail-rate``, ``--reject``.
+
+Time scale: every delay is multiplied by ``time_scale``, *including the quota's minute*: with
+``--tpm 10000 --time-scale 0.1`` the bucket holds 10,000 tokens and refills them every 6 s, so a
+scaled run sees the same throttling pattern as the unscaled one, only faster.
+
+Endpoints: ``POST /model/{modelId}/converse``, ``POST /model/{modelId}/converse-stream``,
+``GET /stats``, ``POST /stats/reset``, ``GET /health``. Signatures are not verified, but an
+``Authorization`` header must be present (as every boto3 request has one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import lru_cache, partial
+from typing import Any
+from urllib.parse import unquote
+
+from aiohttp import web
+
+from report_lib.emulator.answers import Answer, answer_for, limit_answer, split_chunks
+from report_lib.emulator.eventstream import CONTENT_TYPE as EVENTSTREAM_TYPE
+from report_lib.emulator.eventstream import encode_event
+from report_lib.emulator.options import (
+    READY_PREFIX,
+    EmulatorConfig,
+    add_arguments,
+    config_from_args,
+)
+from report_lib.emulator.state import EmulatorState, Stats, TokenBucket
+from report_lib.tokens import estimate_tokens
+
+__all__ = [
+    "THROTTLE_MESSAGE",
+    "EmulatorConfig",
+    "TokenBucket",
+    "add_arguments",
+    "build_app",
+    "config_from_args",
+    "serve",
+]
+
+log = logging.getLogger(__name__)
+
+THROTTLE_MESSAGE = "Too many tokens, please wait before trying again."
+_dumps = partial(json.dumps, ensure_ascii=False)
+
+
+class ApiError(Exception):
+    """An error answered the way Bedrock does: status, ``x-amzn-ErrorType``, {"message"}."""
+
+    def __init__(self, status: int, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_type = error_type
+        self.message = message
+
+    def response(self) -> web.Response:
+        return web.json_response(
+            {"message": self.message},
+            status=self.status,
+            headers={"x-amzn-ErrorType": self.error_type, "x-amzn-RequestId": _request_id()},
+        )
+
+
+@dataclass
+class Call:
+    """An admitted request: what to answer and when."""
+
+    model_id: str
+    text: str
+    stop_reason: str
+    input_tokens: int
+    output_tokens: int
+    ttft_s: float
+    total_s: float
+    chunk_seed: str
+
+
+STATE = web.AppKey("emulator_state", EmulatorState)
+
+
+def _texts(blocks: Any, where: str) -> list[str]:
+    if not isinstance(blocks, list):
+        raise ApiError(400, "ValidationException", f"{where} must be a list of content blocks")
+    out = []
+    for block in blocks:
+        if not isinstance(block, dict):
+            raise ApiError(400, "ValidationException", f"{where} holds a non-object block")
+        if isinstance(block.get("text"), str):
+            out.append(block["text"])
+    return out
+
+
+def _parse_body(raw: bytes) -> tuple[str, str, str, int | None, tuple[str, ...]]:
+    """(system text, user text, all text, maxTokens, stopSequences) of a Converse body."""
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError as exc:
+        raise ApiError(400, "ValidationException", f"request body is not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "ValidationException", "request body must be a JSON object")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise ApiError(400, "ValidationException", "messages must be a non-empty list")
+    system = "\n".join(_texts(body.get("system", []), "system"))
+    user_parts: list[str] = []
+    all_parts = [system] if system else []
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
+            raise ApiError(
+                400, "ValidationException", f"messages[{i}].role must be 'user' or 'assistant'"
+            )
+        parts = _texts(message.get("content"), f"messages[{i}].content")
+        all_parts += parts
+        if message["role"] == "user":
+            user_parts += parts
+    if not user_parts:
+        raise ApiError(400, "ValidationException", "no user message carries text content")
+    config = body.get("inferenceConfig") or {}
+    if not isinstance(config, dict):
+        raise ApiError(400, "ValidationException", "inferenceConfig must be an object")
+    max_tokens = config.get("maxTokens")
+    if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
+        raise ApiError(
+            400, "ValidationException", f"inferenceConfig.maxTokens must be >= 1, got {max_tokens}"
+        )
+    stops = config.get("stopSequences") or []
+    stop_sequences = tuple(s for s in stops if isinstance(s, str))
+    return system, "\n".join(user_parts), "\n".join(all_parts), max_tokens, stop_sequences
+
+
+@lru_cache(maxsize=1024)
+def _count_tokens(text: str) -> int:
+    return estimate_tokens(text)
+
+
+def _model_id(request: web.Request) -> str:
+    # Decode from the raw path so that %2F (ARNs) and %3A (':') both round-trip.
+    raw = request.raw_path.split("?", 1)[0]
+    return unquote(raw[len("/model/") :].rsplit("/", 1)[0])
+
+
+async def _admit(request: web.Request, state: EmulatorState) -> Call:
+    """Validate, apply the fault options in order, draw the latency; raise ApiError to refuse."""
+    if "Authorization" not in request.headers:
+        raise ApiError(
+            403,
+            "UnrecognizedClientException",
+            "emulator: missing Authorization header; sign the request (any credentials are "
+            "accepted, signatures are not checked)",
+        )
+    model_id = _model_id(request)
+    if not model_id:
+        raise ApiError(400, "ValidationException", "the model id in the URL is empty")
+    system, user, everything, max_tokens, stops = _parse_body(await request.read())
+    state.stats.models[model_id] += 1
+    if "<facts" in user:  # pandas work: keep the event loop answering other requests
+        answer: Answer = await asyncio.to_thread(answer_for, system, user)
+    else:
+        answer = answer_for(system, user)
+    config = state.config
+    if answer.kind is not None and answer.kind in config.reject:
+        raise ApiError(
+            400,
+            "ValidationException",
+            f"emulator: report kind '{answer.kind}' rejected (--reject)",
+        )
+    state.admitted += 1
+    if state.admitted <= config.throttle_first:
+        raise ApiError(429, "ThrottlingException", THROTTLE_MESSAGE)
+    if config.throttle_rate and state.fault_rng.random() < config.throttle_rate:
+        raise ApiError(429, "ThrottlingException", THROTTLE_MESSAGE)
+    if config.fail_rate and state.fault_rng.random() < config.fail_rate:
+        message = "emulator: injected failure (--fail-rate)"
+        if state.fault_rng.random() < 0.5:
+            raise ApiError(500, "InternalServerException", message)
+        raise ApiError(503, "ServiceUnavailableException", message)
+    text, stop_reason, output_tokens = limit_answer(answer, max_tokens, stops)
+    input_tokens = _count_tokens(everything)
+    if state.bucket is not None:
+        needed = input_tokens + output_tokens
+        if needed > state.bucket.capacity:
+            raise ApiError(
+                400,
+                "ValidationException",
+                f"emulator: this request needs {needed} tokens (input + output) but --tpm is "
+                f"{state.bucket.capacity}; raise --tpm or lower maxTokens",
+            )
+        if not state.bucket.try_take(needed):
+            raise ApiError(429, "ThrottlingException", THROTTLE_MESSAGE)
+    ttft, total = state.latency.timing(output_tokens, state.latency_rng)
+    return Call(model_id, text, stop_reason, input_tokens, output_tokens, ttft, total, everything)
+
+
+def _count_error(stats: Stats, error: ApiError) -> None:
+    if error.status == 429:
+        stats.throttled += 1
+    elif error.status >= 500:
+        stats.failed += 1
+    else:
+        stats.rejected += 1
+
+
+def _usage(call: Call) -> dict[str, int]:
+    return {
+        "inputTokens": call.input_tokens,
+        "outputTokens": call.output_tokens,
+        "totalTokens": call.input_tokens + call.output_tokens,
+    }
+
+
+def _request_id() -> str:
+    return str(uuid.uuid4())
+
+
+async def _sleep_until(deadline: float) -> None:
+    await asyncio.sleep(max(0.0, deadline - time.monotonic()))
+
+
+def _count_answer(state: EmulatorState, call: Call, deadline: float) -> None:
+    stats = state.stats
+    stats.answered += 1
+    stats.input_tokens += call.input_tokens
+    stats.output_tokens += call.output_tokens
+    late_ms = (time.monotonic() - deadline) * 1000
+    stats.max_late_ms = max(stats.max_late_ms, round(late_ms, 3))
+
+
+Responder = Callable[[web.Request, EmulatorState, Call, float], Awaitable[web.StreamResponse]]
+
+
+async def _handle(request: web.Request, respond: Responder) -> web.StreamResponse:
+    """Count the request, admit it (or answer its error at once), then ``respond``."""
+    started = time.monotonic()
+    state = request.app[STATE]
+    state.stats.requests += 1
+    state.stats.in_flight += 1
+    state.stats.max_in_flight = max(state.stats.max_in_flight, state.stats.in_flight)
+    try:
+        try:
+            call = await _admit(request, state)
+        except ApiError as error:
+            _count_error(state.stats, error)
+            return error.response()
+        return await respond(request, state, call, started)
+    finally:
+        state.stats.in_flight -= 1
+
+
+async def _respond_json(
+    request: web.Request, state: EmulatorState, call: Call, started: float
+) -> web.StreamResponse:
+    await _sleep_until(started + call.total_s)
+    body = {
+        "output": {"message": {"role": "assistant", "content": [{"text": call.text}]}},
+        "stopReason": call.stop_reason,
+        "usage": _usage(call),
+        "metrics": {"latencyMs": round(call.total_s * 1000)},
+    }
+    response = web.json_response(body, dumps=_dumps, headers={"x-amzn-RequestId": _request_id()})
+    _count_answer(state, call, started + call.total_s)
+    return response
+
+
+async def _respond_stream(
+    request: web.Request, state: EmulatorState, call: Call, started: float
+) -> web.StreamResponse:
+    """messageStart at once, deltas from TTFT to the total latency, then stop + metadata."""
+    state.stats.streams += 1
+    response = web.StreamResponse(
+        headers={"Content-Type": EVENTSTREAM_TYPE, "x-amzn-RequestId": _request_id()}
+    )
+    try:
+        await response.prepare(request)
+        await response.write(encode_event("messageStart", {"role": "assistant"}))
+        chunks = split_chunks(call.text, call.chunk_seed)
+        step = (call.total_s - call.ttft_s) / max(1, len(chunks) - 1)
+        for i, chunk in enumerate(chunks):
+            await _sleep_until(started + call.ttft_s + i * step)
+            delta = {"contentBlockIndex": 0, "delta": {"text": chunk}}
+            await response.write(encode_event("contentBlockDelta", delta))
+        await _sleep_until(started + call.total_s)
+        await response.write(encode_event("contentBlockStop", {"contentBlockIndex": 0}))
+        await response.write(encode_event("messageStop", {"stopReason": call.stop_reason}))
+        metadata = {"usage": _usage(call), "metrics": {"latencyMs": round(call.total_s * 1000)}}
+        await response.write(encode_event("metadata", metadata))
+        _count_answer(state, call, started + call.total_s)
+        await response.write_eof()
+    except ConnectionError:
+        state.stats.disconnected += 1
+    return response
+
+
+async def converse(request: web.Request) -> web.StreamResponse:
+    """``POST /model/{modelId}/converse``: one JSON answer after the drawn latency."""
+    return await _handle(request, _respond_json)
+
+
+async def converse_stream(request: web.Request) -> web.StreamResponse:
+    """``POST /model/{modelId}/converse-stream``: eventstream frames paced to the latency."""
+    return await _handle(request, _respond_stream)
+
+
+async def get_stats(request: web.Request) -> web.Response:
+    """``GET /stats``: counters and the configuration."""
+    return web.json_response(request.app[STATE].snapshot(), dumps=_dumps)
+
+
+async def reset_stats(request: web.Request) -> web.Response:
+    """``POST /stats/reset``: back to the just-started state (counters, seeds, quota)."""
+    state = request.app[STATE]
+    state.reset()
+    return web.json_response(state.snapshot(), dumps=_dumps)
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+@web.middleware
+async def _bedrock_errors(
+    request: web.Request, handler: Callable[[web.Request], Any]
+) -> web.StreamResponse:
+    """Unexpected exceptions become 500 InternalServerException (traceback on stderr)."""
+    try:
+        response: web.StreamResponse = await handler(request)
+    except web.HTTPException as exc:
+        if exc.status == 404:
+            return ApiError(404, "UnknownOperationException", f"no route {request.path}").response()
+        raise
+    except Exception as exc:
+        log.exception("emulator: error while answering %s", request.path)
+        request.app[STATE].stats.failed += 1
+        return ApiError(500, "InternalServerException", f"emulator bug: {exc!r}").response()
+    return response
+
+
+def build_app(config: EmulatorConfig) -> web.Application:
+    """The aiohttp application; serve it with ``serve`` or aiohttp's test utilities."""
+    app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[_bedrock_errors])
+    app[STATE] = EmulatorState(config)
+    app.router.add_post("/model/{model_id:.+}/converse", converse)
+    app.router.add_post("/model/{model_id:.+}/converse-stream", converse_stream)
+    app.router.add_get("/stats", get_stats)
+    app.router.add_post("/stats/reset", reset_stats)
+    app.router.add_get("/health", health)
+    return app
+
+
+def serve(config: EmulatorConfig, ready: Callable[[str], None] | None = None) -> None:
+    """Bind, print ``Bedrock emulator listening on URL``, serve until SIGINT/SIGTERM."""
+    _raise_open_files_limit()
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(config, ready))
+
+
+async def _serve(config: EmulatorConfig, ready: Callable[[str], None] | None) -> None:
+    runner = web.AppRunner(
+        build_app(config), access_log=None, handle_signals=False, shutdown_timeout=0.5
+    )
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, config.host, config.port, backlog=4096)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        shown = f"[{host}]" if ":" in host else host
+        url = f"http://{shown}:{port}"
+        print(f"{READY_PREFIX}{url}", flush=True)
+        if ready is not None:
+            ready(url)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, stop.set)
+        watcher = None
+        if config.parent_pid:
+            watcher = asyncio.create_task(_watch_parent(config.parent_pid, stop))
+        await stop.wait()
+        if watcher is not None:
+            watcher.cancel()
+    finally:
+        await runner.cleanup()
+
+
+async def _watch_parent(pid: int, stop: asyncio.Event) -> None:
+    while True:
+        await asyncio.sleep(1.0)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            print(f"emulator: parent process {pid} ended; stopping", file=sys.stderr)
+            stop.set()
+            return
+        except PermissionError:
+            pass
+
+
+def _raise_open_files_limit() -> None:
+    """A thousand concurrent connections need more descriptors than some defaults allow."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else 65536
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
