@@ -1,0 +1,115 @@
+"""Full benchmark run: every scenario into benchmarks/results/, then the summary and targets.
+
+    .venv/bin/python benchmarks/run_all.py            # the full run (~15 min on 2 CPUs)
+    .venv/bin/python benchmarks/run_all.py --quick    # every scenario, scaled down (~3 min)
+    .venv/bin/python benchmarks/run_all.py --only seed,scale
+
+Each scenario runs with its own time scale (recorded in every row): latencies that the targets
+are about (seed 2.0 s, scale 1.0 s, original 1.0 s) run unscaled; the Sonnet scenario and the
+quota minute of the throttled scenario are scaled down. Parts go to results/parts/, the merged
+rows to results/results.csv (+ timelines.json, metadata.json) and the printed summary to
+results/summary.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# Imports of report_lib/pandas happen inside the functions: with the spawn and forkserver start
+# methods every worker process re-imports this __main__ module, so it stays as lean as the
+# `report-lib` entry script (see benchmarks/README.md, "process").
+SCENARIOS = ("seed", "realistic", "scale", "throttled", "original")  # report_lib.bench order
+RESULTS = Path(__file__).resolve().parent / "results"
+
+# scenario -> run_benchmark options of the full run
+PLAN: dict[str, dict[str, Any]] = {
+    "seed": {"time_scale": 1.0, "start_methods": ["spawn"]},
+    "realistic": {"time_scale": 0.1, "start_methods": ["spawn"]},
+    "scale": {"time_scale": 1.0, "start_methods": ["spawn", "fork", "forkserver"]},
+    "throttled": {"time_scale": 0.05},
+    "original": {"time_scale": 1.0, "repeats": 1},  # ~105 s per run at N=300: one is enough
+}
+QUICK_SCALE = 0.1  # --quick multiplies every time scale by this
+
+
+def run_part(scenario: str, out: Path, repeats: int, quick: bool, progress: bool) -> Path:
+    from report_lib.bench import run_benchmark
+
+    options = dict(PLAN[scenario])
+    options["repeats"] = min(options.get("repeats", repeats), repeats)
+    if quick:
+        options["time_scale"] = options["time_scale"] * QUICK_SCALE
+    csv = out / "parts" / f"{scenario}.csv"
+    run_benchmark([scenario], out_dir=csv, progress=progress,
+                  command=" ".join(["benchmarks/run_all.py", *sys.argv[1:]]), **options)
+    return csv
+
+
+def merge(parts: list[Path], out: Path) -> pd.DataFrame:
+    """One results.csv / timelines.json / metadata.json from the scenario parts."""
+    import pandas as pd
+
+    from report_lib.bench import load_results
+
+    frames, timelines, metas = [], [], {}
+    for csv in parts:
+        df, tl, meta = load_results(csv)
+        frames.append(df)
+        timelines += tl
+        metas[csv.stem] = meta
+    df = pd.concat(frames, ignore_index=True)
+    out.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out / "results.csv", index=False)
+    (out / "timelines.json").write_text(json.dumps(timelines, ensure_ascii=False) + "\n", "utf-8")
+    first = next(iter(metas.values()))
+    merged = {
+        **{k: first[k] for k in ("cpu_count", "platform", "python", "packages", "published",
+                                 "lower_bound", "model_id")},
+        "command": first["command"],
+        "created": min(m["created"] for m in metas.values()),
+        "finished": max(m["finished"] for m in metas.values()),
+        "scenarios": list(metas),
+        "time_scale": {name: m["time_scale"] for name, m in metas.items()},
+        "repeats": {name: m["repeats"] for name, m in metas.items()},
+        "parts": metas,
+    }
+    (out / "metadata.json").write_text(json.dumps(merged, indent=2, ensure_ascii=False) + "\n",
+                                       "utf-8")
+    return df
+
+
+def main(argv: list[str] | None = None) -> int:
+    from report_lib.bench import SCENARIOS as KNOWN
+    from report_lib.bench import check_targets, format_summary, summarize
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default=",".join(SCENARIOS),
+                        help="comma-separated scenarios (default: all)")
+    parser.add_argument("--repeats", type=int, default=3, help="repeats per case (default: 3)")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"scale every delay by a further {QUICK_SCALE} (a smoke run)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="output folder")
+    parser.add_argument("--no-progress", action="store_true")
+    ns = parser.parse_args(argv)
+    scenarios = [s.strip() for s in ns.only.split(",") if s.strip()]
+    unknown = [s for s in scenarios if s not in KNOWN]
+    if unknown:
+        parser.error(f"unknown scenario(s) {unknown}; choose from {', '.join(KNOWN)}")
+    parts = [run_part(s, ns.out, ns.repeats, ns.quick, not ns.no_progress) for s in scenarios]
+    df = merge(parts, ns.out)
+    text = format_summary(summarize(df), check_targets(df))
+    (ns.out / "summary.md").write_text(text + "\n", "utf-8")
+    print(text)
+    print(f"\nwrote {ns.out / 'results.csv'}, timelines.json, metadata.json, summary.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
