@@ -123,10 +123,10 @@ class AsyncBedrock:
         await self.open()
         settings = self.settings
         request = build_request(job, settings)
-        estimate = estimate_request_tokens(job, settings)
+        limiter = self.limiter
+        estimate = estimate_request_tokens(job, settings) if limiter is not None else 0
 
         async def attempt(number: int) -> CallOutcome:
-            limiter = self.limiter
             reservation = await limiter.aacquire(estimate) if limiter is not None else None
             if stream:
                 outcome = await self._stream_once(request, on_text)

@@ -198,7 +198,7 @@ def _call(
     stream: bool,
 ) -> CallOutcome:
     request = build_request(job, settings)
-    estimate = estimate_request_tokens(job, settings)
+    estimate = estimate_request_tokens(job, settings) if limiter is not None else 0
 
     def attempt(number: int) -> CallOutcome:
         reservation = limiter.acquire(estimate) if limiter is not None else None

@@ -6,15 +6,16 @@ import math
 
 
 def estimate_tokens(text: str) -> int:
-    """Rough Claude token count: ~4 ASCII characters per token, ~0.7 token per Hangul/CJK character.
+    """Rough Claude token count: ~4 ASCII characters per token, ~0.7 token per other character.
 
     Used by the emulator (to bill and time its answers), the offline backend and the
     client-side limiter. Real Bedrock reports exact counts in ``usage``; those win when present.
+    Counted at C speed from the UTF-8 length: Hangul and CJK take 3 bytes, so
+    ``(bytes - chars) / 2`` is the number of such characters (2-byte letters count half).
     """
     if not text:
         return 0
-    if text.isascii():  # fast path: the common case for English prompts and JSON
-        return max(1, math.ceil(len(text) / 4))
-    ascii_chars = sum(1 for ch in text if ord(ch) < 128)
-    other = len(text) - ascii_chars
+    chars = len(text)
+    other = (len(text.encode("utf-8", "surrogatepass")) - chars) / 2
+    ascii_chars = chars - other
     return max(1, math.ceil(ascii_chars / 4 + other * 0.7))
