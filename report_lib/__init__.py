@@ -1,30 +1,47 @@
-"""EV Infra Report Lab: CPO statistics to three LLM-written reports, run in parallel."""
+"""EV Infra Report Lab: CPO statistics to three LLM-written reports, run in parallel.
+
+The public API is re-exported here lazily (PEP 562), so ``import report_lib`` stays cheap for
+worker processes and the emulator, which import submodules only.
+"""
 
 from __future__ import annotations
 
-from report_lib.backends import BackendSettings
-from report_lib.data import load_data
-from report_lib.errors import (
-    BackendError,
-    CredentialsError,
-    DataError,
-    PipelineError,
-    ReportLabError,
-    ThrottledError,
-)
-from report_lib.generate import build_jobs, build_many_jobs, generate_reports, write_outputs
-from report_lib.jobs import ReportJob, ReportResult, RunResult
-from report_lib.metrics import Facts, compute_all_facts, compute_facts
-from report_lib.offline_writer import write_report
-from report_lib.prompts import build_prompt
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+_EXPORTS: dict[str, str] = {
+    "BackendSettings": "report_lib.backends",
+    "load_data": "report_lib.data",
+    "BackendError": "report_lib.errors",
+    "CredentialsError": "report_lib.errors",
+    "DataError": "report_lib.errors",
+    "PipelineError": "report_lib.errors",
+    "ReportLabError": "report_lib.errors",
+    "ThrottledError": "report_lib.errors",
+    "build_jobs": "report_lib.generate",
+    "build_many_jobs": "report_lib.generate",
+    "generate_reports": "report_lib.generate",
+    "write_outputs": "report_lib.generate",
+    "ReportJob": "report_lib.jobs",
+    "ReportResult": "report_lib.jobs",
+    "RunResult": "report_lib.jobs",
+    "Facts": "report_lib.metrics",
+    "compute_all_facts": "report_lib.metrics",
+    "compute_facts": "report_lib.metrics",
+    "write_report": "report_lib.offline_writer",
+    "build_prompt": "report_lib.prompts",
+    "run_jobs": "report_lib.strategies",
+    "Emulator": "report_lib.emulator",
+}
 
 __all__ = [
     "BackendError",
     "BackendSettings",
     "CredentialsError",
     "DataError",
+    "Emulator",
     "Facts",
     "PipelineError",
     "ReportJob",
@@ -39,6 +56,39 @@ __all__ = [
     "compute_facts",
     "generate_reports",
     "load_data",
+    "run_jobs",
     "write_outputs",
     "write_report",
 ]
+
+if TYPE_CHECKING:
+    from report_lib.backends import BackendSettings
+    from report_lib.data import load_data
+    from report_lib.emulator import Emulator
+    from report_lib.errors import (
+        BackendError,
+        CredentialsError,
+        DataError,
+        PipelineError,
+        ReportLabError,
+        ThrottledError,
+    )
+    from report_lib.generate import build_jobs, build_many_jobs, generate_reports, write_outputs
+    from report_lib.jobs import ReportJob, ReportResult, RunResult
+    from report_lib.metrics import Facts, compute_all_facts, compute_facts
+    from report_lib.offline_writer import write_report
+    from report_lib.prompts import build_prompt
+    from report_lib.strategies import run_jobs
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'report_lib' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

@@ -81,8 +81,8 @@ def _text_callback(
 
 
 def _cost(settings: BackendSettings, outcome: CallOutcome) -> float:
-    if outcome.cached:
-        return 0.0  # a cache hit is not billed
+    if outcome.cached or settings.backend == "offline":
+        return 0.0  # a cache hit is not billed; the offline writer costs nothing
     from report_lib.pricing import cost_usd
 
     return cost_usd(

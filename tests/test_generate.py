@@ -77,3 +77,9 @@ def test_emulator_run_delivers_usage_and_cost(sample_frame: pd.DataFrame) -> Non
 def test_unknown_backend_is_refused(sample_frame: pd.DataFrame) -> None:
     with pytest.raises(ValueError, match="unknown backend"):
         generate_reports(sample_frame, backend="openai")
+
+
+def test_offline_reports_cost_nothing(sample_frame: pd.DataFrame) -> None:
+    d = generate_reports(sample_frame, backend="offline").to_dict()
+    assert d["usage_total"]["output_tokens"] > 0
+    assert d["usage_total"]["cost_usd"] == 0
