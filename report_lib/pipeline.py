@@ -153,6 +153,19 @@ def _check_kernel(kernel_name: str) -> None:
         ) from None
 
 
+# Parameters that name files: made absolute against the caller's folder, because the
+# notebooks run with their own folder (notebooks/) as the working directory.
+PATH_PARAMETERS = ("data_path", "output_dir", "results_dir")
+
+
+def _absolute_paths(parameters: dict[str, Any]) -> dict[str, Any]:
+    for name in PATH_PARAMETERS:
+        value = parameters.get(name)
+        if isinstance(value, str) and value and "://" not in value:
+            parameters[name] = str(Path(value).expanduser().resolve())
+    return parameters
+
+
 def _execute(run: NotebookRun, kernel_name: str, execution_timeout: int, progress: bool) -> None:
     import papermill
 
@@ -353,7 +366,7 @@ def run_pipeline(
     out_dir = Path(out_dir).resolve()
     selected = resolve_notebooks(notebooks)
     declared = {name: declared_parameters(path) for name, path in selected}
-    routed = route_parameters(dict(parameters or {}), declared, out_dir)
+    routed = route_parameters(_absolute_paths(dict(parameters or {})), declared, out_dir)
     _check_kernel(kernel_name)
     (out_dir / "notebooks").mkdir(parents=True, exist_ok=True)
     started_at = datetime.now().astimezone().isoformat(timespec="seconds")

@@ -351,3 +351,15 @@ def test_cell_timeout_is_reported_with_its_cell(tmp_path: Path) -> None:
     assert partial.cells[1 + 3].source.startswith("import time")
     assert (tmp_path / "site" / "sleepy.html").is_file()
     assert "FAILED in <b>sleepy</b>" in (tmp_path / "site" / "index.html").read_text("utf-8")
+
+
+def test_relative_path_parameters_resolve_against_the_callers_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from report_lib.pipeline import _absolute_paths
+
+    monkeypatch.chdir(tmp_path)
+    got = _absolute_paths({"data_path": "data/wb", "output_dir": "", "focus_cpo": "x/y"})
+    assert got["data_path"] == str(tmp_path / "data" / "wb")
+    assert got["output_dir"] == ""
+    assert got["focus_cpo"] == "x/y"
