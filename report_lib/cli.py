@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -264,42 +265,29 @@ def _cmd_emulator(ns: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _add_bench(sub: argparse._SubParsersAction) -> None:
-    from report_lib.bench import add_arguments
-
-    p = sub.add_parser(
-        "bench",
-        help="benchmark sequential/thread/process/asyncio/dask against the emulator",
-        description="Measure how the execution strategies compare through the real client "
-        "stack, against the emulator (or --endpoint-url).",
-    )
-    add_arguments(p)
-    p.set_defaults(func=_cmd_bench)
-
-
-def _cmd_bench(ns: argparse.Namespace) -> int:
-    from report_lib.bench import run_from_args
-
-    return run_from_args(ns)
+# Commands whose options and handler live in their own module: (module, help, description).
+DELEGATED: dict[str, tuple[str, str, str]] = {
+    "bench": (
+        "report_lib.bench",
+        "benchmark sequential/thread/process/asyncio/dask against the emulator",
+        "Measure how the execution strategies compare through the real client stack, against "
+        "the emulator (or --endpoint-url).",
+    ),
+    "pipeline": (
+        "report_lib.pipeline",
+        "run the notebooks headless (papermill) and export shareable HTML",
+        "Execute the notebooks with papermill, export them to HTML without code and write an "
+        "index.html linking every page.",
+    ),
+}
 
 
-def _add_pipeline(sub: argparse._SubParsersAction) -> None:
-    from report_lib.pipeline import add_arguments
-
-    p = sub.add_parser(
-        "pipeline",
-        help="run the notebooks headless (papermill) and export shareable HTML",
-        description="Execute the notebooks with papermill, export them to HTML without code "
-        "and write an index.html linking every page.",
-    )
-    add_arguments(p)
-    p.set_defaults(func=_cmd_pipeline)
-
-
-def _cmd_pipeline(ns: argparse.Namespace) -> int:
-    from report_lib.pipeline import run_from_args
-
-    return run_from_args(ns)
+def _add_delegated(sub: argparse._SubParsersAction, name: str) -> None:
+    module_name, help_text, description = DELEGATED[name]
+    module = importlib.import_module(module_name)
+    p = sub.add_parser(name, help=help_text, description=description)
+    module.add_arguments(p)
+    p.set_defaults(func=module.run_from_args)
 
 
 def _add_demo(sub: argparse._SubParsersAction) -> None:
@@ -319,14 +307,11 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_demo(ns: argparse.Namespace) -> int:
-    from report_lib.sample_data import write_sample_data
+    from report_lib.sample_data import ensure_sample_data
 
-    workbooks = config.SAMPLE_DIR / "workbooks"
-    if not any(workbooks.glob("*.xlsx")):
-        info = write_sample_data(config.SAMPLE_DIR)
-        print(f"sample data: {info['months']} monthly workbooks in {info['workbooks_dir']}")
-    argv = ["pipeline", "--out", str(ns.out), "-p", "data_path", str(workbooks)]
-    return main(argv)
+    workbooks = ensure_sample_data()
+    print(f"sample data: monthly workbooks in {workbooks}")
+    return main(["pipeline", "--out", str(ns.out), "-p", "data_path", str(workbooks)])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -341,8 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sample_data(sub)
     _add_generate(sub)
     _add_emulator(sub)
-    _add_bench(sub)
-    _add_pipeline(sub)
+    for name in DELEGATED:
+        _add_delegated(sub, name)
     _add_demo(sub)
     return parser
 

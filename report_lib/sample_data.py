@@ -343,3 +343,14 @@ def _inject_quirks(
     for _ in range(2):
         out.insert(int(rng.integers(1, len(out))), [None] * 13)  # inside the table
     return out
+
+
+def ensure_sample_data(out_dir: Path | None = None) -> Path:
+    """The sample workbooks folder, written with the defaults when it holds no workbook yet."""
+    from report_lib import config
+
+    out_dir = Path(out_dir) if out_dir is not None else config.SAMPLE_DIR
+    workbooks = out_dir / "workbooks"
+    if not any(workbooks.glob("*.xlsx")):
+        write_sample_data(out_dir)
+    return workbooks

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -65,3 +66,29 @@ def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def tiny_frame() -> pd.DataFrame:
     """make_tiny_frame(): 2 months × 4 operators, numbers easy to check by hand."""
     return make_tiny_frame()
+
+
+def _isolate_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Hide every AWS setting of the machine: no env vars, empty config files, no IMDS."""
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    for name in ("config", "credentials"):
+        (tmp_path / f"aws_{name}").write_text("", encoding="utf-8")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws_config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws_credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture
+def no_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The standard boto3 chain finds no credentials."""
+    _isolate_aws(monkeypatch, tmp_path)
+
+
+@pytest.fixture
+def dummy_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Dummy keys in the environment, as for a Bedrock-compatible test endpoint."""
+    _isolate_aws(monkeypatch, tmp_path)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")

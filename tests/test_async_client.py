@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -20,24 +18,6 @@ from report_lib.jobs import CallOutcome, ReportJob
 T = TypeVar("T")
 MODEL = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
 JOB = ReportJob(key="cpo", kind="cpo", system="You write reports.", prompt="Write the CPO report.")
-
-
-def _isolate_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    for name in ("config", "credentials"):
-        (tmp_path / f"aws_{name}").write_text("", encoding="utf-8")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws_config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws_credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-
-
-@pytest.fixture
-def dummy_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    _isolate_aws(monkeypatch, tmp_path)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
 
 
 def settings_for(**kw: Any) -> BackendSettings:
@@ -85,9 +65,7 @@ def test_pool_is_sized_to_the_concurrency(
     assert config.retries == {"mode": "standard", "total_max_attempts": 1}
 
 
-def test_no_credentials_gives_guidance(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    _isolate_aws(monkeypatch, tmp_path)
-
+def test_no_credentials_gives_guidance(no_credentials: None) -> None:
     async def body(bedrock: AsyncBedrock) -> None:
         return None
 
@@ -95,11 +73,7 @@ def test_no_credentials_gives_guidance(monkeypatch: pytest.MonkeyPatch, tmp_path
         with_bedrock(settings_for(), body)
 
 
-def test_emulator_backend_needs_no_credentials(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    _isolate_aws(monkeypatch, tmp_path)
-
+def test_emulator_backend_needs_no_credentials(no_credentials: None) -> None:
     async def body(bedrock: AsyncBedrock) -> str:
         return str(bedrock.client.meta.endpoint_url)
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,29 +24,6 @@ from report_lib.limiter import RateLimiter
 
 MODEL = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
 JOB = ReportJob(key="kpi", kind="kpi", system="You write reports.", prompt="Write the KPI report.")
-
-
-def _isolate_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    for name in ("config", "credentials"):
-        (tmp_path / f"aws_{name}").write_text("", encoding="utf-8")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws_config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws_credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-
-
-@pytest.fixture
-def no_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    _isolate_aws(monkeypatch, tmp_path)
-
-
-@pytest.fixture
-def dummy_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    _isolate_aws(monkeypatch, tmp_path)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
 
 
 def fast_settings(**kw: Any) -> BackendSettings:

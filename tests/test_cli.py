@@ -125,12 +125,10 @@ def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]
 
 
 def test_generate_against_an_external_endpoint_that_throttles_at_first(
-    sample_dir: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sample_dir: dict, tmp_path: Path, dummy_credentials: None
 ) -> None:
     from report_lib.emulator import Emulator
 
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     out = tmp_path / "run.json"
     with Emulator(latency_model="fixed:0.05", throttle_first=2) as emu:
         code = main(["generate", "--data", str(sample_dir["workbooks_dir"]), "--endpoint-url",
@@ -145,16 +143,8 @@ def test_generate_against_an_external_endpoint_that_throttles_at_first(
 
 
 def test_bedrock_without_credentials_says_what_to_do(
-    sample_dir: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    sample_dir: dict, no_credentials: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(var, raising=False)
-    empty = tmp_path / "empty"
-    empty.write_text("", encoding="utf-8")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     code = main(["generate", "--data", str(sample_dir["workbooks_dir"]), "--backend", "bedrock",
                  "--no-progress"])
     assert code == 2

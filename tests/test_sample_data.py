@@ -240,3 +240,14 @@ def test_write_sample_data_defaults_and_rewrite(tmp_path: Path) -> None:
         "2025-05",
         "2025-06",
     ]
+
+
+def test_ensure_sample_data_writes_once(tmp_path: Path) -> None:
+    from report_lib.sample_data import ensure_sample_data
+
+    workbooks = ensure_sample_data(tmp_path)
+    first = sorted(workbooks.glob("*.xlsx"))
+    assert len(first) == 24
+    stamp = first[0].stat().st_mtime_ns
+    assert ensure_sample_data(tmp_path) == workbooks
+    assert first[0].stat().st_mtime_ns == stamp  # not rewritten
