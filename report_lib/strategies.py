@@ -396,6 +396,23 @@ def _process_drain(n_threads: int) -> int:
         return sum(pool.map(lambda _: slot(), range(n_threads)))
 
 
+def share_limits(settings: BackendSettings, parts: int) -> BackendSettings:
+    """Split the client-side tokens/requests-per-minute limits over ``parts`` worker processes.
+
+    Each process (or dask worker) builds its own limiter; without the split a run would send
+    ``parts`` times the quota.
+    """
+    from dataclasses import replace
+
+    if parts <= 1 or (settings.tpm_limit is None and settings.rpm_limit is None):
+        return settings
+    return replace(
+        settings,
+        tpm_limit=None if settings.tpm_limit is None else max(1, settings.tpm_limit // parts),
+        rpm_limit=None if settings.rpm_limit is None else max(1, settings.rpm_limit // parts),
+    )
+
+
 def _run_process(jobs: Sequence[ReportJob], settings: BackendSettings, concurrency: int,
                  start_method: str | None, workers: int | None, collector: _Collector,
                  t0_wall: float) -> None:
@@ -420,7 +437,7 @@ def _run_process(jobs: Sequence[ReportJob], settings: BackendSettings, concurren
         max_workers=n_proc,
         mp_context=ctx,
         initializer=_process_init,
-        initargs=(settings, max(threads), job_queue, result_queue, t0_wall),
+        initargs=(share_limits(settings, n_proc), max(threads), job_queue, result_queue, t0_wall),
     )
     try:
         drains = [pool.submit(_process_drain, n) for n in threads]
@@ -528,12 +545,13 @@ def _run_dask(jobs: Sequence[ReportJob], settings: BackendSettings, concurrency:
             silence_logs=logging.ERROR,
         )
         client = Client(cluster, set_as_default=False)
+    worker_settings = share_limits(settings, len(client.scheduler_info().get("workers", {})) or 1)
     try:
         run_id = f"{os.getpid()}-{time.time_ns()}"
         pending = iter(enumerate(jobs))
 
         def submit(index: int, job: ReportJob) -> Any:
-            return client.submit(_dask_task, index, job, settings, t0_wall, slots,
+            return client.submit(_dask_task, index, job, worker_settings, t0_wall, slots,
                                  key=f"report-{run_id}-{index}", pure=False)
 
         window = as_completed(

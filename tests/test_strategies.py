@@ -268,3 +268,14 @@ def test_no_jobs_no_results() -> None:
 )
 def test_split_evenly(total: int, parts: int, sizes: list[int]) -> None:
     assert split_evenly(total, parts) == sizes
+
+
+def test_limits_are_shared_between_worker_processes() -> None:
+    from report_lib.backends import BackendSettings
+    from report_lib.strategies import share_limits
+
+    settings = BackendSettings(backend="emulator", tpm_limit=10_000, rpm_limit=9)
+    half = share_limits(settings, 2)
+    assert (half.tpm_limit, half.rpm_limit) == (5_000, 4)
+    assert share_limits(settings, 1) is settings
+    assert share_limits(BackendSettings(), 4).tpm_limit is None
