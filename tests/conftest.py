@@ -92,3 +92,16 @@ def dummy_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     _isolate_aws(monkeypatch, tmp_path)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+
+
+def converse_response(
+    text: str | list[str], inp: int, out: int, stop: str = "end_turn"
+) -> dict[str, Any]:
+    """A Bedrock Converse response body (for botocore's Stubber), one content block per text."""
+    texts = [text] if isinstance(text, str) else text
+    return {
+        "output": {"message": {"role": "assistant", "content": [{"text": t} for t in texts]}},
+        "stopReason": stop,
+        "usage": {"inputTokens": inp, "outputTokens": out, "totalTokens": inp + out},
+        "metrics": {"latencyMs": 3},
+    }

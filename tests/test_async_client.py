@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import pytest
 from aiobotocore.stub import AioStubber
+from conftest import converse_response
 
 from report_lib.async_client import AsyncBedrock
 from report_lib.backends import BackendSettings
@@ -32,14 +33,6 @@ def settings_for(**kw: Any) -> BackendSettings:
     }
     return BackendSettings(**{**base, **kw})
 
-
-def converse_response(text: str, inp: int, out: int) -> dict[str, Any]:
-    return {
-        "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
-        "stopReason": "end_turn",
-        "usage": {"inputTokens": inp, "outputTokens": out, "totalTokens": inp + out},
-        "metrics": {"latencyMs": 3},
-    }
 
 
 def with_bedrock(

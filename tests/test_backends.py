@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from botocore.stub import Stubber
+from conftest import converse_response
 
 from report_lib.backends import (
     BackendSettings,
@@ -45,14 +46,6 @@ def bedrock_settings(**kw: Any) -> BackendSettings:
     }
     return BackendSettings(**{**base, **kw})
 
-
-def converse_response(text: str, inp: int, out: int) -> dict[str, Any]:
-    return {
-        "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
-        "stopReason": "end_turn",
-        "usage": {"inputTokens": inp, "outputTokens": out, "totalTokens": inp + out},
-        "metrics": {"latencyMs": 3},
-    }
 
 
 @pytest.fixture(scope="module")

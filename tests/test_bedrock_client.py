@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import EventStreamError, ReadTimeoutError
 from botocore.stub import Stubber
+from conftest import converse_response
 
 from report_lib.backends import BackendSettings
 from report_lib.bedrock_client import (
@@ -39,14 +40,6 @@ def fast_settings(**kw: Any) -> BackendSettings:
     }
     return BackendSettings(**{**base, **kw})
 
-
-def converse_response(texts: list[str], inp: int, out: int, stop: str = "end_turn") -> dict:
-    return {
-        "output": {"message": {"role": "assistant", "content": [{"text": t} for t in texts]}},
-        "stopReason": stop,
-        "usage": {"inputTokens": inp, "outputTokens": out, "totalTokens": inp + out},
-        "metrics": {"latencyMs": 12},
-    }
 
 
 # -- client construction ----------------------------------------------------------------------
