@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 # Imports of report_lib/pandas happen inside the functions: with the spawn and forkserver start
 # methods every worker process re-imports this __main__ module, so it stays as lean as the
 # `report-lib` entry script (see benchmarks/README.md, "process").
-SCENARIOS = ("seed", "realistic", "scale", "throttled", "original")  # report_lib.bench order
+SCENARIOS = ("seed", "realistic", "scale", "throttled", "original")  # report_lib.bench.core order
 RESULTS = Path(__file__).resolve().parent / "results"
 
 # scenario -> run_benchmark options of the full run
@@ -40,7 +40,7 @@ QUICK_SCALE = 0.1  # --quick multiplies every time scale by this
 
 
 def run_part(scenario: str, out: Path, repeats: int, quick: bool, progress: bool) -> Path:
-    from report_lib.bench import run_benchmark
+    from report_lib.bench.core import run_benchmark
 
     options = dict(PLAN[scenario])
     options["repeats"] = min(options.get("repeats", repeats), repeats)
@@ -56,7 +56,7 @@ def merge(parts: list[Path], out: Path) -> pd.DataFrame:
     """One results.csv / timelines.json / metadata.json from the scenario parts."""
     import pandas as pd
 
-    from report_lib.bench import load_results
+    from report_lib.bench.core import load_results
 
     frames, timelines, metas = [], [], {}
     for csv in parts:
@@ -86,8 +86,8 @@ def merge(parts: list[Path], out: Path) -> pd.DataFrame:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from report_lib.bench import SCENARIOS as KNOWN
-    from report_lib.bench import check_targets, format_summary, summarize
+    from report_lib.bench.core import SCENARIOS as KNOWN
+    from report_lib.bench.core import check_targets, format_summary, summarize
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=",".join(SCENARIOS),

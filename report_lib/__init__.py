@@ -12,27 +12,27 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS: dict[str, str] = {
-    "BackendSettings": "report_lib.backends",
-    "load_data": "report_lib.data",
+    "BackendSettings": "report_lib.llm.settings",
+    "load_data": "report_lib.data.loader",
     "BackendError": "report_lib.errors",
     "CredentialsError": "report_lib.errors",
     "DataError": "report_lib.errors",
     "PipelineError": "report_lib.errors",
     "ReportLabError": "report_lib.errors",
     "ThrottledError": "report_lib.errors",
-    "build_jobs": "report_lib.generate",
-    "build_many_jobs": "report_lib.generate",
-    "generate_reports": "report_lib.generate",
-    "write_outputs": "report_lib.generate",
+    "build_jobs": "report_lib.app.generate",
+    "build_many_jobs": "report_lib.app.generate",
+    "generate_reports": "report_lib.app.generate",
+    "write_outputs": "report_lib.app.generate",
     "ReportJob": "report_lib.jobs",
     "ReportResult": "report_lib.jobs",
     "RunResult": "report_lib.jobs",
-    "Facts": "report_lib.metrics",
-    "compute_all_facts": "report_lib.metrics",
-    "compute_facts": "report_lib.metrics",
-    "write_report": "report_lib.offline_writer",
-    "build_prompt": "report_lib.prompts",
-    "run_jobs": "report_lib.strategies",
+    "Facts": "report_lib.reports.facts",
+    "compute_all_facts": "report_lib.reports.facts",
+    "compute_facts": "report_lib.reports.facts",
+    "write_report": "report_lib.reports.offline.writer",
+    "build_prompt": "report_lib.reports.prompts",
+    "run_jobs": "report_lib.execution.strategies",
     "Emulator": "report_lib.emulator",
 }
 
@@ -62,8 +62,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from report_lib.backends import BackendSettings
-    from report_lib.data import load_data
+    from report_lib.app.generate import build_jobs, build_many_jobs, generate_reports, write_outputs
+    from report_lib.data.loader import load_data
     from report_lib.emulator import Emulator
     from report_lib.errors import (
         BackendError,
@@ -73,12 +73,12 @@ if TYPE_CHECKING:
         ReportLabError,
         ThrottledError,
     )
-    from report_lib.generate import build_jobs, build_many_jobs, generate_reports, write_outputs
+    from report_lib.execution.strategies import run_jobs
     from report_lib.jobs import ReportJob, ReportResult, RunResult
-    from report_lib.metrics import Facts, compute_all_facts, compute_facts
-    from report_lib.offline_writer import write_report
-    from report_lib.prompts import build_prompt
-    from report_lib.strategies import run_jobs
+    from report_lib.llm.settings import BackendSettings
+    from report_lib.reports.facts import Facts, compute_all_facts, compute_facts
+    from report_lib.reports.offline.writer import write_report
+    from report_lib.reports.prompts import build_prompt
 
 
 def __getattr__(name: str) -> Any:

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from report_lib.cli import main
+from report_lib.cli.main import main
 
 sys.exit(main())

@@ -7,6 +7,10 @@ class ReportLabError(Exception):
     """Base class of every error report_lib raises on purpose."""
 
 
+class ConfigError(ReportLabError, ValueError):
+    """An option or parameter has a value that cannot work; the message names it and the choices."""
+
+
 class DataError(ReportLabError, ValueError):
     """Input data is missing or malformed; the message names file, row/column and value."""
 

@@ -9,8 +9,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from report_lib.data import COLUMNS
-from report_lib.sample_data import synthesize, write_sample_data
+from report_lib.data.loader import COLUMNS
+from report_lib.data.sample import synthesize, write_sample_data
 
 SAMPLE_KWARGS: dict[str, Any] = {"months": 14, "operators": 30, "seed": 1}
 

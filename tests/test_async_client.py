@@ -10,11 +10,11 @@ import pytest
 from aiobotocore.stub import AioStubber
 from conftest import converse_response
 
-from report_lib.async_client import AsyncBedrock
-from report_lib.backends import BackendSettings
 from report_lib.emulator import Emulator
 from report_lib.errors import BackendError, CredentialsError, ThrottledError
 from report_lib.jobs import CallOutcome, ReportJob
+from report_lib.llm.async_client import AsyncBedrock
+from report_lib.llm.settings import BackendSettings
 
 T = TypeVar("T")
 MODEL = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"

@@ -6,6 +6,7 @@ import asyncio
 import pickle
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,20 +14,17 @@ import pytest
 from botocore.stub import Stubber
 from conftest import converse_response
 
-from report_lib.backends import (
-    BackendSettings,
-    BedrockBackend,
-    OfflineBackend,
-    make_backend,
-)
+from report_lib.data.sample import synthesize
 from report_lib.emulator import Emulator
 from report_lib.errors import BackendError, CredentialsError
 from report_lib.jobs import CallOutcome, ReportJob
-from report_lib.metrics import Facts, compute_facts
-from report_lib.offline_writer import write_report
-from report_lib.prompts import build_prompt
-from report_lib.sample_data import synthesize
-from report_lib.tokens import estimate_tokens
+from report_lib.llm.backends import BedrockBackend, make_backend
+from report_lib.llm.settings import BackendSettings
+from report_lib.llm.tokens import estimate_tokens
+from report_lib.reports.facts import Facts, compute_facts
+from report_lib.reports.offline.backend import OfflineBackend
+from report_lib.reports.offline.writer import write_report
+from report_lib.reports.prompts import build_prompt
 
 MODEL = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
 PLAIN_JOB = ReportJob(key="x", kind="kpi", system="You write reports.", prompt="Write it.")
@@ -155,7 +153,7 @@ def test_cache_is_shared_with_streaming_and_async_calls(
     with Stubber(cached_backend.client) as stubber:
         stubber.add_response("converse", converse_response("# Cached", 5, 2))
         cached_backend.call(PLAIN_JOB)
-    streaming = BedrockBackend(cached_backend.settings.with_(stream=True))
+    streaming = BedrockBackend(replace(cached_backend.settings, stream=True))
     seen: list[str] = []
     hit = streaming.call(PLAIN_JOB, on_text=seen.append)
     assert hit.cached and seen == ["# Cached"]
@@ -165,7 +163,7 @@ def test_cache_is_shared_with_streaming_and_async_calls(
 
 
 def test_other_inference_settings_miss_the_cache(cached_backend: BedrockBackend) -> None:
-    hotter = BedrockBackend(cached_backend.settings.with_(temperature=0.9))
+    hotter = BedrockBackend(replace(cached_backend.settings, temperature=0.9))
     with Stubber(cached_backend.client) as s1, Stubber(hotter.client) as s2:
         s1.add_response("converse", converse_response("cold", 1, 1))
         s2.add_response("converse", converse_response("hot", 1, 1))

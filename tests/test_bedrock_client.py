@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -11,17 +12,17 @@ from botocore.exceptions import EventStreamError, ReadTimeoutError
 from botocore.stub import Stubber
 from conftest import converse_response
 
-from report_lib.backends import BackendSettings
-from report_lib.bedrock_client import (
+from report_lib.emulator import Emulator
+from report_lib.errors import BackendError, CallTimeoutError, CredentialsError, ThrottledError
+from report_lib.jobs import ReportJob
+from report_lib.llm.limiter import RateLimiter
+from report_lib.llm.settings import BackendSettings
+from report_lib.llm.sync_client import (
     converse,
     converse_stream,
     estimate_request_tokens,
     make_client,
 )
-from report_lib.emulator import Emulator
-from report_lib.errors import BackendError, CallTimeoutError, CredentialsError, ThrottledError
-from report_lib.jobs import ReportJob
-from report_lib.limiter import RateLimiter
 
 MODEL = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
 JOB = ReportJob(key="kpi", kind="kpi", system="You write reports.", prompt="Write the KPI report.")
@@ -289,9 +290,9 @@ def test_read_timeouts_exhaust_into_call_timeout_error() -> None:
 # -- HTTP against the emulator ----------------------------------------------------------------
 def facts_job(kind: str, key: str | None = None) -> ReportJob:
     """A real report_lib prompt for ``kind`` built from a small synthetic table."""
-    from report_lib.metrics import compute_facts
-    from report_lib.prompts import build_prompt
-    from report_lib.sample_data import synthesize
+    from report_lib.data.sample import synthesize
+    from report_lib.reports.facts import compute_facts
+    from report_lib.reports.prompts import build_prompt
 
     df = synthesize(months=3, operators=12, seed=1)
     prompt = build_prompt(compute_facts(df, kind, window=3), "en")
@@ -369,7 +370,7 @@ def test_http_limiter_keeps_the_token_quota(dummy_credentials: None) -> None:
             for i in range(8)]
     settings = emulator_settings("", max_tokens=80, max_attempts=1)
     with Emulator(latency_model="fixed:1", time_scale=time_scale, tpm=tpm) as emu:
-        settings = settings.with_(endpoint_url=emu.url)
+        settings = replace(settings, endpoint_url=emu.url)
         unlimited = _run_threads(settings, jobs, None)
         assert emu.stats()["throttled"] > 0  # the quota does bite without the limiter
         assert any(isinstance(r, ThrottledError) for r in unlimited)

@@ -15,8 +15,7 @@ import pandas as pd
 import psutil
 import pytest
 
-from report_lib.backends import BackendSettings
-from report_lib.bench import (
+from report_lib.bench.core import (
     COLUMNS,
     Case,
     add_arguments,
@@ -33,9 +32,10 @@ from report_lib.bench import (
     run_original,
     summarize,
 )
+from report_lib.bench.resources import ResourceMonitor
 from report_lib.emulator import Emulator
 from report_lib.jobs import ReportJob, ReportResult
-from report_lib.resources import ResourceMonitor
+from report_lib.llm.settings import BackendSettings
 
 REQUIRED = ("scenario", "strategy", "n_jobs", "concurrency", "repeat", "makespan_s",
             "lower_bound_s", "efficiency", "speedup_vs_sequential", "cpu_s", "peak_rss_mb",
@@ -299,7 +299,7 @@ def test_pool_full_warnings_are_counted() -> None:
 
 
 def test_original_design_runs_three_at_a_time(sample_frame: pd.DataFrame) -> None:
-    from report_lib.generate import build_many_jobs
+    from report_lib.app.generate import build_many_jobs
 
     jobs: list[ReportJob] = build_many_jobs(sample_frame, 7)
     with Emulator(latency_model="fixed:0.05") as emu:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from report_lib.cache import ResponseCache, cache_key
 from report_lib.jobs import CallOutcome
+from report_lib.llm.cache import ResponseCache, cache_key
 
 BASE = {
     "model_id": "global.anthropic.claude-sonnet-4-5-20250929-v1:0",

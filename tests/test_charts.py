@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from report_lib import charts
 from report_lib.errors import DataError
-from report_lib.metrics import compute_all_facts
+from report_lib.reports import charts
+from report_lib.reports.facts import compute_all_facts
 
 MONTHS = [str(p) for p in pd.period_range(end="2025-11", periods=14, freq="M")]
 NAMES = ["GS차지비", "환경부", "한국전력공사", "에버온", "파워큐브",

@@ -10,7 +10,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from report_lib.cli import main
+from report_lib.cli.main import main
 
 
 def _workbook_figures(workbook: Path, cpo: str) -> tuple[list[int], dict[str, int]]:

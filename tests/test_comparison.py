@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from report_lib import comparison
+from report_lib.bench import comparison
 
 
 def row(scenario: str, strategy: str, n: int, c: int, makespan: float, *, lb: float = 1.0,

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from conftest import make_tiny_frame
 
-from report_lib.data import COLUMNS, KOREAN_COLUMNS, derive_changes, load_data
+from report_lib.data.loader import COLUMNS, KOREAN_COLUMNS, derive_changes, load_data
 from report_lib.errors import DataError
 
 HEADER = [

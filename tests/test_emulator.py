@@ -29,7 +29,7 @@ from report_lib.emulator.answers import split_chunks, truncate_to_tokens
 from report_lib.emulator.eventstream import encode_event, encode_exception, encode_message
 from report_lib.emulator.server import THROTTLE_MESSAGE, TokenBucket, add_arguments
 from report_lib.emulator.server import config_from_args as emulator_config_from_args
-from report_lib.tokens import estimate_tokens
+from report_lib.llm.tokens import estimate_tokens
 
 MODEL_ID = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
 PROFILE_ARN = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/" + MODEL_ID
@@ -293,15 +293,15 @@ def _canonical_table() -> pd.DataFrame:
     df = pd.DataFrame(rows)
     df["market_share"] = df.total_chargers / df.groupby("month").total_chargers.transform("sum")
     df["market_share"] *= 100
-    from report_lib.data import derive_changes
+    from report_lib.data.loader import derive_changes
 
     return derive_changes(df)
 
 
 @pytest.fixture(scope="module")
 def prompts_by_kind() -> dict[str, Any]:
-    from report_lib.metrics import compute_all_facts
-    from report_lib.prompts import build_prompt
+    from report_lib.reports.facts import compute_all_facts
+    from report_lib.reports.prompts import build_prompt
 
     facts = compute_all_facts(_canonical_table(), focus_cpo="GS차지비", window=3)
     return {kind: build_prompt(f, "en") for kind, f in facts.items()}
@@ -310,8 +310,8 @@ def prompts_by_kind() -> dict[str, Any]:
 def test_facts_prompt_is_answered_with_the_offline_report(
     client: Any, prompts_by_kind: dict[str, Any]
 ) -> None:
-    from report_lib.offline_writer import write_report
-    from report_lib.prompts import parse_facts
+    from report_lib.reports.offline.writer import write_report
+    from report_lib.reports.prompts import parse_facts
 
     prompt = prompts_by_kind["kpi"]
     response = client.converse(

@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from report_lib.generate import build_jobs, build_many_jobs, generate_reports, write_outputs
-from report_lib.prompts import parse_facts
+from report_lib.app.generate import build_jobs, build_many_jobs, generate_reports, write_outputs
+from report_lib.reports.prompts import parse_facts
 
 
 def test_offline_run_follows_the_result_contract(sample_frame: pd.DataFrame) -> None:

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from report_lib.limiter import RateLimiter
+from report_lib.llm.limiter import RateLimiter
 
 
 class FakeClock:

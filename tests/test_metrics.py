@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from report_lib.errors import DataError
-from report_lib.metrics import (
+from report_lib.reports.facts import (
     Facts,
     compute_all_facts,
     compute_facts,

@@ -16,9 +16,11 @@ import pandas as pd
 import papermill
 import pytest
 
-from report_lib import bench, comparison, config
-from report_lib.pipeline import NOTEBOOKS
-from report_lib.sample_data import synthesize
+from report_lib import config
+from report_lib.bench import comparison
+from report_lib.bench import core as bench
+from report_lib.data.sample import synthesize
+from report_lib.pipeline.core import NOTEBOOKS
 
 
 def run_notebook(name: str, out: Path, **parameters: object) -> nbformat.NotebookNode:

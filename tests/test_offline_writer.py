@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from report_lib.metrics import Facts, compute_all_facts, compute_facts
-from report_lib.offline_writer import write_report
+from report_lib.reports.facts import Facts, compute_all_facts, compute_facts
+from report_lib.reports.offline.writer import write_report
 
 NAMES = ["GS차지비", "환경부", "한국전력공사", "에버온", "파워큐브", "SK일렉링크", "대영채비",
          "차지인", "플러그링크", "이브이시스"] + [f"사업자{i:02d}" for i in range(10)]

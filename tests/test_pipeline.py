@@ -14,9 +14,10 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from report_lib import config, pipeline
+from report_lib import config
+from report_lib.data.sample import synthesize
 from report_lib.errors import PipelineError
-from report_lib.sample_data import synthesize
+from report_lib.pipeline import core as pipeline
 
 PLANTED = "<script>alert(1)</script>"
 IMG_RE = re.compile(r'<img[^>]*src="data:image/png;base64,')
@@ -356,7 +357,7 @@ def test_cell_timeout_is_reported_with_its_cell(tmp_path: Path) -> None:
 def test_relative_path_parameters_resolve_against_the_callers_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from report_lib.pipeline import _absolute_paths
+    from report_lib.pipeline.core import _absolute_paths
 
     monkeypatch.chdir(tmp_path)
     got = _absolute_paths({"data_path": "data/wb", "output_dir": "", "focus_cpo": "x/y"})

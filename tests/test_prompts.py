@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from report_lib.metrics import Facts, compute_all_facts, compute_facts
-from report_lib.prompts import Prompt, build_prompt, parse_facts, parse_language
+from report_lib.reports.facts import Facts, compute_all_facts, compute_facts
+from report_lib.reports.prompts import Prompt, build_prompt, parse_facts, parse_language
 
 KINDS = ("kpi", "cpo", "trend")
 LANGS = ("ko", "en")

@@ -15,9 +15,9 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from report_lib.backends import BackendSettings
 from report_lib.errors import BackendError, CallTimeoutError, ThrottledError
-from report_lib.retry import acall_with_retries, backoff_delay, call_with_retries, classify
+from report_lib.llm.retry import acall_with_retries, backoff_delay, call_with_retries, classify
+from report_lib.llm.settings import BackendSettings
 
 
 def client_error(code: str | None, status: int, message: str = "msg") -> ClientError:

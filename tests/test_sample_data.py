@@ -10,9 +10,9 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from report_lib.data import COLUMNS, load_data
+from report_lib.data.loader import COLUMNS, load_data
+from report_lib.data.sample import synthesize, write_sample_data, write_workbook
 from report_lib.errors import DataError
-from report_lib.sample_data import synthesize, write_sample_data, write_workbook
 
 NAMED = {
     "GS차지비", "환경부", "한국전력공사", "에버온", "파워큐브",
@@ -243,7 +243,7 @@ def test_write_sample_data_defaults_and_rewrite(tmp_path: Path) -> None:
 
 
 def test_ensure_sample_data_writes_once(tmp_path: Path) -> None:
-    from report_lib.sample_data import ensure_sample_data
+    from report_lib.data.sample import ensure_sample_data
 
     workbooks = ensure_sample_data(tmp_path)
     first = sorted(workbooks.glob("*.xlsx"))

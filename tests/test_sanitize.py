@@ -10,7 +10,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from report_lib.jobs import ReportResult
-from report_lib.sanitize import (
+from report_lib.reports.sanitize import (
     render_markdown_safe,
     render_result_html,
     sanitize_html,

@@ -8,22 +8,24 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pandas as pd
 import pytest
 
-from report_lib.backends import BackendSettings, OfflineBackend
+from report_lib.app.generate import build_many_jobs
 from report_lib.emulator import Emulator
 from report_lib.errors import BackendError
-from report_lib.generate import build_many_jobs
-from report_lib.jobs import CallOutcome, ReportJob
-from report_lib.strategies import (
+from report_lib.execution.strategies import (
     START_METHODS,
     STRATEGIES,
     arun_jobs,
     run_jobs,
     split_evenly,
 )
+from report_lib.jobs import CallOutcome, ReportJob
+from report_lib.llm.settings import BackendSettings
+from report_lib.reports.offline.backend import OfflineBackend
 
 # (strategy, start method): every strategy, and the process strategy with each start method.
 CASES = [(s, None) for s in STRATEGIES if s != "process"] + [("process", m) for m in START_METHODS]
@@ -59,7 +61,7 @@ def rejecting() -> Iterator[Emulator]:
 
 def _settings(emu: Emulator, **changes: object) -> BackendSettings:
     settings = BackendSettings(backend="emulator", endpoint_url=emu.url, **FAST_RETRIES)
-    return settings.with_(**changes)
+    return replace(settings, **changes)
 
 
 @pytest.mark.parametrize(("strategy", "method"), CASES, ids=CASE_IDS)
@@ -271,8 +273,8 @@ def test_split_evenly(total: int, parts: int, sizes: list[int]) -> None:
 
 
 def test_limits_are_shared_between_worker_processes() -> None:
-    from report_lib.backends import BackendSettings
-    from report_lib.strategies import share_limits
+    from report_lib.execution.strategies import share_limits
+    from report_lib.llm.settings import BackendSettings
 
     settings = BackendSettings(backend="emulator", tpm_limit=10_000, rpm_limit=9)
     half = share_limits(settings, 2)

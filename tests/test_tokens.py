@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from report_lib.tokens import estimate_tokens
+from report_lib.llm.tokens import estimate_tokens
 
 
 def test_ascii_is_four_characters_per_token() -> None:

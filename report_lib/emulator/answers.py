@@ -1,6 +1,6 @@
 """What the emulator answers: the offline report for a facts prompt, else generic text.
 
-A prompt carrying a ``<facts>`` block (report_lib.prompts) is answered with
+A prompt carrying a ``<facts>`` block (report_lib.reports.prompts) is answered with
 ``offline_writer.write_report(facts, language)``, so an emulated run produces the same reports
 as the offline backend. Any other prompt gets a deterministic generic answer derived from a
 hash of the prompt. Answers are cached per prompt: the emulator must stay cheap per request.
@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass
 from functools import lru_cache
 
-from report_lib.tokens import estimate_tokens
+from report_lib.llm.tokens import estimate_tokens
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,10 @@ def answer_for(system: str, user: str) -> Answer:
 def _facts_answer(system: str, user: str) -> Answer | None:
     if "<facts" not in user:
         return None
-    from report_lib import offline_writer, prompts  # pandas: only when facts are present
+    from report_lib.reports import prompts
+    from report_lib.reports.offline import (
+        writer as offline_writer,  # pandas: only when facts are present
+    )
 
     facts = prompts.parse_facts(user)
     if facts is None:

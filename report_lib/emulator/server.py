@@ -42,7 +42,7 @@ from report_lib.emulator.options import (
     config_from_args,
 )
 from report_lib.emulator.state import EmulatorState, Stats, TokenBucket
-from report_lib.tokens import estimate_tokens
+from report_lib.llm.tokens import estimate_tokens
 
 __all__ = [
     "THROTTLE_MESSAGE",

@@ -39,7 +39,7 @@ def _add_sample_data(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_sample_data(ns: argparse.Namespace) -> int:
-    from report_lib.sample_data import write_sample_data
+    from report_lib.data.sample import write_sample_data
 
     info = write_sample_data(
         ns.out, months=ns.months, operators=ns.operators, seed=ns.seed, end_month=ns.end_month
@@ -162,7 +162,7 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
 
 
 def settings_from_args(ns: argparse.Namespace):  # -> BackendSettings
-    from report_lib.backends import BackendSettings
+    from report_lib.llm.settings import BackendSettings
 
     backend = ns.backend
     return BackendSettings(
@@ -182,7 +182,7 @@ def settings_from_args(ns: argparse.Namespace):  # -> BackendSettings
 
 
 def _cmd_generate(ns: argparse.Namespace) -> int:
-    from report_lib.generate import generate_reports, write_outputs
+    from report_lib.app.generate import generate_reports, write_outputs
 
     kinds = [k.strip() for k in ns.reports.split(",") if k.strip()]
     unknown = [k for k in kinds if k not in config.REPORT_KINDS]
@@ -268,13 +268,13 @@ def _cmd_emulator(ns: argparse.Namespace) -> int:
 # Commands whose options and handler live in their own module: (module, help, description).
 DELEGATED: dict[str, tuple[str, str, str]] = {
     "bench": (
-        "report_lib.bench",
+        "report_lib.bench.core",
         "benchmark sequential/thread/process/asyncio/dask against the emulator",
         "Measure how the execution strategies compare through the real client stack, against "
         "the emulator (or --endpoint-url).",
     ),
     "pipeline": (
-        "report_lib.pipeline",
+        "report_lib.pipeline.core",
         "run the notebooks headless (papermill) and export shareable HTML",
         "Execute the notebooks with papermill, export them to HTML without code and write an "
         "index.html linking every page.",
@@ -307,7 +307,7 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_demo(ns: argparse.Namespace) -> int:
-    from report_lib.sample_data import ensure_sample_data
+    from report_lib.data.sample import ensure_sample_data
 
     workbooks = ensure_sample_data()
     print(f"sample data: monthly workbooks in {workbooks}")

@@ -29,7 +29,7 @@ from botocore.exceptions import (
 from report_lib.errors import BackendError, CallTimeoutError, ThrottledError
 
 if TYPE_CHECKING:
-    from report_lib.backends import BackendSettings
+    from report_lib.llm.settings import BackendSettings
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

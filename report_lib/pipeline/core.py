@@ -222,7 +222,7 @@ def export_html(notebook: Path, html_path: Path, *, title: str | None = None,
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
 
-    from report_lib.sanitize import sanitize_notebook_outputs
+    from report_lib.reports.sanitize import sanitize_notebook_outputs
 
     nb = nbformat.read(notebook, as_version=4)
     sanitize_notebook_outputs(nb)

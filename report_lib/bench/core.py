@@ -46,13 +46,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from report_lib import config
+from report_lib.execution.strategies import START_METHODS, STRATEGIES, arun_jobs, run_jobs, run_one
 from report_lib.jobs import ReportJob, ReportResult
-from report_lib.strategies import START_METHODS, STRATEGIES, arun_jobs, run_jobs, run_one
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from report_lib.backends import BackendSettings
+    from report_lib.llm.settings import BackendSettings
 
 SCENARIOS: tuple[str, ...] = ("seed", "realistic", "scale", "throttled", "original")
 SCALE_N: tuple[int, ...] = (3, 10, 30, 100, 300)
@@ -222,13 +222,13 @@ class JobSource:
     @property
     def df(self) -> pd.DataFrame:
         if self._df is None:
-            from report_lib.sample_data import synthesize
+            from report_lib.data.sample import synthesize
 
             self._df = synthesize(seed=self.seed)
         return self._df
 
     def jobs(self, scenario: str, n: int) -> list[ReportJob]:
-        from report_lib.generate import build_jobs, build_many_jobs
+        from report_lib.app.generate import build_jobs, build_many_jobs
 
         if scenario in ("seed", "realistic") and n == 3:
             if self._three is None:
@@ -242,7 +242,7 @@ class JobSource:
 def estimate_job_tokens(jobs: Sequence[ReportJob]) -> list[tuple[int, int]]:
     """(input, output) tokens the emulator will bill for each job (its answer, counted)."""
     from report_lib.emulator.answers import answer_for
-    from report_lib.tokens import estimate_tokens
+    from report_lib.llm.tokens import estimate_tokens
 
     out = []
     for job in jobs:
@@ -291,7 +291,7 @@ def run_original(
     jobs: Sequence[ReportJob], settings: BackendSettings, max_workers: int = ORIGINAL_WORKERS
 ) -> list[ReportResult]:
     """The original design: ThreadPoolExecutor(3), a new boto3 Session and client per task."""
-    from report_lib.backends import make_backend
+    from report_lib.llm.backends import make_backend
 
     t0 = time.perf_counter()
 
@@ -323,7 +323,7 @@ class _Dask:
         if self.address is None:
             from dask.distributed import LocalCluster
 
-            from report_lib.strategies import _quiet_dask, default_dask_workers
+            from report_lib.execution.strategies import _quiet_dask, default_dask_workers
 
             _quiet_dask()
             n_workers = default_dask_workers(threads)
@@ -364,7 +364,7 @@ def _case_settings(case: Case, base: BackendSettings, time_scale: float,
 
 def client_create_ms(settings: BackendSettings, times: int = 3) -> float:
     """Median milliseconds to build a backend (Session + client): excluded from warm rows."""
-    from report_lib.backends import make_backend
+    from report_lib.llm.backends import make_backend
 
     samples = []
     for _ in range(times):
@@ -395,7 +395,7 @@ class _Runner:
     def __enter__(self) -> _Runner:
         case = self.case
         if case.tpm is None and case.strategy in ("sequential", "thread", "asyncio"):
-            from report_lib.backends import make_backend
+            from report_lib.llm.backends import make_backend
 
             pool = 1 if case.strategy == "sequential" else case.concurrency
             self.backend = make_backend(self.settings, max_concurrency=pool)
@@ -586,7 +586,7 @@ def run_benchmark(
     """
     import pandas as pd
 
-    from report_lib.backends import BackendSettings
+    from report_lib.llm.settings import BackendSettings
 
     scenarios = _split(scenarios) or ["seed"]
     _check_names(scenarios, SCENARIOS, "scenario")
@@ -672,7 +672,7 @@ def run_benchmark(
         "dask_cluster_start_s": dask.start_s,
         "client_create_ms": client_ms,
         "published": dict(PUBLISHED),
-        "lower_bound": "max(max_i L_i, max(0, tokens - tpm) / Q + min_i L_i); see report_lib.bench",
+        "lower_bound": "max(max_i L_i, max(0, tokens - tpm) / Q + min_i L_i); docs/BENCHMARKS.md",
     }
     metadata_path.write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", "utf-8")
     return df
@@ -698,7 +698,7 @@ def _endpoint(external: bool, model: str, time_scale: float, tpm: int | None) ->
 
 def _measure(case: Case, repeat: int, jobs: Sequence[ReportJob], runner: _Runner, emu: Any,
              time_scale: float, external: bool) -> tuple[dict[str, Any], dict[str, Any]]:
-    from report_lib.resources import ResourceMonitor
+    from report_lib.bench.resources import ResourceMonitor
 
     if emu is not None:
         emu.reset_stats()  # fresh counters and a full token bucket
@@ -1049,7 +1049,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_from_args(ns: argparse.Namespace) -> int:
     """Run ``report-lib bench``; print the summary and the targets; 0 when it ran."""
-    from report_lib.backends import BackendSettings
+    from report_lib.llm.settings import BackendSettings
 
     settings = BackendSettings(model_id=ns.model_id, region=ns.region)
     try:

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from report_lib import config
-from report_lib.metrics import Facts
+from report_lib.reports.facts import Facts
 
 FACTS_OPEN, FACTS_CLOSE = "<facts>", "</facts>"
 _FACTS_RE = re.compile(r"^<facts>[ \t]*\r?\n(.*?)\r?\n</facts>[ \t]*$", re.MULTILINE | re.DOTALL)

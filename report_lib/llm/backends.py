@@ -12,55 +12,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from importlib import import_module
 from typing import TYPE_CHECKING, Any, Protocol
 
-from report_lib import config
-from report_lib.cache import ResponseCache, cache_key
-from report_lib.errors import BackendError
+from report_lib.errors import ConfigError
 from report_lib.jobs import CallOutcome, ReportJob
-from report_lib.limiter import RateLimiter
-from report_lib.tokens import estimate_tokens
+from report_lib.llm.cache import ResponseCache, cache_key
+from report_lib.llm.limiter import RateLimiter
+from report_lib.llm.settings import BackendSettings
 
 if TYPE_CHECKING:
-    from report_lib.async_client import AsyncBedrock
+    from report_lib.llm.async_client import AsyncBedrock
 
 TextCallback = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class BackendSettings:
-    """Everything needed to build a backend in any process. Never holds credentials."""
-
-    backend: str = "offline"  # offline | bedrock | emulator
-    model_id: str = config.DEFAULT_MODEL_ID
-    region: str = config.DEFAULT_REGION
-    profile: str | None = None
-    endpoint_url: str | None = None
-    max_tokens: int = config.DEFAULT_MAX_TOKENS
-    temperature: float = config.DEFAULT_TEMPERATURE
-    system: str | None = None  # overrides the job's system prompt when set
-    stream: bool = False
-    cache_dir: str | None = None
-    # retries / timeouts (botocore Config)
-    retry_mode: str = "standard"  # legacy | standard | adaptive
-    max_attempts: int = 8
-    connect_timeout: float = 5.0
-    read_timeout: float = 120.0
-    backoff_base_s: float = 0.25  # our own jittered exponential backoff base
-    backoff_max_s: float = 20.0
-    # client-side limiter (None = off)
-    tpm_limit: int | None = None
-    rpm_limit: int | None = None
-    expected_output_tokens: int = 900  # limiter's reservation before usage is known
-    limiter_window_s: float = 60.0  # the limiter's minute (60 x time_scale against the emulator)
-    # price table override: {model_id or substring: (usd per 1M input, usd per 1M output)}
-    prices: dict[str, tuple[float, float]] = field(default_factory=dict)
-
-    def with_(self, **changes: object) -> BackendSettings:
-        return replace(self, **changes)  # type: ignore[arg-type]
 
 
 class Backend(Protocol):
@@ -75,61 +40,6 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
-BACKENDS: tuple[str, ...] = ("offline", "emulator", "bedrock")
-
-
-class OfflineBackend:
-    """Writes each report deterministically from the facts embedded in the prompt; no network."""
-
-    name = "offline"
-
-    def __init__(self, settings: BackendSettings | None = None) -> None:
-        self.settings = settings or BackendSettings()
-
-    def call(self, job: ReportJob, on_text: TextCallback | None = None) -> CallOutcome:
-        from report_lib.offline_writer import write_report
-        from report_lib.prompts import parse_facts, parse_language
-
-        started = time.perf_counter()
-        facts = parse_facts(job.prompt)
-        if facts is None:
-            raise BackendError(
-                f"offline backend can only write reports from report_lib prompts: job "
-                f"{job.key!r} has no <facts> block; build it with prompts.build_prompt or use "
-                "--backend emulator/bedrock",
-                error_type="NoFacts",
-            )
-        system = self.settings.system or job.system
-        text = write_report(facts, parse_language(system + "\n" + job.prompt))
-        outcome = CallOutcome(
-            text=text,
-            input_tokens=estimate_tokens(system) + estimate_tokens(job.prompt),
-            output_tokens=estimate_tokens(text),
-            attempts=1,
-            stop_reason="end_turn",
-        )
-        if self.settings.stream:
-            outcome.ttft_s = time.perf_counter() - started
-            if on_text is not None:
-                on_text(text)
-        return outcome
-
-    async def acall(self, job: ReportJob, on_text: TextCallback | None = None) -> CallOutcome:
-        return self.call(job, on_text)
-
-    def close(self) -> None:
-        """Nothing to release."""
-
-    async def aclose(self) -> None:
-        """Nothing to release."""
-
-    def __enter__(self) -> OfflineBackend:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
 class BedrockBackend:
     """Bedrock Runtime (or the emulator) via Converse/ConverseStream.
 
@@ -137,7 +47,7 @@ class BedrockBackend:
     ``acall`` lazily opens one aiobotocore client per event loop (so it works in a script's
     ``asyncio.run`` and in a notebook's running loop alike). Optional response cache
     (``settings.cache_dir``) and client-side limiter (``settings.tpm_limit`` / ``rpm_limit``).
-    Cost is not computed here: callers use report_lib.pricing.
+    Cost is not computed here: callers use report_lib.llm.pricing.
     """
 
     name = "bedrock"
@@ -149,7 +59,7 @@ class BedrockBackend:
         *,
         client: Any = None,
     ) -> None:
-        from report_lib.bedrock_client import make_client
+        from report_lib.llm.sync_client import make_client
 
         self.settings = settings
         self.max_concurrency = max(1, int(max_concurrency))
@@ -187,7 +97,7 @@ class BedrockBackend:
 
     # -- calls -------------------------------------------------------------------------------
     def call(self, job: ReportJob, on_text: TextCallback | None = None) -> CallOutcome:
-        from report_lib.bedrock_client import converse
+        from report_lib.llm.sync_client import converse
 
         key = self._cache_key(job)
         hit = self._cached(key, on_text)
@@ -208,7 +118,7 @@ class BedrockBackend:
 
     def async_client(self) -> AsyncBedrock:
         """This event loop's AsyncBedrock (created on first use; opened on its first call)."""
-        from report_lib.async_client import AsyncBedrock
+        from report_lib.llm.async_client import AsyncBedrock
 
         loop = asyncio.get_running_loop()
         with self._lock:
@@ -262,18 +172,59 @@ class BedrockBackend:
         self.close()
 
 
-def make_backend(settings: BackendSettings, max_concurrency: int = 10) -> Backend:
-    """The backend ``settings.backend`` names; ``emulator`` needs ``settings.endpoint_url``."""
-    if settings.backend == "offline":
-        return OfflineBackend(settings)
-    if settings.backend == "emulator" and not settings.endpoint_url:
-        raise ValueError(
+class BackendRegistry:
+    """Backends by name (papermill's engine registry is the model).
+
+    An entry is a factory ``(settings, max_concurrency) -> Backend`` or a ``"module:attribute"``
+    path imported on first use, like an entry point: the ``offline`` backend lives in the reports
+    layer (it writes the report itself) and is registered by path, so this layer never imports it.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[str, Callable[..., Backend] | str] = {}
+
+    def register(self, name: str, factory: Callable[..., Backend] | str) -> None:
+        self._entries[name] = factory
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(self._entries)
+
+    def validate(self, name: str) -> str:
+        """``name`` if registered, else a ConfigError listing the choices."""
+        if name not in self._entries:
+            raise ConfigError(
+                f"unknown backend {name!r}; choose one of {', '.join(self._entries)}"
+            )
+        return name
+
+    def factory(self, name: str) -> Callable[..., Backend]:
+        entry = self._entries[self.validate(name)]
+        if isinstance(entry, str):
+            module, _, attr = entry.partition(":")
+            entry = getattr(import_module(module), attr)
+            self._entries[name] = entry
+        return entry
+
+    def create(self, settings: BackendSettings, max_concurrency: int = 10) -> Backend:
+        return self.factory(settings.backend)(settings, max_concurrency)
+
+
+def _emulator_backend(settings: BackendSettings, max_concurrency: int = 10) -> Backend:
+    if not settings.endpoint_url:
+        raise ConfigError(
             "the emulator backend needs settings.endpoint_url: start one with "
             "`with report_lib.emulator.Emulator() as emu:` and pass endpoint_url=emu.url "
             "(generate_reports does this for backend='emulator')"
         )
-    if settings.backend in ("bedrock", "emulator"):
-        return BedrockBackend(settings, max_concurrency)
-    raise ValueError(
-        f"unknown backend {settings.backend!r}; choose one of {', '.join(BACKENDS)}"
-    )
+    return BedrockBackend(settings, max_concurrency)
+
+
+BACKENDS = BackendRegistry()
+BACKENDS.register("offline", "report_lib.reports.offline.backend:OfflineBackend")
+BACKENDS.register("emulator", _emulator_backend)
+BACKENDS.register("bedrock", BedrockBackend)
+
+
+def make_backend(settings: BackendSettings, max_concurrency: int = 10) -> Backend:
+    """The backend ``settings.backend`` names; ``emulator`` needs ``settings.endpoint_url``."""
+    return BACKENDS.create(settings, max_concurrency)

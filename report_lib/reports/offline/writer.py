@@ -11,8 +11,8 @@ from typing import Any
 
 import pandas as pd
 
-from report_lib.metrics import Facts
-from report_lib.prompts import report_sections, report_title
+from report_lib.reports.facts import Facts
+from report_lib.reports.prompts import report_sections, report_title
 
 MISSING = "–"
 

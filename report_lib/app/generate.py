@@ -13,13 +13,12 @@ from typing import Any
 import pandas as pd
 
 from report_lib import config
-from report_lib.backends import BackendSettings
-from report_lib.data import load_data
+from report_lib.data.loader import load_data
 from report_lib.jobs import ReportJob, ReportResult, RunResult
-from report_lib.metrics import compute_all_facts, compute_facts, resolve_cpo, resolve_month
-from report_lib.prompts import build_prompt
-
-BACKENDS: tuple[str, ...] = ("offline", "emulator", "bedrock")
+from report_lib.llm.backends import BACKENDS
+from report_lib.llm.settings import BackendSettings
+from report_lib.reports.facts import compute_all_facts, compute_facts, resolve_cpo, resolve_month
+from report_lib.reports.prompts import build_prompt
 
 
 def build_jobs(
@@ -102,10 +101,7 @@ def backend_endpoint(
     emulator_options: dict[str, Any] | None = None,
 ) -> Iterator[tuple[BackendSettings, Any]]:
     """Yield settings ready to use; for ``emulator`` without an endpoint, start one for the run."""
-    if settings.backend not in BACKENDS:
-        raise ValueError(
-            f"unknown backend {settings.backend!r}; choose one of {', '.join(BACKENDS)}"
-        )
+    BACKENDS.validate(settings.backend)
     if settings.backend != "emulator" or settings.endpoint_url:
         yield settings, None
         return
@@ -138,7 +134,7 @@ def generate_reports(
 
     A failed report is listed under ``errors`` of ``RunResult.to_dict()``; the others are kept.
     """
-    from report_lib.strategies import run_jobs
+    from report_lib.execution.strategies import run_jobs
 
     df = data if isinstance(data, pd.DataFrame) else load_data(data)
     jobs = build_jobs(

@@ -20,7 +20,7 @@ from matplotlib import font_manager
 from matplotlib.figure import Figure
 
 from report_lib.errors import DataError
-from report_lib.metrics import Facts
+from report_lib.reports.facts import Facts
 
 # Fonts with Hangul glyphs, most common first (Debian: fonts-noto-cjk, fonts-nanum).
 HANGUL_FONTS: tuple[str, ...] = (

@@ -15,7 +15,7 @@ import numpy as np
 import openpyxl
 import pandas as pd
 
-from report_lib.data import COUNT_COLUMNS, to_canonical
+from report_lib.data.loader import COUNT_COLUMNS, to_canonical
 from report_lib.errors import DataError
 
 ANCHOR_MONTH = "2025-11"

@@ -50,14 +50,15 @@ from report_lib.errors import BackendError
 from report_lib.jobs import CallOutcome, ReportJob, ReportResult
 
 if TYPE_CHECKING:
-    from report_lib.backends import Backend, BackendSettings
+    from report_lib.llm.backends import Backend
+    from report_lib.llm.settings import BackendSettings
 
 STRATEGIES: tuple[str, ...] = ("sequential", "thread", "process", "asyncio", "dask")
 START_METHODS: tuple[str, ...] = ("spawn", "fork", "forkserver")
 DEFAULT_START_METHOD = "spawn"
 # What a forkserver imports before it forks workers (the default is just "__main__").
-FORKSERVER_PRELOAD = ("__main__", "report_lib.strategies", "report_lib.backends",
-                      "report_lib.bedrock_client")
+FORKSERVER_PRELOAD = ("__main__", "report_lib.execution.strategies", "report_lib.llm.backends",
+                      "report_lib.llm.sync_client")
 
 ResultCallback = Callable[[ReportResult], None]
 KeyedTextCallback = Callable[[str, str], None]
@@ -83,7 +84,7 @@ def _text_callback(
 def _cost(settings: BackendSettings, outcome: CallOutcome) -> float:
     if outcome.cached or settings.backend == "offline":
         return 0.0  # a cache hit is not billed; the offline writer costs nothing
-    from report_lib.pricing import cost_usd
+    from report_lib.llm.pricing import cost_usd
 
     return cost_usd(
         settings.model_id, outcome.input_tokens, outcome.output_tokens, settings.prices or None
@@ -224,7 +225,7 @@ def _concurrency(max_concurrency: int | None, n_jobs: int) -> int:
 
 
 def _make_backend(settings: BackendSettings, max_concurrency: int) -> Backend:
-    from report_lib.backends import make_backend
+    from report_lib.llm.backends import make_backend
 
     return make_backend(settings, max_concurrency=max_concurrency)
 

@@ -2,7 +2,7 @@
 
 ``make_client`` builds one ``bedrock-runtime`` client per process from one boto3 Session
 (clients are thread-safe, sessions are not), with the connection pool sized to the concurrency
-and botocore's own retries off: report_lib.retry retries with full-jitter backoff and counts
+and botocore's own retries off: report_lib.llm.retry retries with full-jitter backoff and counts
 the attempts. Credentials come only from the standard boto3 chain and are checked before the
 first call; the ``emulator`` backend signs with fixed dummy keys so it never needs (or sees)
 real ones.
@@ -20,12 +20,12 @@ from botocore.exceptions import BotoCoreError, ProfileNotFound
 
 from report_lib.errors import BackendError, CredentialsError
 from report_lib.jobs import CallOutcome, ReportJob
-from report_lib.retry import call_with_retries
-from report_lib.tokens import estimate_tokens
+from report_lib.llm.retry import call_with_retries
+from report_lib.llm.tokens import estimate_tokens
 
 if TYPE_CHECKING:
-    from report_lib.backends import BackendSettings
-    from report_lib.limiter import RateLimiter
+    from report_lib.llm.limiter import RateLimiter
+    from report_lib.llm.settings import BackendSettings
 
 TextCallback = Callable[[str], None]
 
@@ -45,7 +45,7 @@ def client_config_kwargs(settings: BackendSettings, max_concurrency: int = 10) -
     return {
         "region_name": settings.region,
         "max_pool_connections": max(10, int(max_concurrency)),
-        # One attempt per botocore call: report_lib.retry owns retries and counts attempts.
+        # One attempt per botocore call: report_lib.llm.retry owns retries and counts attempts.
         "retries": {"mode": settings.retry_mode, "total_max_attempts": 1},
         "connect_timeout": settings.connect_timeout,
         "read_timeout": settings.read_timeout,

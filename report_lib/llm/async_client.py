@@ -2,7 +2,7 @@
 
 aiobotocore's default pool (10 connections) caps concurrency at 10, so the pool is sized to
 ``max(10, max_concurrency)``. Retries, error mapping, the limiter and the streamed-event
-handling are the same as in report_lib.bedrock_client.
+handling are the same as in report_lib.llm.sync_client.
 """
 
 from __future__ import annotations
@@ -15,7 +15,10 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
 from botocore.exceptions import BotoCoreError, ProfileNotFound
 
-from report_lib.bedrock_client import (
+from report_lib.errors import CredentialsError
+from report_lib.jobs import CallOutcome, ReportJob
+from report_lib.llm.retry import acall_with_retries
+from report_lib.llm.sync_client import (
     CREDENTIALS_HELP,
     EMULATOR_KEYS,
     SERVICE,
@@ -27,13 +30,10 @@ from report_lib.bedrock_client import (
     parse_converse_response,
     require_text,
 )
-from report_lib.errors import CredentialsError
-from report_lib.jobs import CallOutcome, ReportJob
-from report_lib.retry import acall_with_retries
 
 if TYPE_CHECKING:
-    from report_lib.backends import BackendSettings
-    from report_lib.limiter import RateLimiter
+    from report_lib.llm.limiter import RateLimiter
+    from report_lib.llm.settings import BackendSettings
 
 
 class AsyncBedrock:

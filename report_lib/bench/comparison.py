@@ -20,7 +20,7 @@ import pandas as pd
 from matplotlib import ticker as mticker
 from matplotlib.figure import Figure
 
-from report_lib.charts import setup_fonts
+from report_lib.reports.charts import setup_fonts
 
 SCENARIO_ORDER: tuple[str, ...] = ("seed", "realistic", "scale", "throttled", "original")
 STRATEGY_ORDER: tuple[str, ...] = ("sequential", "thread", "process", "asyncio", "dask",
