@@ -23,6 +23,8 @@ demo: setup  ## the main job, offline: sample data -> pipeline (emulator) -> out
 
 test: setup  ## lint + the whole test suite
 	$(BIN)/ruff check report_lib tests benchmarks
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest --nbval-lax -p no:cacheprovider notebooks/
 
