@@ -8,13 +8,13 @@ from typing import Any, TypeVar
 
 import pytest
 from aiobotocore.stub import AioStubber
-from conftest import converse_response
 
 from report_lib.emulator import Emulator
 from report_lib.errors import BackendError, CredentialsError, ThrottledError
 from report_lib.jobs import CallOutcome, ReportJob
 from report_lib.llm.async_client import AsyncBedrock
 from report_lib.llm.settings import BackendSettings
+from tests.helpers import converse_response
 
 T = TypeVar("T")
 MODEL = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from botocore.stub import Stubber
-from conftest import converse_response
 
 from report_lib.data.sample import synthesize
 from report_lib.emulator import Emulator
@@ -25,6 +24,7 @@ from report_lib.reports.facts import Facts, compute_facts
 from report_lib.reports.offline.backend import OfflineBackend
 from report_lib.reports.offline.writer import write_report
 from report_lib.reports.prompts import build_prompt
+from tests.helpers import converse_response
 
 MODEL = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
 PLAIN_JOB = ReportJob(key="x", kind="kpi", system="You write reports.", prompt="Write it.")

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from botocore.exceptions import EventStreamError, ReadTimeoutError
 from botocore.stub import Stubber
-from conftest import converse_response
 
 from report_lib.emulator import Emulator
 from report_lib.errors import BackendError, CallTimeoutError, CredentialsError, ThrottledError
@@ -23,6 +22,7 @@ from report_lib.llm.sync_client import (
     estimate_request_tokens,
     make_client,
 )
+from tests.helpers import converse_response
 
 MODEL = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
 JOB = ReportJob(key="kpi", kind="kpi", system="You write reports.", prompt="Write the KPI report.")

@@ -10,10 +10,10 @@ from typing import Any
 import openpyxl
 import pandas as pd
 import pytest
-from conftest import make_tiny_frame
 
 from report_lib.data.loader import COLUMNS, KOREAN_COLUMNS, derive_changes, load_data
 from report_lib.errors import DataError
+from tests.helpers import make_tiny_frame
 
 HEADER = [
     "CPO명", "순위", "충전소수", "완속충전기", "급속충전기", "총충전기", "시장점유율",
