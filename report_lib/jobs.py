@@ -67,7 +67,7 @@ class ReportResult:
 
 @dataclass
 class RunResult:
-    """A whole generate run; ``to_dict()`` is the result contract of DESIGN §3."""
+    """A whole generate run; ``to_dict()`` is the result contract (docs/RESULTS.md)."""
 
     results: list[ReportResult]
     total_time: float

@@ -18,7 +18,6 @@ import pytest
 from report_lib.bench.core import (
     COLUMNS,
     Case,
-    add_arguments,
     check_targets,
     count_pool_full,
     fill_speedups,
@@ -28,11 +27,13 @@ from report_lib.bench.core import (
     output_paths,
     plan_cases,
     run_benchmark,
-    run_from_args,
     run_original,
     summarize,
 )
 from report_lib.bench.resources import ResourceMonitor
+from report_lib.cli.bench import add_arguments
+from report_lib.cli.bench import run as run_bench_command
+from report_lib.cli.main import main
 from report_lib.emulator import Emulator
 from report_lib.jobs import ReportJob, ReportResult
 from report_lib.llm.settings import BackendSettings
@@ -319,7 +320,7 @@ def test_cli_options_and_run(tmp_path: Path, capsys: pytest.CaptureFixture[str])
         "--time-scale", "0.01", "--out", str(tmp_path / "run1.csv"), "--no-progress",
         "--no-warmup",
     ])
-    assert run_from_args(ns) == 0
+    assert run_bench_command(ns) == 0
     printed = capsys.readouterr().out
     assert "| seed" in printed and "run1.csv" in printed
     df = pd.read_csv(tmp_path / "run1.csv")
@@ -332,8 +333,7 @@ def test_cli_options_and_run(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert ns.max_concurrency == [5]
     with pytest.raises(SystemExit):
         parser.parse_args(["--n", "0"])
-    bad = parser.parse_args(["--scenario", "nope", "--out", str(tmp_path / "x.csv")])
-    assert run_from_args(bad) == 2
+    assert main(["bench", "--scenario", "nope", "--out", str(tmp_path / "x.csv")]) == 2
     assert "unknown scenario" in capsys.readouterr().err
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -10,7 +11,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from report_lib.cli.main import main
+from report_lib import config
+from report_lib.cli.main import build_parser, main
 
 
 def _workbook_figures(workbook: Path, cpo: str) -> tuple[list[int], dict[str, int]]:
@@ -151,3 +153,45 @@ def test_bedrock_without_credentials_says_what_to_do(
     err = capsys.readouterr().err
     assert "credentials" in err.lower()
     assert "--backend emulator" in err or "--backend offline" in err
+
+
+def _subparsers() -> dict[str, argparse.ArgumentParser]:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(sub.choices)
+
+
+@pytest.mark.parametrize("command", ["generate", "sample-data", "bench", "pipeline", "demo"])
+def test_help_shows_every_default(command: str) -> None:
+    parser = _subparsers()[command]
+    for action in parser._actions:
+        default = action.default
+        if default is None or default is False or default == [] or default == argparse.SUPPRESS:
+            continue
+        entry = " ".join(parser._get_formatter()._format_action(action).split())
+        assert "default" in entry, f"{command} {action.option_strings}: {entry}"
+
+
+@pytest.mark.parametrize(("reports", "says"), [("", "names no report"), ("kpi,nope", "nope")])
+def test_bad_report_list_exits_2_before_any_work(
+    reports: str, says: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run.json"
+    code = main(["generate", "--backend", "offline", "--reports", reports, "--out", str(out)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and says in err and "--reports" in err
+    assert not out.exists()
+
+
+def test_generate_without_data_uses_the_sample(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(config, "SAMPLE_DIR", tmp_path / "sample")
+    out = tmp_path / "run.json"
+    code = main(["generate", "--backend", "offline", "--no-progress", "--out", str(out)])
+    assert code == 0
+    workbooks = sorted((tmp_path / "sample" / "workbooks").glob("*.xlsx"))
+    assert len(workbooks) == 24
+    run = json.loads(out.read_text(encoding="utf-8"))
+    assert run["success"] is True and run["target_month"] == "2025-11"

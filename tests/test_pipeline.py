@@ -15,6 +15,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from report_lib import config
+from report_lib.cli import pipeline as pipeline_command
 from report_lib.data.sample import synthesize
 from report_lib.errors import PipelineError
 from report_lib.pipeline import core as pipeline
@@ -188,7 +189,7 @@ def test_write_index_lists_pages_parameters_and_failure(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- command line
 def _args(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    pipeline.add_arguments(parser)
+    pipeline_command.add_arguments(parser)
     return parser.parse_args(list(argv))
 
 
@@ -201,12 +202,12 @@ def test_run_from_args_passes_parsed_parameters(monkeypatch: pytest.MonkeyPatch,
         return pipeline.PipelineResult(Path(out_dir), Path(out_dir) / "index.html", [], "now",
                                        0.0, kw["kernel_name"])
 
-    monkeypatch.setattr(pipeline, "run_pipeline", fake)
+    monkeypatch.setattr(pipeline_command, "run_pipeline", fake)
     ns = _args("--out", str(tmp_path), "-y", "scenarios: [seed]\nrepeats: 3",
                "-p", "repeats", "2", "-p", "time_scale", "0.1", "-p", "focus_cpo", "에버온",
                "--notebooks", "reports", "benchmark", "--kernel", "python3",
                "--execution-timeout", "60", "--no-progress")
-    assert pipeline.run_from_args(ns) == 0
+    assert pipeline_command.run(ns) == 0
     assert seen == {"out_dir": tmp_path, "parameters": {"scenarios": ["seed"], "repeats": 2,
                                                         "time_scale": 0.1, "focus_cpo": "에버온"},
                     "notebooks": ["reports", "benchmark"], "kernel_name": "python3",
@@ -229,15 +230,15 @@ def test_run_from_args_reports_failure_without_traceback(monkeypatch: pytest.Mon
                             notebook="reports", cell_index=5, ename="DataError",
                             evalue="no such file")
 
-    monkeypatch.setattr(pipeline, "run_pipeline", fail)
-    assert pipeline.run_from_args(_args()) == 1
+    monkeypatch.setattr(pipeline_command, "run_pipeline", fail)
+    assert pipeline_command.run(_args()) == 1
     err = capsys.readouterr().err
     assert "reports" in err and "cell 5" in err and "DataError: no such file" in err
     assert "Traceback" not in err
 
 
 def test_run_from_args_bad_yaml_is_a_usage_error(capsys) -> None:
-    assert pipeline.run_from_args(_args("-y", "a: [1")) == 2
+    assert pipeline_command.run(_args("-y", "a: [1")) == 2
     assert "YAML" in capsys.readouterr().err
 
 

@@ -1,4 +1,4 @@
-"""synthesize / write_workbook / write_sample_data: shape, DESIGN §2.3 facts, files."""
+"""synthesize / write_workbook / write_sample_data: shape, the 2025-11 facts of docs/DATA.md."""
 
 from __future__ import annotations
 

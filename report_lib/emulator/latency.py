@@ -1,6 +1,6 @@
 """How long the emulator takes to answer: TTFT + tokens / speed, with lognormal jitter.
 
-Calibration (DESIGN §5): Sonnet-class TTFT ≈ 0.95 s at ≈ 55 output tokens/s, Haiku-class
+Calibration (docs/LATENCY.md): Sonnet-class TTFT ≈ 0.95 s at ≈ 55 output tokens/s, Haiku-class
 TTFT ≈ 0.7 s at ≈ 100 tokens/s. ``fixed:SECONDS`` answers after exactly SECONDS whatever the
 length (no jitter). Every delay is multiplied by ``time_scale`` (0.01 = 100x faster).
 """

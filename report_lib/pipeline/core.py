@@ -13,7 +13,6 @@ benchmark's output folder becomes the comparison notebook's ``results_dir``.
 
 from __future__ import annotations
 
-import argparse
 import html
 import importlib.metadata
 import json
@@ -433,60 +432,3 @@ def parse_yaml(text: str) -> dict[str, Any]:
             f"-y {text!r} must be a YAML mapping (NAME: VALUE), got {type(data).__name__}"
         )
     return {str(k): v for k, v in data.items()}
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``report-lib pipeline``."""
-    parser.add_argument(
-        "--out", type=Path, default=config.OUTPUT_DIR / "site",
-        help="output folder for index.html, the pages and the executed notebooks "
-        "(default: %(default)s)",
-    )
-    parser.add_argument(
-        "-p", "--parameters", nargs=2, action="append", metavar=("NAME", "VALUE"), default=[],
-        help="a notebook parameter (repeatable); values are read like papermill's: "
-        "True/False/None, int, float, else text. Sent only to notebooks that declare it",
-    )
-    parser.add_argument(
-        "-y", "--parameters-yaml", action="append", metavar="YAML", default=[],
-        help="parameters as YAML, inline or a file path (lists: -y 'scenarios: [seed, scale]'); "
-        "-p wins over -y",
-    )
-    parser.add_argument(
-        "--notebooks", nargs="+", default=list(NOTEBOOKS), metavar="NAME",
-        help=f"notebooks to run, in order (default: {' '.join(NOTEBOOKS)})",
-    )
-    parser.add_argument(
-        "--kernel", default=config.KERNEL_NAME,
-        help="Jupyter kernel name (default: %(default)s, registered by `make setup`)",
-    )
-    parser.add_argument(
-        "--execution-timeout", type=int, default=600, metavar="SECONDS",
-        help="maximum seconds per cell (default: %(default)s)",
-    )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-
-
-def run_from_args(ns: argparse.Namespace) -> int:
-    """Run the pipeline for parsed CLI options; print where the index is, or why it failed."""
-    try:
-        parameters: dict[str, Any] = {}
-        for text in ns.parameters_yaml:
-            parameters.update(parse_yaml(text))
-        for name, value in ns.parameters:
-            parameters[name] = parse_value(value)
-    except PipelineError as exc:
-        print(f"report-lib pipeline: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        result = run_pipeline(
-            ns.out, parameters, notebooks=ns.notebooks, kernel_name=ns.kernel,
-            execution_timeout=ns.execution_timeout, progress=not ns.no_progress,
-        )
-    except PipelineError as exc:
-        print(f"report-lib pipeline: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    for run in result.runs:
-        print(f"{run.name:<18} {run.status:<7} {run.seconds:6.1f} s  {run.html}")
-    print(f"done in {result.seconds:.1f} s; open {result.index}")
-    return EXIT_OK

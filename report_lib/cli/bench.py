@@ -1,0 +1,133 @@
+"""``report-lib bench``: the execution strategies measured through the real client stack."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+from report_lib import config
+from report_lib.bench.core import (
+    ORIGINAL_N,
+    SCALE_N,
+    SCENARIOS,
+    THROTTLED_N,
+    check_targets,
+    format_summary,
+    output_paths,
+    run_benchmark,
+    summarize,
+)
+from report_lib.bench.core import _split as split_list
+from report_lib.cli.common import add_parser
+from report_lib.errors import ConfigError
+from report_lib.execution.strategies import STRATEGIES
+from report_lib.llm.settings import BackendSettings
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = add_parser(
+        sub,
+        "bench",
+        help="benchmark sequential/thread/process/asyncio/dask against the emulator",
+        description="Measure how the execution strategies compare through the real client "
+        "stack, against the emulator (or --endpoint-url).",
+    )
+    add_arguments(p)
+    p.set_defaults(func=run)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``report-lib bench`` options."""
+    _add_arguments(parser)
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(x) for x in split_list(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers: {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return values
+
+
+def _scale_arg(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"--time-scale must be a positive number, got {text!r}")
+    return value
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``report-lib bench`` options."""
+    parser.add_argument(
+        "--scenario", action="append", default=None, metavar="NAME",
+        help=f"scenario(s), repeatable or comma-separated: {', '.join(SCENARIOS)} "
+        "(default: seed)",
+    )
+    parser.add_argument(
+        "--strategies", default=None, metavar="LIST",
+        help=f"comma-separated subset of {', '.join((*STRATEGIES, 'original'))} "
+        "(default: per scenario)",
+    )
+    parser.add_argument("--n", type=_int_list, default=None, metavar="N[,N...]",
+                        help=f"job counts for scale/original (default: scale {SCALE_N}, "
+                        f"original {ORIGINAL_N}, throttled {THROTTLED_N})")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="measured runs per case, after one warm-up (default: 3)")
+    parser.add_argument("--time-scale", type=_scale_arg, default=1.0,
+                        help="multiply every emulator delay (and the quota minute) by this "
+                        "(default: 1.0)")
+    parser.add_argument("--out", type=Path, default=config.OUTPUT_DIR / "bench" / "results.csv",
+                        help="results CSV; timelines.json and metadata.json go next to it "
+                        "(default: %(default)s)")
+    parser.add_argument("--endpoint-url", default=None, metavar="URL",
+                        help="benchmark this Bedrock-compatible endpoint (credentials from the "
+                        "environment) instead of starting the emulator")
+    parser.add_argument("--model-id", default=config.DEFAULT_MODEL_ID,
+                        help="model id for --endpoint-url (default: %(default)s)")
+    parser.add_argument("--region", default=config.DEFAULT_REGION,
+                        help="region for --endpoint-url (default: %(default)s)")
+    parser.add_argument("--start-methods", default=None, metavar="LIST",
+                        help="process start methods, comma-separated: spawn,fork,forkserver "
+                        "(default: spawn)")
+    parser.add_argument("--max-concurrency", type=_int_list, default=None, metavar="C[,C...]",
+                        help="concurrency levels (capped at N; default: N, and 10 for scale)")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="dask scheduler address (default: a LocalCluster for the run)")
+    parser.add_argument("--no-warmup", action="store_true", help="skip the warm-up runs")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(ns: argparse.Namespace) -> int:
+    """Run ``report-lib bench``; print the summary and the targets; 0 when it ran."""
+    settings = BackendSettings(model_id=ns.model_id, region=ns.region)
+    try:
+        df = run_benchmark(
+            scenarios=split_list(ns.scenario) or ["seed"],
+            strategies=split_list(ns.strategies) or None,
+            n_values=ns.n,
+            repeats=ns.repeats,
+            time_scale=ns.time_scale,
+            endpoint_url=ns.endpoint_url,
+            out_dir=ns.out,
+            progress=not ns.no_progress,
+            start_methods=split_list(ns.start_methods) or None,
+            max_concurrency=ns.max_concurrency,
+            scheduler=ns.scheduler,
+            settings=settings,
+            warmup=not ns.no_warmup,
+            command="report-lib bench " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else None,
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    print(format_summary(summarize(df), check_targets(df)))
+    csv_path, timelines_path, metadata_path = output_paths(ns.out)
+    print(f"\nwrote {csv_path}, {timelines_path.name}, {metadata_path.name}")
+    return 0
+

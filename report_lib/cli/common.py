@@ -1,0 +1,119 @@
+"""Option types and the backend options shared by the commands."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from report_lib import config
+from report_lib.llm.backends import BACKENDS
+from report_lib.llm.settings import BackendSettings
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's default in ``--help`` (flags and unset options say nothing)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        default = action.default
+        unset = default is None or default is False or default == [] or default == argparse.SUPPRESS
+        if unset or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+    return value
+
+
+def add_parser(
+    sub: argparse._SubParsersAction, name: str, *, help: str, description: str
+) -> argparse.ArgumentParser:
+    """A sub-command parser that shows every default in its ``--help``."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name, help=help, description=description, formatter_class=HelpFormatter
+    )
+    return parser
+
+
+def add_backend_options(p: argparse.ArgumentParser) -> None:
+    """Backend, model, inference and client-side limit options (generate)."""
+    g = p.add_argument_group("backend (credentials come from the standard boto3 chain only)")
+    g.add_argument(
+        "--backend",
+        choices=BACKENDS.names(),
+        default="emulator",
+        help="offline: no network; emulator: a local Bedrock emulator started for the "
+        "run; bedrock: AWS",
+    )
+    g.add_argument(
+        "--endpoint-url",
+        help="a Bedrock-compatible endpoint (implies the bedrock client against it)",
+    )
+    g.add_argument(
+        "--model-id", default=config.DEFAULT_MODEL_ID, help="model or inference profile id"
+    )
+    g.add_argument("--region", default=config.DEFAULT_REGION, help="AWS region")
+    g.add_argument("--profile", help="AWS profile name from your AWS config")
+    g.add_argument(
+        "--max-tokens",
+        type=positive_int,
+        default=config.DEFAULT_MAX_TOKENS,
+        help="maximum output tokens per report",
+    )
+    g.add_argument(
+        "--temperature", type=float, default=config.DEFAULT_TEMPERATURE, help="sampling temperature"
+    )
+    g.add_argument("--stream", action="store_true", help="use ConverseStream (records TTFT)")
+    g.add_argument(
+        "--cache", type=Path, metavar="DIR", help="cache responses in DIR so re-runs do not re-bill"
+    )
+    g.add_argument(
+        "--max-attempts",
+        type=positive_int,
+        default=BackendSettings.max_attempts,
+        help="attempt budget per report for throttling/5xx/timeouts",
+    )
+    g.add_argument("--tpm-limit", type=positive_int, help="client-side tokens-per-minute limit")
+    g.add_argument("--rpm-limit", type=positive_int, help="client-side requests-per-minute limit")
+    g.add_argument(
+        "--time-scale",
+        type=positive_float,
+        default=1.0,
+        help="emulator only: multiply every latency by this factor (1.0 = realistic)",
+    )
+
+
+def settings_from_args(ns: argparse.Namespace) -> BackendSettings:
+    """BackendSettings from the options of ``add_backend_options``."""
+    return BackendSettings(
+        backend=ns.backend,
+        model_id=ns.model_id,
+        region=ns.region,
+        profile=ns.profile,
+        endpoint_url=ns.endpoint_url,
+        max_tokens=ns.max_tokens,
+        temperature=ns.temperature,
+        stream=ns.stream,
+        cache_dir=str(ns.cache) if ns.cache else None,
+        max_attempts=ns.max_attempts,
+        tpm_limit=ns.tpm_limit,
+        rpm_limit=ns.rpm_limit,
+    )

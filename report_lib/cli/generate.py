@@ -1,0 +1,151 @@
+"""``report-lib generate``: the three reports for a month, written in parallel."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from report_lib import config
+from report_lib.app.generate import generate_reports, write_outputs
+from report_lib.cli.common import (
+    add_backend_options,
+    add_parser,
+    positive_int,
+    settings_from_args,
+)
+from report_lib.data.sample import ensure_sample_data
+from report_lib.errors import ConfigError
+from report_lib.execution.strategies import STRATEGIES
+from report_lib.jobs import RunResult
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = add_parser(
+        sub,
+        "generate",
+        help="write the three reports (kpi, cpo, trend) for a month",
+        description="Compute the facts for a target month and have the backend write the KPI "
+        "snapshot, the operator ranking and the monthly trend, in parallel.",
+    )
+    p.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="a ministry workbook, a folder of them, or a tidy CSV/Parquet file "
+        f"(default: the sample workbooks in {config.SAMPLE_DIR}, created when missing)",
+    )
+    p.add_argument("--month", default="latest", help="target month YYYY-MM or 'latest'")
+    p.add_argument("--focus-cpo", default=config.DEFAULT_FOCUS_CPO, help="focus operator")
+    p.add_argument(
+        "--window",
+        type=positive_int,
+        default=config.DEFAULT_WINDOW_MONTHS,
+        help="months in the trend window",
+    )
+    p.add_argument(
+        "--language", choices=config.LANGUAGES, default=config.DEFAULT_LANGUAGE, help="language"
+    )
+    p.add_argument(
+        "--reports", default=",".join(config.REPORT_KINDS), help="comma list of report kinds"
+    )
+    p.add_argument(
+        "--strategy", default="thread", choices=STRATEGIES, help="how the calls run in parallel"
+    )
+    p.add_argument(
+        "--max-concurrency",
+        type=positive_int,
+        help="bound on calls in flight (default: one per report)",
+    )
+    p.add_argument("--out", type=Path, help="write the result JSON here")
+    p.add_argument("--markdown-dir", type=Path, help="write one KEY.md per report here")
+    p.add_argument(
+        "--emulator-reject",
+        action="append",
+        default=[],
+        metavar="KIND",
+        help="emulator only: reject this report kind for good (demo of a failure)",
+    )
+    p.add_argument(
+        "--emulator-throttle-first",
+        type=int,
+        default=0,
+        metavar="N",
+        help="emulator only: throttle the first N requests",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_backend_options(p)
+    p.set_defaults(func=run)
+
+
+def report_kinds(text: str) -> list[str]:
+    """The ``--reports`` list, checked against the known report kinds."""
+    kinds = [k.strip() for k in text.split(",") if k.strip()]
+    if not kinds:
+        raise ConfigError(
+            f"--reports {text!r} names no report; give a comma list of "
+            f"{', '.join(config.REPORT_KINDS)}"
+        )
+    unknown = [k for k in kinds if k not in config.REPORT_KINDS]
+    if unknown:
+        raise ConfigError(
+            f"--reports: unknown report kind(s) {', '.join(unknown)}; "
+            f"choose from {', '.join(config.REPORT_KINDS)}"
+        )
+    return kinds
+
+
+def run(ns: argparse.Namespace) -> int:
+    kinds = report_kinds(ns.reports)
+    if ns.endpoint_url and ns.backend == "emulator":
+        ns.backend = "bedrock"  # an explicit endpoint replaces the embedded emulator
+    emulator_options: dict[str, object] = {}
+    if ns.emulator_reject:
+        emulator_options["reject"] = tuple(ns.emulator_reject)
+    if ns.emulator_throttle_first:
+        emulator_options["throttle_first"] = ns.emulator_throttle_first
+    data = ns.data if ns.data is not None else ensure_sample_data()
+    run = generate_reports(
+        data,
+        month=ns.month,
+        focus_cpo=ns.focus_cpo or None,
+        window=ns.window,
+        language=ns.language,
+        kinds=kinds,
+        backend=ns.backend,
+        strategy=ns.strategy,
+        max_concurrency=ns.max_concurrency,
+        settings=settings_from_args(ns),
+        time_scale=ns.time_scale,
+        emulator_options=emulator_options,
+        progress=not ns.no_progress,
+    )
+    written = write_outputs(run, out_json=ns.out, markdown_dir=ns.markdown_dir)
+    print(format_run_table(run))
+    for path in written:
+        print(f"wrote {path}")
+    if not ns.out and not ns.markdown_dir:
+        print("(use --out RUN.json and --markdown-dir DIR to save the reports)")
+    return 0 if run.success else 1
+
+
+def format_run_table(run: RunResult) -> str:
+    """A short plain-text table: report, seconds, characters, tokens, status."""
+    lines = [f"{'report':<10} {'seconds':>8} {'chars':>7} {'in_tok':>7} {'out_tok':>8}  status"]
+    for r in run.results:
+        status = (
+            "ok" + (" (cached)" if r.cached else "")
+            if r.ok
+            else (f"FAILED {r.error_type} after {r.attempts} attempt(s): {r.error_message}")
+        )
+        chars = len(r.content) if r.content else 0
+        lines.append(
+            f"{r.key:<10} {r.seconds:>8.2f} {chars:>7} {r.input_tokens:>7} "
+            f"{r.output_tokens:>8}  {status}"
+        )
+    d = run.to_dict()
+    lines.append(
+        f"total {run.total_time:.2f} s, strategy {run.strategy}, backend {run.backend}, "
+        f"month {run.target_month}, cost ${d['usage_total']['cost_usd']:.4f}, "
+        f"success: {str(run.success).lower()}"
+    )
+    return "\n".join(lines)
