@@ -1,4 +1,21 @@
-"""Exceptions raised by report_lib: one base, specific subclasses that say what to do."""
+"""Exceptions raised by report_lib: one base, specific subclasses that say what to do.
+
+Every error raised on purpose is a ``ReportLabError``; each also subclasses the built-in it
+resembles, so ``except ValueError`` or ``except TimeoutError`` work for callers who never heard
+of this package. Only the CLI turns them into exit codes (``report_lib.cli.main.EXIT_CODES``)::
+
+    ReportLabError
+    ├── ConfigError(ValueError)        an option or parameter that cannot work      exit 2
+    ├── DataError(ValueError)          input data missing or malformed              exit 2
+    ├── CredentialsError(RuntimeError) no AWS credentials in the boto3 chain        exit 2
+    ├── BackendError(RuntimeError)     an LLM call failed for good                  (per report)
+    │   ├── ThrottledError             429 until the retry budget ran out
+    │   └── CallTimeoutError(TimeoutError)  connect/read timeouts used up the budget
+    └── PipelineError(RuntimeError)    a notebook of the pipeline failed            exit 1
+
+A report that fails is listed under ``errors`` of the run (its type and message) and the run
+exits 1; the other reports are kept.
+"""
 
 from __future__ import annotations
 
