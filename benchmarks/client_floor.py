@@ -23,10 +23,10 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from botocore.config import Config
 
-from report_lib.app.generate import build_many_jobs
 from report_lib.data.sample import synthesize
 from report_lib.emulator import Emulator
 from report_lib.jobs import ReportJob
+from report_lib.reports.jobs import build_many_jobs
 
 
 def _request(job: ReportJob) -> dict:

@@ -20,8 +20,8 @@ _EXPORTS: dict[str, str] = {
     "PipelineError": "report_lib.errors",
     "ReportLabError": "report_lib.errors",
     "ThrottledError": "report_lib.errors",
-    "build_jobs": "report_lib.app.generate",
-    "build_many_jobs": "report_lib.app.generate",
+    "build_jobs": "report_lib.reports.jobs",
+    "build_many_jobs": "report_lib.reports.jobs",
     "generate_reports": "report_lib.app.generate",
     "write_outputs": "report_lib.app.generate",
     "ReportJob": "report_lib.jobs",
@@ -32,13 +32,18 @@ _EXPORTS: dict[str, str] = {
     "compute_facts": "report_lib.reports.facts",
     "write_report": "report_lib.reports.offline.writer",
     "build_prompt": "report_lib.reports.prompts",
-    "run_jobs": "report_lib.execution.strategies",
+    "run_jobs": "report_lib.execution",
+    "STRATEGIES": "report_lib.execution",
+    "ConfigError": "report_lib.errors",
+    "RunInterrupted": "report_lib.errors",
     "Emulator": "report_lib.emulator",
 }
 
 __all__ = [
+    "STRATEGIES",
     "BackendError",
     "BackendSettings",
+    "ConfigError",
     "CredentialsError",
     "DataError",
     "Emulator",
@@ -47,6 +52,7 @@ __all__ = [
     "ReportJob",
     "ReportLabError",
     "ReportResult",
+    "RunInterrupted",
     "RunResult",
     "ThrottledError",
     "build_jobs",
@@ -62,21 +68,24 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from report_lib.app.generate import build_jobs, build_many_jobs, generate_reports, write_outputs
+    from report_lib.app.generate import generate_reports, write_outputs
     from report_lib.data.loader import load_data
     from report_lib.emulator import Emulator
     from report_lib.errors import (
         BackendError,
+        ConfigError,
         CredentialsError,
         DataError,
         PipelineError,
         ReportLabError,
+        RunInterrupted,
         ThrottledError,
     )
-    from report_lib.execution.strategies import run_jobs
+    from report_lib.execution import STRATEGIES, run_jobs
     from report_lib.jobs import ReportJob, ReportResult, RunResult
     from report_lib.llm.settings import BackendSettings
     from report_lib.reports.facts import Facts, compute_all_facts, compute_facts
+    from report_lib.reports.jobs import build_jobs, build_many_jobs
     from report_lib.reports.offline.writer import write_report
     from report_lib.reports.prompts import build_prompt
 

@@ -19,6 +19,8 @@ exits 1; the other reports are kept.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ReportLabError(Exception):
     """Base class of every error report_lib raises on purpose."""
@@ -87,3 +89,27 @@ class PipelineError(ReportLabError, RuntimeError):
         self.cell_index = cell_index
         self.ename = ename
         self.evalue = evalue
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A run was stopped by Ctrl-C (SIGINT) or SIGTERM before every report had finished.
+
+    Deliberately a KeyboardInterrupt and not a ReportLabError (nor an Exception): an interrupt is
+    the user's decision, and no ``except Exception`` on the way up may swallow it. ``signum`` is
+    the signal (the CLI exits with 128 + signum: 130 or 143); ``results`` are the job results
+    (finished reports kept, the others failed as ``Interrupted``) and ``run`` the RunResult when
+    generate_reports built one, so callers can still write what was finished.
+    """
+
+    def __init__(
+        self,
+        message: str = "interrupted",
+        *,
+        signum: int = 2,
+        results: list[Any] | None = None,
+        run: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.signum = signum
+        self.results = results
+        self.run = run

@@ -300,7 +300,7 @@ def test_pool_full_warnings_are_counted() -> None:
 
 
 def test_original_design_runs_three_at_a_time(sample_frame: pd.DataFrame) -> None:
-    from report_lib.app.generate import build_many_jobs
+    from report_lib.reports.jobs import build_many_jobs
 
     jobs: list[ReportJob] = build_many_jobs(sample_frame, 7)
     with Emulator(latency_model="fixed:0.05") as emu:

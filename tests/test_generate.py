@@ -8,7 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from report_lib.app.generate import build_jobs, build_many_jobs, generate_reports, write_outputs
+from report_lib.app.generate import generate_reports, write_outputs
+from report_lib.errors import ConfigError
+from report_lib.reports.jobs import build_jobs, build_many_jobs
+from report_lib.reports.offline.backend import OfflineBackend
 from report_lib.reports.prompts import parse_facts
 
 
@@ -21,13 +24,19 @@ def test_offline_run_follows_the_result_contract(sample_frame: pd.DataFrame) -> 
     assert sorted(seen) == ["cpo", "kpi", "trend"]
     latest = sample_frame["month"].max()
     assert d["target_month"] == latest
-    for key in ("kpi", "cpo", "trend"):
-        assert d["reports"][key]["type"] == key
-        assert d["reports"][key]["content"].startswith("#")
-        assert d["report_times"][key] >= 0
-        assert d["usage"][key]["output_tokens"] > 0
+    writer = OfflineBackend()
+    by_key = {r.key: r for r in run.results}
+    for job in build_jobs(sample_frame):
+        written = writer.call(job)
+        r = by_key[job.key]
+        assert d["reports"][job.key] == {"type": job.kind, "content": written.text}
+        assert d["report_times"][job.key] == round(r.seconds, 3)
+        assert r.seconds == r.end_s - r.start_s
+        assert d["usage"][job.key] == {"input_tokens": written.input_tokens,
+                                       "output_tokens": written.output_tokens,
+                                       "cost_usd": 0.0, "cached": False}
     assert d["errors"] == {}
-    assert d["total_time"] >= max(d["report_times"].values()) * 0.5
+    assert run.total_time >= max(r.end_s for r in run.results)
     assert d["strategy"] == "thread" and d["backend"] == "offline"
 
 
@@ -49,7 +58,7 @@ def test_many_jobs_are_distinct_and_bounded(sample_frame: pd.DataFrame) -> None:
     assert len({j.key for j in jobs}) == 40
     assert {j.kind for j in jobs} == {"kpi", "cpo", "trend"}
     too_many = sample_frame["cpo"].nunique() * sample_frame["month"].nunique() * 3 + 1
-    with pytest.raises(ValueError, match="distinct jobs"):
+    with pytest.raises(ConfigError, match="distinct jobs"):
         build_many_jobs(sample_frame, too_many)
 
 
@@ -75,7 +84,7 @@ def test_emulator_run_delivers_usage_and_cost(sample_frame: pd.DataFrame) -> Non
 
 
 def test_unknown_backend_is_refused(sample_frame: pd.DataFrame) -> None:
-    with pytest.raises(ValueError, match="unknown backend"):
+    with pytest.raises(ConfigError, match="unknown backend"):
         generate_reports(sample_frame, backend="openai")
 
 
@@ -83,3 +92,8 @@ def test_offline_reports_cost_nothing(sample_frame: pd.DataFrame) -> None:
     d = generate_reports(sample_frame, backend="offline").to_dict()
     assert d["usage_total"]["output_tokens"] > 0
     assert d["usage_total"]["cost_usd"] == 0
+
+
+def test_unknown_strategy_is_refused_before_any_work(sample_frame: pd.DataFrame) -> None:
+    with pytest.raises(ConfigError, match="unknown strategy 'fibers'"):
+        generate_reports(sample_frame.iloc[0:0], backend="offline", strategy="fibers")

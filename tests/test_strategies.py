@@ -13,22 +13,19 @@ from dataclasses import replace
 import pandas as pd
 import pytest
 
-from report_lib.app.generate import build_many_jobs
 from report_lib.emulator import Emulator
-from report_lib.errors import BackendError
-from report_lib.execution.strategies import (
-    START_METHODS,
-    STRATEGIES,
-    arun_jobs,
-    run_jobs,
-    split_evenly,
-)
+from report_lib.errors import BackendError, ConfigError
+from report_lib.execution import MAX_CONCURRENCY, START_METHODS, STRATEGIES, arun_jobs, run_jobs
+from report_lib.execution.base import share_limits
+from report_lib.execution.process import split_evenly
 from report_lib.jobs import CallOutcome, ReportJob
 from report_lib.llm.settings import BackendSettings
+from report_lib.reports.jobs import build_many_jobs
 from report_lib.reports.offline.backend import OfflineBackend
 
 # (strategy, start method): every strategy, and the process strategy with each start method.
-CASES = [(s, None) for s in STRATEGIES if s != "process"] + [("process", m) for m in START_METHODS]
+NAMES = STRATEGIES.names()
+CASES = [(s, None) for s in NAMES if s != "process"] + [("process", m) for m in START_METHODS]
 CASE_IDS = [s if m is None else f"{s}-{m}" for s, m in CASES]
 FAST_RETRIES = {"max_attempts": 2, "backoff_base_s": 0.01, "backoff_max_s": 0.05}
 
@@ -84,7 +81,7 @@ def test_every_strategy_delivers_the_same_reports(
     assert emulator.stats()["answered"] == len(jobs)
 
 
-@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("strategy", NAMES)
 def test_max_concurrency_bounds_calls_in_flight(
     strategy: str, jobs: list[ReportJob], emulator: Emulator
 ) -> None:
@@ -96,7 +93,7 @@ def test_max_concurrency_bounds_calls_in_flight(
     assert 1 <= stats["max_in_flight"] <= (1 if strategy == "sequential" else 4)
 
 
-@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("strategy", NAMES)
 def test_a_failing_job_never_loses_the_others(
     strategy: str, jobs: list[ReportJob], expected: dict[str, str], rejecting: Emulator
 ) -> None:
@@ -178,10 +175,10 @@ def test_process_results_come_from_worker_processes(
     assert len(pids) <= min(4, os.cpu_count() or 1)
 
 
-@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("strategy", NAMES)
 def test_a_backend_that_cannot_be_built_raises(strategy: str, jobs: list[ReportJob]) -> None:
     no_endpoint = BackendSettings(backend="emulator", endpoint_url=None)
-    with pytest.raises(ValueError, match="endpoint_url"):
+    with pytest.raises(ConfigError, match="endpoint_url"):
         run_jobs(jobs[:2], no_endpoint, strategy=strategy)
 
 
@@ -252,11 +249,12 @@ def test_progress_bar_counts_completed_jobs(capsys: pytest.CaptureFixture[str]) 
         ({"strategy": "fibers"}, "unknown strategy"),
         ({"max_concurrency": 0}, "max_concurrency"),
         ({"max_concurrency": 2.5}, "max_concurrency"),
+        ({"max_concurrency": MAX_CONCURRENCY + 1}, f"from 1 to {MAX_CONCURRENCY}"),
         ({"strategy": "process", "start_method": "vfork"}, "start method"),
     ],
 )
 def test_bad_options_are_refused(kwargs: dict[str, object], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ConfigError, match=message):
         run_jobs(_fake_jobs(2), BackendSettings(), **kwargs)  # type: ignore[arg-type]
 
 
@@ -273,11 +271,41 @@ def test_split_evenly(total: int, parts: int, sizes: list[int]) -> None:
 
 
 def test_limits_are_shared_between_worker_processes() -> None:
-    from report_lib.execution.strategies import share_limits
-    from report_lib.llm.settings import BackendSettings
-
     settings = BackendSettings(backend="emulator", tpm_limit=10_000, rpm_limit=9)
     half = share_limits(settings, 2)
     assert (half.tpm_limit, half.rpm_limit) == (5_000, 4)
     assert share_limits(settings, 1) is settings
     assert share_limits(BackendSettings(), 4).tpm_limit is None
+
+
+# --------------------------------------------------------------------------- the registry
+
+
+def test_the_registry_names_every_strategy_and_refuses_others() -> None:
+    assert NAMES == ("sequential", "thread", "process", "asyncio", "dask", "original")
+    for name in NAMES:
+        strategy = STRATEGIES.get(name)
+        assert strategy.name == name and strategy.summary
+    assert STRATEGIES.validate("thread") == "thread"
+    with pytest.raises(ConfigError, match="unknown strategy 'fibers'; choose one of sequential"):
+        STRATEGIES.validate("fibers")
+
+
+def test_in_process_and_borrowed_backend_flags() -> None:
+    assert [n for n in NAMES if STRATEGIES.get(n).in_process] == [
+        "sequential", "thread", "asyncio", "original"
+    ]
+    assert [n for n in NAMES if STRATEGIES.get(n).reuses_backend] == [
+        "sequential", "thread", "asyncio"
+    ]
+
+
+def test_original_runs_on_at_most_three_threads(
+    jobs: list[ReportJob], expected: dict[str, str], emulator: Emulator
+) -> None:
+    emulator.reset_stats()
+    results = run_jobs(jobs, _settings(emulator), strategy="original")
+    assert {r.key: r.content for r in results} == expected
+    threads = {(r.worker or "").split("/")[1] for r in results}
+    assert threads <= {"original_0", "original_1", "original_2"}
+    assert emulator.stats()["max_in_flight"] <= 3

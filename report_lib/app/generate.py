@@ -14,83 +14,13 @@ import pandas as pd
 
 from report_lib import config
 from report_lib.data.loader import load_data
-from report_lib.jobs import ReportJob, ReportResult, RunResult
+from report_lib.emulator import Emulator
+from report_lib.errors import RunInterrupted
+from report_lib.execution import STRATEGIES, run_jobs
+from report_lib.jobs import ReportResult, RunResult
 from report_lib.llm.backends import BACKENDS
 from report_lib.llm.settings import BackendSettings
-from report_lib.reports.facts import compute_all_facts, compute_facts, resolve_cpo, resolve_month
-from report_lib.reports.prompts import build_prompt
-
-
-def build_jobs(
-    df: pd.DataFrame,
-    *,
-    month: str = "latest",
-    focus_cpo: str | None = config.DEFAULT_FOCUS_CPO,
-    window: int = config.DEFAULT_WINDOW_MONTHS,
-    language: str = config.DEFAULT_LANGUAGE,
-    kinds: Sequence[str] = config.REPORT_KINDS,
-) -> list[ReportJob]:
-    """One job per report kind, keyed by the kind ("kpi", "cpo", "trend")."""
-    target = resolve_month(df, month)
-    focus = resolve_cpo(df, focus_cpo)
-    facts = compute_all_facts(df, month=target, focus_cpo=focus, window=window, kinds=tuple(kinds))
-    jobs = []
-    for kind in kinds:
-        prompt = build_prompt(facts[kind], language=language)
-        jobs.append(
-            ReportJob(
-                key=kind,
-                kind=kind,
-                system=prompt.system,
-                prompt=prompt.user,
-                language=language,
-                target_month=target,
-                focus_cpo=focus,
-            )
-        )
-    return jobs
-
-
-def build_many_jobs(
-    df: pd.DataFrame,
-    n: int,
-    *,
-    language: str = config.DEFAULT_LANGUAGE,
-    window: int = config.DEFAULT_WINDOW_MONTHS,
-    kinds: Sequence[str] = config.REPORT_KINDS,
-) -> list[ReportJob]:
-    """``n`` distinct jobs: every kind for each of the largest operators, then earlier months.
-
-    Models the many-report runs users make: one set of reports per operator, or per month.
-    Keys look like ``cpo@GS차지비@2025-11``.
-    """
-    if n < 1:
-        raise ValueError(f"n must be at least 1, got {n}")
-    months = sorted(df["month"].unique(), reverse=True)
-    jobs: list[ReportJob] = []
-    for month in months:
-        ranked = df[df["month"] == month].sort_values("rank")["cpo"].tolist()
-        for cpo in ranked:
-            for kind in kinds:
-                facts = compute_facts(df, kind, month=month, focus_cpo=cpo, window=window)
-                prompt = build_prompt(facts, language=language)
-                jobs.append(
-                    ReportJob(
-                        key=f"{kind}@{cpo}@{month}",
-                        kind=kind,
-                        system=prompt.system,
-                        prompt=prompt.user,
-                        language=language,
-                        target_month=month,
-                        focus_cpo=cpo,
-                    )
-                )
-                if len(jobs) == n:
-                    return jobs
-    raise ValueError(
-        f"the data only supports {len(jobs)} distinct jobs "
-        f"({len(months)} months × operators × {len(kinds)} kinds); ask for fewer than {n}"
-    )
+from report_lib.reports.jobs import build_jobs
 
 
 @contextmanager
@@ -105,8 +35,6 @@ def backend_endpoint(
     if settings.backend != "emulator" or settings.endpoint_url:
         yield settings, None
         return
-    from report_lib.emulator import Emulator
-
     with Emulator(time_scale=time_scale, **(emulator_options or {})) as emu:
         # the emulator's quota minute is scaled like its latencies; the client limiter follows
         yield replace(settings, endpoint_url=emu.url, limiter_window_s=60.0 * time_scale), emu
@@ -132,45 +60,50 @@ def generate_reports(
 ) -> RunResult:
     """Compute the facts, ask the backend for every report in parallel, return the run.
 
-    A failed report is listed under ``errors`` of ``RunResult.to_dict()``; the others are kept.
+    ``strategy`` is a name in ``report_lib.execution.STRATEGIES``. A failed report is listed
+    under ``errors`` of ``RunResult.to_dict()``; the others are kept. On Ctrl-C (or SIGTERM
+    raised as one) errors.RunInterrupted is raised with ``.run``: the RunResult of the reports
+    that had finished, the others listed as ``Interrupted``.
     """
-    from report_lib.execution.strategies import run_jobs
-
+    STRATEGIES.validate(strategy)
     df = data if isinstance(data, pd.DataFrame) else load_data(data)
     jobs = build_jobs(
         df, month=month, focus_cpo=focus_cpo, window=window, language=language, kinds=kinds
     )
-    base = settings or BackendSettings()
-    base = replace(base, backend=backend)
+    base = replace(settings or BackendSettings(), backend=backend)
+    extra: dict[str, Any] = {"window_months": window}
     with backend_endpoint(base, time_scale=time_scale, emulator_options=emulator_options) as (
         ready,
         emu,
     ):
         started = time.perf_counter()
-        results = run_jobs(
-            jobs,
-            ready,
-            strategy=strategy,
-            max_concurrency=max_concurrency,
-            progress=progress,
-            on_result=on_result,
-            on_text=on_text,
-        )
-        total = time.perf_counter() - started
-        extra: dict[str, Any] = {"window_months": window}
-        if emu is not None:
-            extra["emulator"] = {"time_scale": time_scale, "stats": emu.stats()}
-    return RunResult(
-        results=results,
-        total_time=total,
-        strategy=strategy,
-        backend=backend,
-        model_id=None if backend == "offline" else ready.model_id,
-        target_month=jobs[0].target_month if jobs else None,
-        focus_cpo=jobs[0].focus_cpo if jobs else None,
-        language=language,
-        extra=extra,
-    )
+
+        def finish(results: list[ReportResult]) -> RunResult:
+            total = time.perf_counter() - started
+            if emu is not None:
+                extra["emulator"] = {"time_scale": time_scale, "stats": _stats(emu)}
+            return RunResult(
+                results=results, total_time=total, strategy=strategy,
+                backend=backend, model_id=None if backend == "offline" else ready.model_id,
+                target_month=jobs[0].target_month if jobs else None,
+                focus_cpo=jobs[0].focus_cpo if jobs else None, language=language, extra=extra,
+            )
+
+        try:
+            results = run_jobs(jobs, ready, strategy=strategy, max_concurrency=max_concurrency,
+                               progress=progress, on_result=on_result, on_text=on_text)
+        except RunInterrupted as exc:
+            exc.run = finish(exc.results or [])
+            raise
+        return finish(results)
+
+
+def _stats(emu: Emulator) -> dict[str, Any] | None:
+    """The emulator's counters; None when it cannot answer (stopped by the same signal)."""
+    try:
+        return emu.stats()
+    except OSError:
+        return None
 
 
 def write_outputs(

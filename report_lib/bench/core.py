@@ -45,7 +45,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from report_lib import config
-from report_lib.execution.strategies import START_METHODS, STRATEGIES, arun_jobs, run_jobs, run_one
+from report_lib.execution import START_METHODS, arun_jobs, run_jobs, run_one
+from report_lib.execution import STRATEGIES as STRATEGY_REGISTRY
 from report_lib.jobs import ReportJob, ReportResult
 
 if TYPE_CHECKING:
@@ -53,6 +54,9 @@ if TYPE_CHECKING:
 
     from report_lib.llm.settings import BackendSettings
 
+# The registry's names except the baseline, which bench still plans on its own (to be replaced
+# by STRATEGY_REGISTRY.names() with "original" run through run_jobs like the others).
+STRATEGIES: tuple[str, ...] = tuple(n for n in STRATEGY_REGISTRY.names() if n != "original")
 SCENARIOS: tuple[str, ...] = ("seed", "realistic", "scale", "throttled", "original")
 SCALE_N: tuple[int, ...] = (3, 10, 30, 100, 300)
 ORIGINAL_N: tuple[int, ...] = (3, 300)
@@ -227,7 +231,7 @@ class JobSource:
         return self._df
 
     def jobs(self, scenario: str, n: int) -> list[ReportJob]:
-        from report_lib.app.generate import build_jobs, build_many_jobs
+        from report_lib.reports.jobs import build_jobs, build_many_jobs
 
         if scenario in ("seed", "realistic") and n == 3:
             if self._three is None:
@@ -322,7 +326,8 @@ class _Dask:
         if self.address is None:
             from dask.distributed import LocalCluster
 
-            from report_lib.execution.strategies import _quiet_dask, default_dask_workers
+            from report_lib.execution.dask import default_dask_workers
+            from report_lib.execution.dask import quiet_dask as _quiet_dask
 
             _quiet_dask()
             n_workers = default_dask_workers(threads)

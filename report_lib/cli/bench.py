@@ -22,7 +22,7 @@ from report_lib.bench.core import (
 from report_lib.bench.core import _split as split_list
 from report_lib.cli.common import add_parser
 from report_lib.errors import ConfigError
-from report_lib.execution.strategies import STRATEGIES
+from report_lib.execution import STRATEGIES
 from report_lib.llm.settings import BackendSettings
 
 
@@ -72,7 +72,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--strategies", default=None, metavar="LIST",
-        help=f"comma-separated subset of {', '.join((*STRATEGIES, 'original'))} "
+        help=f"comma-separated subset of {', '.join(STRATEGIES.names())} "
         "(default: per scenario)",
     )
     parser.add_argument("--n", type=_int_list, default=None, metavar="N[,N...]",

@@ -15,7 +15,7 @@ from report_lib.cli.common import (
 )
 from report_lib.data.sample import ensure_sample_data
 from report_lib.errors import ConfigError
-from report_lib.execution.strategies import STRATEGIES
+from report_lib.execution import STRATEGIES
 from report_lib.jobs import RunResult
 
 
@@ -49,7 +49,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--reports", default=",".join(config.REPORT_KINDS), help="comma list of report kinds"
     )
     p.add_argument(
-        "--strategy", default="thread", choices=STRATEGIES, help="how the calls run in parallel"
+        "--strategy",
+        default="thread",
+        choices=STRATEGIES.names(),
+        help="how the calls run in parallel",
     )
     p.add_argument(
         "--max-concurrency",

@@ -1,0 +1,313 @@
+"""Strategies behind one interface: the Strategy base class, the registry, result collection.
+
+papermill's engines are the model: ``STRATEGIES`` is a registry object (``register``,
+``names``, ``validate``, ``get``); a Strategy's public ``run`` does the shared set-up (checks,
+results in job order, progress bar, ``on_result``, interrupts) and calls one abstract method,
+``execute``. Every strategy keeps the same contract: one ReportResult per job, in job order, with
+``start_s``/``end_s`` offsets from the run's start; a job's failure is a result with
+``error_type``, never an exception; ``max_concurrency`` bounds the calls in flight.
+
+An interrupt (Ctrl-C, or SIGTERM turned into one by the caller) stops a run promptly: the
+strategy stops its threads/processes, the finished results are kept, every other job gets an
+``Interrupted`` result, and ``run`` raises errors.RunInterrupted carrying them.
+
+The strategies themselves live in ``local`` (sequential, thread, asyncio, original),
+``process`` and ``dask``; they are registered here by path and imported on first use.
+"""
+
+from __future__ import annotations
+
+import abc
+import signal
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from importlib import import_module
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from report_lib.errors import ConfigError, RunInterrupted
+from report_lib.execution.calls import KeyedTextCallback, make_result
+from report_lib.jobs import ReportJob, ReportResult
+from report_lib.llm.backends import make_backend
+
+if TYPE_CHECKING:
+    from report_lib.llm.backends import Backend
+    from report_lib.llm.settings import BackendSettings
+
+ResultCallback = Callable[[ReportResult], None]
+
+START_METHODS: tuple[str, ...] = ("spawn", "fork", "forkserver")
+DEFAULT_START_METHOD = "spawn"
+MAX_CONCURRENCY = 1000  # calls in flight: the emulator and one client stay sound up to here
+MAX_JOBS = 10_000  # jobs in one run (bench --n): results and timelines stay in memory
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def check_concurrency(value: object, option: str = "max_concurrency") -> int:
+    """``value`` as a whole number in 1..MAX_CONCURRENCY, else a ConfigError naming ``option``."""
+    return _check_count(value, option, MAX_CONCURRENCY)
+
+
+def check_job_count(value: object, option: str = "n") -> int:
+    """``value`` as a whole number in 1..MAX_JOBS, else a ConfigError naming ``option``."""
+    return _check_count(value, option, MAX_JOBS)
+
+
+def _check_count(value: object, option: str, maximum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{option} must be a whole number from 1 to {maximum}, got {value!r}")
+    if not 1 <= value <= maximum:
+        raise ConfigError(f"{option} must be from 1 to {maximum}, got {value}")
+    return value
+
+
+def check_start_method(method: str | None) -> str:
+    """A process start method (None: the default), else a ConfigError listing the choices."""
+    if method is None:
+        return DEFAULT_START_METHOD
+    if method not in START_METHODS:
+        raise ConfigError(
+            f"unknown start method {method!r}; choose one of {', '.join(START_METHODS)}"
+        )
+    return method
+
+
+def share_limits(settings: BackendSettings, parts: int) -> BackendSettings:
+    """Split the client-side tokens/requests-per-minute limits over ``parts`` worker processes.
+
+    Each process (or dask worker) builds its own limiter; without the split a run would send
+    ``parts`` times the quota.
+    """
+    if parts <= 1 or (settings.tpm_limit is None and settings.rpm_limit is None):
+        return settings
+    return replace(
+        settings,
+        tpm_limit=None if settings.tpm_limit is None else max(1, settings.tpm_limit // parts),
+        rpm_limit=None if settings.rpm_limit is None else max(1, settings.rpm_limit // parts),
+    )
+
+
+# --------------------------------------------------------------------------- one run
+
+
+class Collector:
+    """Results by job index, a tqdm bar and the on_result callback, all in the caller's thread."""
+
+    def __init__(self, jobs: Sequence[ReportJob], desc: str, progress: bool,
+                 on_result: ResultCallback | None) -> None:
+        self.jobs = jobs
+        self.results: list[ReportResult | None] = [None] * len(jobs)
+        self.on_result = on_result
+        self.bar: Any = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=len(jobs), desc=desc, unit="report", leave=True)
+
+    def add(self, index: int, result: ReportResult) -> None:
+        if self.results[index] is not None:
+            return
+        self.results[index] = result
+        if self.bar is not None:
+            self.bar.update(1)
+        if self.on_result is not None:
+            self.on_result(result)
+
+    def missing(self) -> list[int]:
+        return [i for i, r in enumerate(self.results) if r is None]
+
+    def fail_missing(self, settings: BackendSettings, error: BaseException, now: float,
+                     error_type: str | None = None) -> None:
+        """Give every job without a result a failed one (its worker died, say)."""
+        for i in self.missing():
+            result = make_result(self.jobs[i], settings, now, now, error=error, worker="lost")
+            if error_type is not None:
+                result.error_type = error_type
+            self.add(i, result)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    def ordered(self) -> list[ReportResult]:
+        missing = self.missing()
+        if missing:  # defensive: every strategy fills or fails every slot
+            raise RuntimeError(f"internal error: no result for jobs {missing}")
+        return [r for r in self.results if r is not None]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """The knobs of a run; each strategy reads those that apply to it (see run_jobs)."""
+
+    max_concurrency: int | None = None
+    start_method: str | None = None
+    scheduler: str | None = None
+    workers: int | None = None
+    backend: Backend | None = None
+    on_text: KeyedTextCallback | None = None
+
+
+@dataclass
+class Run:
+    """What ``Strategy.execute`` works on: checked inputs, the collector and the run's clocks."""
+
+    jobs: list[ReportJob]
+    settings: BackendSettings
+    options: RunOptions
+    concurrency: int  # calls in flight, already bounded by the job count
+    collector: Collector
+    t0: float  # time.perf_counter() at the start (in-process offsets)
+    t0_wall: float  # time.time() at the start (offsets measured in other processes)
+
+
+class Strategy(abc.ABC):
+    """One way to run many jobs. Subclasses set the class attributes and write ``execute``."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str]  # one line for --help and docs
+    in_process: ClassVar[bool] = True  # the calls run in this process's threads or event loop
+    reuses_backend: ClassVar[bool] = False  # RunOptions.backend is used instead of a new one
+
+    def default_concurrency(self, n_jobs: int) -> int:
+        """Calls in flight when ``max_concurrency`` is not given: every job at once."""
+        return max(1, n_jobs)
+
+    def pool_size(self, concurrency: int) -> int:
+        """Connections the backend of this strategy needs for ``concurrency`` calls."""
+        return concurrency
+
+    def make_backend(self, run: Run) -> Backend:
+        return make_backend(run.settings, max_concurrency=self.pool_size(run.concurrency))
+
+    def run(
+        self,
+        jobs: Sequence[ReportJob],
+        settings: BackendSettings,
+        options: RunOptions | None = None,
+        *,
+        progress: bool = False,
+        on_result: ResultCallback | None = None,
+    ) -> list[ReportResult]:
+        """Answer every job; results in job order, failures as results (see the module doc)."""
+        options = options or RunOptions()
+        jobs = list(jobs)
+        if options.max_concurrency is None:
+            concurrency = self.default_concurrency(len(jobs))
+        else:
+            concurrency = check_concurrency(options.max_concurrency)
+        concurrency = min(concurrency, max(1, len(jobs)))
+        check_start_method(options.start_method)
+        if not jobs:
+            return []
+        collector = Collector(jobs, self.name, progress, on_result)
+        run = Run(jobs, settings, options, concurrency, collector, time.perf_counter(),
+                  time.time())
+        try:
+            self.execute(run)
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM raised as a RunInterrupted
+            raise interrupted(run, exc) from None
+        finally:
+            collector.close()
+        return collector.ordered()
+
+    @abc.abstractmethod
+    def execute(self, run: Run) -> None:
+        """Give every job of ``run`` a result through ``run.collector.add(index, result)``.
+
+        On KeyboardInterrupt: stop promptly (no waiting for calls in flight), leave nothing
+        running, and let the exception propagate; ``run`` keeps the finished results.
+        """
+
+
+def interrupted(run: Run, exc: KeyboardInterrupt) -> RunInterrupted:
+    """The RunInterrupted for ``run``: finished results kept, the rest failed as Interrupted."""
+    signum = getattr(exc, "signum", signal.SIGINT)
+    name = signal.Signals(signum).name
+    error = RunInterrupted(
+        f"the run was stopped by {name} before this report finished; run it again",
+        signum=signum,
+    )
+    run.collector.fail_missing(run.settings, error, time.perf_counter() - run.t0, "Interrupted")
+    done = sum(1 for r in run.collector.results if r is not None and r.error_type != "Interrupted")
+    return RunInterrupted(
+        f"stopped by {name}: {done} of {len(run.jobs)} reports had finished",
+        signum=signum,
+        results=run.collector.ordered(),
+    )
+
+
+# --------------------------------------------------------------------------- the registry
+
+
+class StrategyRegistry:
+    """Strategies by name. An entry is a Strategy class or a ``"module:Class"`` path imported
+    on first use (so ``names()`` costs no import of process/dask machinery)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, type[Strategy] | str] = {}
+
+    def register(self, name: str, strategy: type[Strategy] | str) -> None:
+        self._entries[name] = strategy
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(self._entries)
+
+    def validate(self, name: str) -> str:
+        """``name`` if registered, else a ConfigError listing the choices."""
+        if name not in self._entries:
+            raise ConfigError(
+                f"unknown strategy {name!r}; choose one of {', '.join(self._entries)}"
+            )
+        return name
+
+    def get(self, name: str) -> Strategy:
+        """A Strategy instance for ``name`` (ConfigError when unknown)."""
+        entry = self._entries[self.validate(name)]
+        if isinstance(entry, str):
+            module, _, attr = entry.partition(":")
+            entry = getattr(import_module(module), attr)
+            assert isinstance(entry, type) and issubclass(entry, Strategy), entry
+            self._entries[name] = entry
+        return entry()
+
+
+STRATEGIES = StrategyRegistry()
+STRATEGIES.register("sequential", "report_lib.execution.local:SequentialStrategy")
+STRATEGIES.register("thread", "report_lib.execution.local:ThreadStrategy")
+STRATEGIES.register("process", "report_lib.execution.process:ProcessStrategy")
+STRATEGIES.register("asyncio", "report_lib.execution.local:AsyncioStrategy")
+STRATEGIES.register("dask", "report_lib.execution.dask:DaskStrategy")
+STRATEGIES.register("original", "report_lib.execution.local:OriginalStrategy")
+
+
+def run_jobs(
+    jobs: Sequence[ReportJob],
+    settings: BackendSettings,
+    *,
+    strategy: str = "thread",
+    max_concurrency: int | None = None,
+    start_method: str | None = None,
+    scheduler: str | None = None,
+    progress: bool = False,
+    on_result: ResultCallback | None = None,
+    on_text: KeyedTextCallback | None = None,
+    backend: Backend | None = None,
+    workers: int | None = None,
+) -> list[ReportResult]:
+    """Answer every job with ``strategy`` (a name in STRATEGIES); results in job order.
+
+    ``max_concurrency`` (default: all jobs at once; ``original``: 3) bounds calls in flight in
+    every strategy. ``start_method`` (spawn|fork|forkserver) applies to ``process``;
+    ``scheduler`` (a dask scheduler address) to ``dask``; ``workers`` sets the process/dask
+    worker count. ``backend`` reuses a built backend in sequential/thread/asyncio (process and
+    dask workers always build their own from ``settings``). ``on_result(result)`` is called in
+    the caller's thread as each job completes; ``on_text(key, delta)`` receives streamed text in
+    the in-process strategies. Ctrl-C raises errors.RunInterrupted with the finished results.
+    """
+    options = RunOptions(max_concurrency=max_concurrency, start_method=start_method,
+                         scheduler=scheduler, workers=workers, backend=backend, on_text=on_text)
+    return STRATEGIES.get(strategy).run(jobs, settings, options, progress=progress,
+                                        on_result=on_result)

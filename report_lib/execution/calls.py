@@ -1,0 +1,120 @@
+"""One job through one backend: a ReportResult whatever happens (the contract of every strategy).
+
+``run_one`` (sync) and ``arun_one`` (async) never raise for a job's own failure: any exception of
+the call becomes a failed result with ``error_type``/``error_message``/``attempts``. Interrupts
+(KeyboardInterrupt, asyncio cancellation) are not failures of the job and propagate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING
+
+from report_lib.errors import BackendError
+from report_lib.jobs import CallOutcome, ReportJob, ReportResult
+from report_lib.llm.pricing import cost_usd
+
+if TYPE_CHECKING:
+    from report_lib.llm.backends import Backend
+    from report_lib.llm.settings import BackendSettings
+
+KeyedTextCallback = Callable[[str, str], None]
+Clock = Callable[[], float]
+
+
+def worker_name() -> str:
+    """``PID/thread name``: where a job ran (the ``worker`` of its result)."""
+    return f"{os.getpid()}/{threading.current_thread().name}"
+
+
+def _text_callback(
+    on_text: KeyedTextCallback | None, job: ReportJob
+) -> Callable[[str], None] | None:
+    return None if on_text is None else partial(on_text, job.key)
+
+
+def _cost(settings: BackendSettings, outcome: CallOutcome) -> float:
+    if outcome.cached or settings.backend == "offline":
+        return 0.0  # a cache hit is not billed; the offline writer costs nothing
+    return cost_usd(
+        settings.model_id, outcome.input_tokens, outcome.output_tokens, settings.prices or None
+    )
+
+
+def make_result(
+    job: ReportJob,
+    settings: BackendSettings,
+    start: float,
+    end: float,
+    outcome: CallOutcome | None = None,
+    error: BaseException | None = None,
+    worker: str | None = None,
+) -> ReportResult:
+    """The result of ``job``: from the backend's ``outcome``, or failed with ``error``."""
+    result = ReportResult(
+        key=job.key,
+        kind=job.kind,
+        seconds=end - start,
+        start_s=start,
+        end_s=end,
+        worker=worker or worker_name(),
+    )
+    if outcome is not None:
+        result.content = outcome.text
+        result.input_tokens = outcome.input_tokens
+        result.output_tokens = outcome.output_tokens
+        result.attempts = outcome.attempts
+        result.cached = outcome.cached
+        result.ttft_s = outcome.ttft_s
+        result.cost_usd = _cost(settings, outcome)
+    elif error is not None:
+        result.error_type = (
+            error.error_type if isinstance(error, BackendError) else type(error).__name__
+        )
+        result.error_message = str(error) or repr(error)
+        result.attempts = error.attempts if isinstance(error, BackendError) else 1
+    return result
+
+
+def run_one(
+    backend: Backend,
+    job: ReportJob,
+    settings: BackendSettings,
+    t0: float,
+    *,
+    clock: Clock = time.perf_counter,
+    on_text: KeyedTextCallback | None = None,
+) -> ReportResult:
+    """Answer one job; any exception becomes a failed ReportResult (offsets from ``t0``)."""
+    start = clock() - t0
+    try:
+        outcome = backend.call(job, on_text=_text_callback(on_text, job))
+    except Exception as exc:
+        return make_result(job, settings, start, clock() - t0, error=exc)
+    return make_result(job, settings, start, clock() - t0, outcome=outcome)
+
+
+async def arun_one(
+    backend: Backend,
+    job: ReportJob,
+    settings: BackendSettings,
+    t0: float,
+    *,
+    on_text: KeyedTextCallback | None = None,
+) -> ReportResult:
+    """Async twin of run_one (``backend.acall``, ``time.perf_counter`` offsets)."""
+    task = asyncio.current_task()
+    worker = f"{os.getpid()}/{task.get_name() if task else 'task'}"
+    start = time.perf_counter() - t0
+    try:
+        outcome = await backend.acall(job, on_text=_text_callback(on_text, job))
+    except Exception as exc:
+        end = time.perf_counter() - t0
+        return make_result(job, settings, start, end, error=exc, worker=worker)
+    end = time.perf_counter() - t0
+    return make_result(job, settings, start, end, outcome=outcome, worker=worker)

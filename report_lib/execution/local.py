@@ -1,0 +1,269 @@
+"""Strategies that run every call in this process: sequential, thread, asyncio, original.
+
+- ``sequential``: one backend, one job after another.
+- ``thread``: ``max_concurrency`` threads over ONE backend built before they start, its
+  connection pool sized to the concurrency. The threads are daemon threads pulling from a queue:
+  on Ctrl-C the run returns at once and a call still in flight cannot hold the process open.
+- ``asyncio``: ``backend.acall`` under an asyncio.Semaphore(max_concurrency). From a script it
+  uses ``asyncio.run``; when an event loop already runs in this thread (a Jupyter cell) it runs
+  a fresh loop on a helper thread and waits for it. ``await arun_jobs(...)`` is the async API.
+- ``original``: the design this project replaces, kept as the benchmark's baseline: 3 threads
+  (or ``max_concurrency``), and a new boto3 Session + client built for every job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from report_lib.execution.base import (
+    Collector,
+    ResultCallback,
+    Run,
+    RunOptions,
+    Strategy,
+    check_concurrency,
+)
+from report_lib.execution.calls import KeyedTextCallback, arun_one, run_one
+from report_lib.jobs import ReportJob, ReportResult
+from report_lib.llm.backends import make_backend
+
+if TYPE_CHECKING:
+    from report_lib.llm.backends import Backend
+    from report_lib.llm.settings import BackendSettings
+
+ORIGINAL_WORKERS = 3  # the original design's ThreadPoolExecutor(max_workers=3)
+_HELPER_JOIN_S = 2.0  # how long an interrupted notebook run waits for its loop to wind down
+
+
+class _BorrowedOrOwn:
+    """The run's backend: ``RunOptions.backend`` when given (left open), else a new one."""
+
+    def __init__(self, strategy: Strategy, run: Run) -> None:
+        self.own = run.options.backend is None
+        self.backend = strategy.make_backend(run) if self.own else run.options.backend
+
+    def __enter__(self) -> Backend:
+        assert self.backend is not None
+        return self.backend
+
+    def __exit__(self, *exc: object) -> None:
+        if self.own and self.backend is not None:
+            self.backend.close()
+
+
+def run_in_threads(run: Run, n_threads: int, answer: Callable[[ReportJob], ReportResult],
+                   prefix: str) -> None:
+    """``answer`` every job on ``n_threads`` daemon threads; results go to the collector here.
+
+    An exception of ``answer`` itself (not a failed call: run_one turns those into results) is
+    re-raised in the caller's thread. On KeyboardInterrupt the threads take no further job.
+    """
+    todo: queue.Queue[tuple[int, ReportJob]] = queue.Queue()
+    for pair in enumerate(run.jobs):
+        todo.put(pair)
+    done: queue.Queue[tuple[int, ReportResult] | BaseException] = queue.Queue()
+    stop = threading.Event()
+
+    def slot() -> None:
+        while not stop.is_set():
+            try:
+                index, job = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                done.put((index, answer(job)))
+            except BaseException as exc:
+                done.put(exc)
+
+    for i in range(max(1, min(n_threads, len(run.jobs)))):
+        threading.Thread(target=slot, name=f"{prefix}_{i}", daemon=True).start()
+    try:
+        for _ in run.jobs:
+            item = done.get()
+            if isinstance(item, BaseException):
+                raise item
+            run.collector.add(*item)
+    finally:
+        stop.set()
+
+
+class SequentialStrategy(Strategy):
+    name = "sequential"
+    summary = "one call after another (the baseline of speedups)"
+    reuses_backend = True
+
+    def pool_size(self, concurrency: int) -> int:
+        return 1
+
+    def execute(self, run: Run) -> None:
+        with _BorrowedOrOwn(self, run) as backend:
+            for i, job in enumerate(run.jobs):
+                result = run_one(backend, job, run.settings, run.t0, on_text=run.options.on_text)
+                run.collector.add(i, result)
+
+
+class ThreadStrategy(Strategy):
+    name = "thread"
+    summary = "threads sharing one client (connection pool sized to the concurrency)"
+    reuses_backend = True
+
+    def execute(self, run: Run) -> None:
+        with _BorrowedOrOwn(self, run) as backend:
+
+            def answer(job: ReportJob) -> ReportResult:
+                return run_one(backend, job, run.settings, run.t0, on_text=run.options.on_text)
+
+            run_in_threads(run, run.concurrency, answer, "report")
+
+
+class OriginalStrategy(Strategy):
+    name = "original"
+    summary = "the design this project replaces: 3 threads, a new boto3 client per call"
+
+    def default_concurrency(self, n_jobs: int) -> int:
+        return ORIGINAL_WORKERS
+
+    def execute(self, run: Run) -> None:
+        def answer(job: ReportJob) -> ReportResult:
+            backend = make_backend(run.settings, max_concurrency=1)  # new Session + client
+            try:
+                return run_one(backend, job, run.settings, run.t0)
+            finally:
+                backend.close()
+
+        run_in_threads(run, run.concurrency, answer, "original")
+
+
+# --------------------------------------------------------------------------- asyncio
+
+
+async def _arun(run: Run, backend: Backend, report: Callable[[int, ReportResult], None]) -> None:
+    semaphore = asyncio.Semaphore(run.concurrency)
+
+    async def one(index: int, job: ReportJob) -> tuple[int, ReportResult]:
+        async with semaphore:
+            result = await arun_one(backend, job, run.settings, run.t0,
+                                    on_text=run.options.on_text)
+            return index, result
+
+    tasks = [asyncio.create_task(one(i, job), name=f"report-{i}")
+             for i, job in enumerate(run.jobs)]
+    try:
+        for next_done in asyncio.as_completed(tasks):
+            index, result = await next_done
+            report(index, result)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _release(backend: Backend, own: bool) -> None:
+    """Close this loop's async client; also the whole backend when the run built it."""
+    aclose = getattr(backend, "aclose", None)
+    if aclose is not None:
+        await aclose()
+    if own:
+        backend.close()
+
+
+async def _arun_with_backend(strategy: Strategy, run: Run,
+                             report: Callable[[int, ReportResult], None], *,
+                             loop_ends: bool) -> None:
+    """``_arun`` with the run's backend. ``loop_ends``: this loop ends with the run, so its
+    async client is closed even on a borrowed backend (an awaiting caller keeps it warm)."""
+    borrowed = run.options.backend
+    backend = borrowed if borrowed is not None else strategy.make_backend(run)
+    try:
+        await _arun(run, backend, report)
+    finally:
+        if borrowed is None or loop_ends:
+            await _release(backend, own=borrowed is None)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+class AsyncioStrategy(Strategy):
+    name = "asyncio"
+    summary = "one event loop, aiobotocore, a semaphore bounding the calls"
+    reuses_backend = True
+
+    def execute(self, run: Run) -> None:
+        if _running_loop() is None:
+            asyncio.run(_arun_with_backend(self, run, run.collector.add, loop_ends=True))
+        else:
+            self._execute_on_helper_thread(run)
+
+    def _execute_on_helper_thread(self, run: Run) -> None:
+        """A loop already runs in this thread (Jupyter): run ours on a helper thread, and hand
+        each result back through a queue so on_result and the bar stay in the caller's thread."""
+        done = object()
+        inbox: queue.Queue[Any] = queue.Queue()
+        failure: list[BaseException] = []
+        started: dict[str, Any] = {}
+
+        async def main() -> None:
+            started.update(loop=asyncio.get_running_loop(), task=asyncio.current_task())
+            await _arun_with_backend(self, run, lambda i, r: inbox.put((i, r)), loop_ends=True)
+
+        def helper() -> None:
+            try:
+                asyncio.run(main())
+            except BaseException as exc:
+                failure.append(exc)
+            finally:
+                inbox.put(done)
+
+        thread = threading.Thread(target=helper, name="report-asyncio", daemon=True)
+        thread.start()
+        try:
+            while (item := inbox.get()) is not done:
+                run.collector.add(*item)
+        except KeyboardInterrupt:
+            if "loop" in started:
+                with contextlib.suppress(RuntimeError):  # its loop has just ended
+                    started["loop"].call_soon_threadsafe(started["task"].cancel)
+            thread.join(_HELPER_JOIN_S)
+            raise
+        thread.join()
+        if failure:
+            raise failure[0]
+
+
+async def arun_jobs(
+    jobs: Sequence[ReportJob],
+    settings: BackendSettings,
+    *,
+    max_concurrency: int | None = None,
+    progress: bool = False,
+    on_result: ResultCallback | None = None,
+    on_text: KeyedTextCallback | None = None,
+    backend: Backend | None = None,
+) -> list[ReportResult]:
+    """The asyncio strategy for callers that can ``await`` (a notebook cell, an async app)."""
+    jobs = list(jobs)
+    strategy = AsyncioStrategy()
+    concurrency = (strategy.default_concurrency(len(jobs)) if max_concurrency is None
+                   else check_concurrency(max_concurrency))
+    if not jobs:
+        return []
+    options = RunOptions(max_concurrency=max_concurrency, backend=backend, on_text=on_text)
+    collector = Collector(jobs, strategy.name, progress, on_result)
+    run = Run(jobs, settings, options, min(concurrency, len(jobs)), collector,
+              time.perf_counter(), time.time())
+    try:
+        await _arun_with_backend(strategy, run, collector.add, loop_ends=False)
+    finally:
+        collector.close()
+    return collector.ordered()
