@@ -1,4 +1,4 @@
-"""Full benchmark run: every scenario into benchmarks/results/, then the summary and targets.
+"""Full benchmark run: every scenario into outputs/benchmark/, then the summary and targets.
 
     .venv/bin/python benchmarks/run_all.py            # the full run (~15 min on 2 CPUs)
     .venv/bin/python benchmarks/run_all.py --quick    # every scenario, scaled down (~3 min)
@@ -6,9 +6,9 @@
 
 Each scenario runs with its own time scale (recorded in every row): latencies that the targets
 are about (seed 2.0 s, scale 1.0 s, original 1.0 s) run unscaled; the Sonnet scenario and the
-quota minute of the throttled scenario are scaled down. Parts go to results/parts/, the merged
-rows to results/results.csv (+ timelines.json, metadata.json) and the printed summary to
-results/summary.md.
+quota minute of the throttled scenario are scaled down. Parts go to parts/, the merged rows to
+results.csv (+ timelines.json, metadata.json) and the printed summary to summary.md, in
+outputs/benchmark/ (the folder the comparison notebook reads) unless --out says otherwise.
 """
 
 from __future__ import annotations
@@ -19,14 +19,15 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from report_lib.bench.plan import SCENARIOS  # light: no pandas, no client
+from report_lib.config import BENCHMARK_DIR
+
 if TYPE_CHECKING:
     import pandas as pd
 
 # Imports of report_lib/pandas happen inside the functions: with the spawn and forkserver start
 # methods every worker process re-imports this __main__ module, so it stays as lean as the
 # `report-lib` entry script (see benchmarks/README.md, "process").
-SCENARIOS = ("seed", "realistic", "scale", "throttled", "original")  # report_lib.bench.core order
-RESULTS = Path(__file__).resolve().parent / "results"
 
 # scenario -> run_benchmark options of the full run
 PLAN: dict[str, dict[str, Any]] = {
@@ -40,7 +41,7 @@ QUICK_SCALE = 0.1  # --quick multiplies every time scale by this
 
 
 def run_part(scenario: str, out: Path, repeats: int, quick: bool, progress: bool) -> Path:
-    from report_lib.bench.core import run_benchmark
+    from report_lib.bench.run import run_benchmark
 
     options = dict(PLAN[scenario])
     options["repeats"] = min(options.get("repeats", repeats), repeats)
@@ -56,7 +57,7 @@ def merge(parts: list[Path], out: Path) -> pd.DataFrame:
     """One results.csv / timelines.json / metadata.json from the scenario parts."""
     import pandas as pd
 
-    from report_lib.bench.core import load_results
+    from report_lib.bench.results import load_results
 
     frames, timelines, metas = [], [], {}
     for csv in parts:
@@ -86,8 +87,8 @@ def merge(parts: list[Path], out: Path) -> pd.DataFrame:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from report_lib.bench.core import SCENARIOS as KNOWN
-    from report_lib.bench.core import check_targets, format_summary, summarize
+    from report_lib.bench.analysis import check_targets, summarize
+    from report_lib.bench.summary import format_summary
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=",".join(SCENARIOS),
@@ -95,13 +96,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="repeats per case (default: 3)")
     parser.add_argument("--quick", action="store_true",
                         help=f"scale every delay by a further {QUICK_SCALE} (a smoke run)")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="output folder")
+    parser.add_argument("--out", type=Path, default=BENCHMARK_DIR,
+                        help="output folder (default: %(default)s)")
     parser.add_argument("--no-progress", action="store_true")
     ns = parser.parse_args(argv)
     scenarios = [s.strip() for s in ns.only.split(",") if s.strip()]
-    unknown = [s for s in scenarios if s not in KNOWN]
+    unknown = [s for s in scenarios if s not in SCENARIOS]
     if unknown:
-        parser.error(f"unknown scenario(s) {unknown}; choose from {', '.join(KNOWN)}")
+        parser.error(f"unknown scenario(s) {unknown}; choose from {', '.join(SCENARIOS)}")
     parts = [run_part(s, ns.out, ns.repeats, ns.quick, not ns.no_progress) for s in scenarios]
     df = merge(parts, ns.out)
     text = format_summary(summarize(df), check_targets(df))

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import platform
+from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 
 PROJ_ROOT = Path(__file__).resolve().parents[1]
@@ -10,6 +13,8 @@ NOTEBOOKS_DIR = PROJ_ROOT / "notebooks"
 DATA_DIR = PROJ_ROOT / "data"
 SAMPLE_DIR = DATA_DIR / "sample"
 OUTPUT_DIR = PROJ_ROOT / "outputs"
+# The one default results folder of the benchmark (CLI, notebooks, make bench, comparison).
+BENCHMARK_DIR = OUTPUT_DIR / "benchmark"
 
 REPORT_KINDS: tuple[str, ...] = ("kpi", "cpo", "trend")
 LANGUAGES: tuple[str, ...] = ("ko", "en")
@@ -28,3 +33,14 @@ DEFAULT_TEMPERATURE = 0.2
 
 # Jupyter kernel registered by `make setup` (see Makefile); papermill uses it explicitly.
 KERNEL_NAME = "report-lib"
+
+
+def package_versions(names: Sequence[str]) -> dict[str, str]:
+    """Python's and each package's installed version ("not installed" when missing)."""
+    versions = {"python": platform.python_version()}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions

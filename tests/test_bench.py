@@ -15,28 +15,19 @@ import pandas as pd
 import psutil
 import pytest
 
-from report_lib.bench.core import (
-    COLUMNS,
-    Case,
-    check_targets,
-    count_pool_full,
-    fill_speedups,
-    format_summary,
-    load_results,
-    make_row,
-    output_paths,
-    plan_cases,
-    run_benchmark,
-    run_original,
-    summarize,
-)
+from report_lib.bench.analysis import check_targets, summarize
+from report_lib.bench.plan import Case, plan_cases
 from report_lib.bench.resources import ResourceMonitor
+from report_lib.bench.results import load_results, output_paths
+from report_lib.bench.rows import COLUMNS, Measured, fill_speedups, make_row
+from report_lib.bench.run import run_benchmark
+from report_lib.bench.runner import count_pool_full
+from report_lib.bench.summary import format_summary
 from report_lib.cli.bench import add_arguments
 from report_lib.cli.bench import run as run_bench_command
 from report_lib.cli.main import main
 from report_lib.emulator import Emulator
-from report_lib.jobs import ReportJob, ReportResult
-from report_lib.llm.settings import BackendSettings
+from report_lib.jobs import ReportResult
 
 REQUIRED = ("scenario", "strategy", "n_jobs", "concurrency", "repeat", "makespan_s",
             "lower_bound_s", "efficiency", "speedup_vs_sequential", "cpu_s", "peak_rss_mb",
@@ -92,13 +83,53 @@ def test_small_run_writes_every_column(small_run: tuple[Path, pd.DataFrame]) -> 
     assert {"boto3", "botocore", "aiobotocore", "dask"} <= set(meta["packages"])
 
 
-def test_summary_and_targets_print(small_run: tuple[Path, pd.DataFrame]) -> None:
+def test_summary_and_targets_of_a_run(small_run: tuple[Path, pd.DataFrame]) -> None:
     _, df = small_run
     summary = summarize(df)
-    assert len(summary) == 6 and (summary["repeats"] == 1).all()
-    text = format_summary(summary, check_targets(df))
-    assert "| scenario" in text and "6.01" in text
-    assert "sequential ≈ 3× thread" in text
+    assert summary["repeats"].tolist() == [1] * 6
+    assert [c.target for c in check_targets(df)] == [
+        "makespan ≤ 1.02 × latency", "makespan ≤ 1.02 × latency", "sequential ≈ 3× thread",
+        "efficiency ≥ 0.90 at N=3, concurrency N", "no 'Connection pool is full' at N=3",
+        "efficiency ≥ 0.90 at N=3, concurrency N", "no 'Connection pool is full' at N=3",
+        "client CPU ≤ 2 ms per call at N=3", "client CPU ≤ 2 ms per call at N=3",
+    ]
+
+
+SUMMARY_BY_HAND = """\
+| scenario | strategy   | n_jobs | concurrency | time_scale | repeats | makespan_s | spread_pct \
+| lower_bound_s | efficiency | speedup_vs_sequential | cpu_ms_per_call | throttled | retries \
+| failed | pool_full_warnings |
+|----------|------------|--------|-------------|------------|---------|------------|------------\
+|---------------|------------|-----------------------|-----------------|-----------|---------\
+|--------|--------------------|
+| seed     | sequential | 3      | 1           | 1          | 1       | 6.000      | 0.0        \
+| 2.000         | 0.333      | 1.0                   | 1.00            | 0         | 0       \
+| 0      | 0                  |
+| seed     | thread     | 3      | 3           | 1          | 2       | 2.030      | 1.0        \
+| 2.000         | 0.985      | 3.0                   | 1.00            | 0         | 0       \
+| 0      | 0                  |
+
+Published original (time.sleep(2)): sequential 6.01 s, parallel 2.01 s. `~` marks a speedup \
+estimated as Σ latencies / makespan.
+
+| target                            | scenario | strategy   | measured | result | detail      \
+                                              |
+|-----------------------------------|----------|------------|----------|--------|-------------\
+----------------------------------------------|
+| makespan ≤ 1.02 × latency         | seed     | thread     | 2.030    | PASS   | 2.030 s vs \
+2.000 s latency (1.015×)                       |
+| sequential ≈ 3× thread            | seed     | sequential | 2.956    | PASS   | 6.000 s / 2.\
+030 s = 2.96× (published 6.01 / 2.01 = 2.99×) |
+| client CPU ≤ 2 ms per call at N=3 | seed     | thread     | 1.000    | PASS   | 1.00 ms per \
+call, client already built (warm)             |"""
+
+
+def test_summary_by_hand_exact() -> None:
+    rows = [_row("sequential", 6.0, concurrency=1), _row("thread", 2.02),
+            _row("thread", 2.04, repeat=2)]
+    fill_speedups(rows)
+    df = pd.DataFrame(rows)
+    assert format_summary(summarize(df), check_targets(df)) == SUMMARY_BY_HAND
 
 
 # --------------------------------------------------------------------------- planning
@@ -183,9 +214,10 @@ def test_quota_bound_row() -> None:
     # tpm 1000 at scale 0.1: a minute is 6 s, Q = 1000 / 6 tokens/s; the bucket starts full.
     case = Case("throttled", "thread", 3, 3, "fixed:1.0", variant="limiter", tpm=1000)
     results = _results([(400, 200)] * 3, failed=1)
-    row = make_row(case, 1, results, 8.0, time_scale=0.1, external=False,
-                   stats={"requests": 9, "throttled": 5, "max_in_flight": 3}, cpu_s=0.04,
-                   peak_rss_mb=100.0, pool_full=0, backend="emulator")
+    measured = Measured(8.0, cpu_s=0.04, peak_rss_mb=100.0, pool_full=0,
+                        stats={"requests": 9, "throttled": 5, "max_in_flight": 3})
+    row = make_row(case, 1, results, measured, time_scale=0.1, external=False,
+                   backend="emulator")
     latency = 1.0 * 0.1
     quota_term = (1800 - 1000) / (1000 / 6.0) + latency  # 4.8 s + 0.1 s
     assert row["lower_bound_s"] == pytest.approx(quota_term)
@@ -202,23 +234,20 @@ def test_quota_bound_row() -> None:
 
 def test_latency_bound_rows_fixed_sonnet_and_external() -> None:
     results = _results([(100, 550), (100, 110)])
-    fixed = make_row(Case("scale", "thread", 2, 2, "fixed:1.0"), 1, results, 0.3,
-                     time_scale=0.25, external=False, stats=None, cpu_s=0.0, peak_rss_mb=0.0,
-                     pool_full=None, backend="emulator")
+    fixed = make_row(Case("scale", "thread", 2, 2, "fixed:1.0"), 1, results, Measured(0.3),
+                     time_scale=0.25, external=False, backend="emulator")
     assert fixed["lower_bound_s"] == pytest.approx(0.25)
     assert fixed["sum_latency_s"] == pytest.approx(0.5)
     assert math.isnan(fixed["requests"]) and math.isnan(fixed["pool_full_warnings"])
-    sonnet = make_row(Case("realistic", "thread", 2, 2, "sonnet"), 1, results, 12.0,
-                      time_scale=1.0, external=False, stats=None, cpu_s=0.0, peak_rss_mb=0.0,
-                      pool_full=None, backend="emulator")
+    sonnet = make_row(Case("realistic", "thread", 2, 2, "sonnet"), 1, results, Measured(12.0),
+                      time_scale=1.0, external=False, backend="emulator")
     # jitter-free Sonnet: 0.95 s to the first token, then 55 tokens/s
     assert sonnet["lower_bound_s"] == pytest.approx(0.95 + 550 / 55)
     assert sonnet["sum_latency_s"] == pytest.approx(0.95 + 10 + 0.95 + 2)
-    measured = [ReportResult(key="a", kind="kpi", content="x", seconds=1.5),
-                ReportResult(key="b", kind="kpi", content="y", seconds=2.5)]
-    external = make_row(Case("seed", "thread", 2, 2, "fixed:2.0"), 1, measured, 3.0,
-                        time_scale=1.0, external=True, stats=None, cpu_s=0.0, peak_rss_mb=0.0,
-                        pool_full=None, backend="bedrock")
+    timed = [ReportResult(key="a", kind="kpi", content="x", seconds=1.5),
+             ReportResult(key="b", kind="kpi", content="y", seconds=2.5)]
+    external = make_row(Case("seed", "thread", 2, 2, "fixed:2.0"), 1, timed, Measured(3.0),
+                        time_scale=1.0, external=True, backend="bedrock")
     assert external["lower_bound_s"] == 2.5 and external["lower_bound_kind"] == "measured"
     assert external["latency_model"] == "external"
 
@@ -299,19 +328,6 @@ def test_pool_full_warnings_are_counted() -> None:
     assert counter.count == 2  # detached after the block
 
 
-def test_original_design_runs_three_at_a_time(sample_frame: pd.DataFrame) -> None:
-    from report_lib.reports.jobs import build_many_jobs
-
-    jobs: list[ReportJob] = build_many_jobs(sample_frame, 7)
-    with Emulator(latency_model="fixed:0.05") as emu:
-        settings = BackendSettings(backend="emulator", endpoint_url=emu.url, max_attempts=2)
-        results = run_original(jobs, settings)
-        stats = emu.stats()
-    assert [r.key for r in results] == [j.key for j in jobs] and all(r.ok for r in results)
-    assert stats["requests"] == 7 and stats["max_in_flight"] <= 3
-    assert len({r.worker for r in results}) <= 3
-
-
 def test_cli_options_and_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     parser = argparse.ArgumentParser()
     add_arguments(parser)
@@ -321,8 +337,9 @@ def test_cli_options_and_run(tmp_path: Path, capsys: pytest.CaptureFixture[str])
         "--no-warmup",
     ])
     assert run_bench_command(ns) == 0
-    printed = capsys.readouterr().out
-    assert "| seed" in printed and "run1.csv" in printed
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split("|")[1:4] == [" scenario ", " strategy ", " n_jobs "]
+    assert lines[-1] == f"wrote {tmp_path / 'run1.csv'}, run1_timelines.json, run1_metadata.json"
     df = pd.read_csv(tmp_path / "run1.csv")
     assert sorted(df["strategy"]) == ["asyncio", "thread"]
     assert (tmp_path / "run1_timelines.json").exists()
@@ -333,8 +350,14 @@ def test_cli_options_and_run(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert ns.max_concurrency == [5]
     with pytest.raises(SystemExit):
         parser.parse_args(["--n", "0"])
+    assert capsys.readouterr().err.splitlines()[-1].endswith(
+        "error: argument --n: expected positive integers, got '0'"
+    )
     assert main(["bench", "--scenario", "nope", "--out", str(tmp_path / "x.csv")]) == 2
-    assert "unknown scenario" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        "report-lib: error: unknown scenario nope; choose from seed, realistic, scale, "
+        "throttled, original\n"
+    )
 
 
 # --------------------------------------------------------------------------- resources

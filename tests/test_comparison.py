@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from report_lib.bench import comparison
+from report_lib.bench import comparison, figures
 
 
 def row(scenario: str, strategy: str, n: int, c: int, makespan: float, *, lb: float = 1.0,
@@ -143,7 +143,7 @@ def test_published_table(results: pd.DataFrame) -> None:
 
 
 def test_makespan_chart_panels_and_points(results: pd.DataFrame) -> None:
-    fig = comparison.makespan_chart(results)
+    fig = figures.makespan_chart(results)
     titles = [ax.get_title() for ax in fig.axes]
     assert titles == ["seed: N=3, concurrency 3", "scale: N=100, concurrency 100",
                       "throttled: N=30, concurrency 30"]
@@ -157,7 +157,7 @@ def test_makespan_chart_panels_and_points(results: pd.DataFrame) -> None:
 
 
 def test_scaling_chart_lines(results: pd.DataFrame) -> None:
-    fig = comparison.scaling_chart(results)
+    fig = figures.scaling_chart(results)
     ax_speed, ax_eff = fig.axes[:2]
     assert ax_speed.get_xscale() == "log"
     labels = sorted(line.get_label() for line in ax_eff.get_lines()
@@ -171,13 +171,13 @@ def test_scaling_chart_lines(results: pd.DataFrame) -> None:
 
 def test_scaling_and_throttle_charts_absent_without_data() -> None:
     seed_only = pd.DataFrame([row("seed", "thread", 3, 3, 2.0)])
-    assert comparison.scaling_chart(seed_only) is None
-    assert comparison.throttle_chart(seed_only) is None
-    assert comparison.gantt_chart([]) is None
+    assert figures.scaling_chart(seed_only) is None
+    assert figures.throttle_chart(seed_only) is None
+    assert figures.gantt_chart([]) is None
 
 
 def test_throttle_chart_shows_quota(results: pd.DataFrame) -> None:
-    fig = comparison.throttle_chart(results)
+    fig = figures.throttle_chart(results)
     ax = fig.axes[0]
     heights = sorted(p.get_height() for p in ax.patches)
     assert heights == [8_000, 9_500]
@@ -199,7 +199,7 @@ def test_gantt_chart_one_bar_per_call() -> None:
         run("sequential", [0.0, 2.0, 4.0], [1, 1, 1], [None, None, None]),
         run("thread", [0.0, 0.0, 0.0], [1, 2, 1], [None, None, "ThrottlingException"]),
     ]
-    fig = comparison.gantt_chart(timelines)
+    fig = figures.gantt_chart(timelines)
     seq_ax, thread_ax = fig.axes
     assert [p.get_x() for p in seq_ax.patches] == [0.0, 2.0, 4.0]
     assert [p.get_width() for p in thread_ax.patches] == [2.0, 2.0, 2.0]
@@ -208,7 +208,7 @@ def test_gantt_chart_one_bar_per_call() -> None:
 
 
 def test_resources_chart_bars_per_strategy(results: pd.DataFrame) -> None:
-    fig = comparison.resources_chart(results)
+    fig = figures.resources_chart(results)
     ax_cpu = fig.axes[0]
     names = [t.get_text() for t in ax_cpu.get_xticklabels()]
     assert names == ["sequential", "thread", "thread/limiter", "thread/retries", "asyncio",

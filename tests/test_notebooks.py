@@ -18,7 +18,8 @@ import pytest
 
 from report_lib import config
 from report_lib.bench import comparison
-from report_lib.bench import core as bench
+from report_lib.bench import rows as bench_rows
+from report_lib.bench.results import load_results
 from report_lib.data.sample import synthesize
 from report_lib.pipeline.core import NOTEBOOKS
 
@@ -99,7 +100,7 @@ def _results_dir(folder: Path) -> None:
     rows = []
 
     def add(scenario: str, strategy: str, n: int, c: int, makespan: float, **kw: object) -> None:
-        row = dict.fromkeys(bench.COLUMNS, math.nan)
+        row = dict.fromkeys(bench_rows.COLUMNS, math.nan)
         row.update(scenario=scenario, variant=kw.get("variant", ""), strategy=strategy,
                    start_method="", n_jobs=n, concurrency=c, repeat=1, makespan_s=makespan,
                    lower_bound_s=kw.get("lb", 1.0), efficiency=kw.get("lb", 1.0) / makespan,
@@ -118,7 +119,7 @@ def _results_dir(folder: Path) -> None:
     add("throttled", "thread", 30, 30, 120.0, variant="retries", quota=10_000, sustained=8_000,
         throttled=9)
     folder.mkdir(parents=True)
-    pd.DataFrame(rows, columns=list(bench.COLUMNS)).to_csv(folder / "results.csv", index=False)
+    pd.DataFrame(rows, columns=list(bench_rows.COLUMNS)).to_csv(folder / "results.csv", index=False)
     timelines = [{"scenario": "seed", "variant": "", "strategy": s, "start_method": "",
                   "n_jobs": 3, "concurrency": c, "repeat": 1, "makespan_s": m,
                   "jobs": [{"key": k, "start_s": st, "end_s": st + 2.0, "attempts": 1,
@@ -142,7 +143,7 @@ def test_comparison_notebook_shows_computed_conclusions_and_plots(tmp_path: Path
     html = outputs_of(nb, "comparison.conclusions(")[0]["data"]["text/html"]
     shown = [re.sub(r"\s+", " ", item).strip()
              for item in re.findall(r"<li>(.*?)</li>", html, flags=re.S)]
-    results, _, metadata = bench.load_results(results_dir)
+    results, _, metadata = load_results(results_dir)
     expected = comparison.conclusions(results, metadata)
     assert [s.replace("&", "&amp;") for s in expected] == shown
     assert any(s.startswith("seed: at N=3 with concurrency 3, thread") for s in expected)

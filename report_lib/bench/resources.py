@@ -47,7 +47,7 @@ class ResourceMonitor:
         pids = set()
         for pid in self.exclude_pids:
             pids.add(pid)
-            with contextlib.suppress(_GONE):
+            with contextlib.suppress(*_GONE):
                 pids.update(p.pid for p in psutil.Process(pid).children(recursive=True))
         return pids
 

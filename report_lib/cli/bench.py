@@ -8,21 +8,19 @@ import sys
 from pathlib import Path
 
 from report_lib import config
-from report_lib.bench.core import (
+from report_lib.bench.analysis import check_targets, summarize
+from report_lib.bench.plan import (
+    BENCH_STRATEGIES,
     ORIGINAL_N,
     SCALE_N,
     SCENARIOS,
     THROTTLED_N,
-    check_targets,
-    format_summary,
-    output_paths,
-    run_benchmark,
-    summarize,
 )
-from report_lib.bench.core import _split as split_list
+from report_lib.bench.plan import split_names as split_list
+from report_lib.bench.results import DEFAULT_DIR, output_paths
+from report_lib.bench.run import run_benchmark
+from report_lib.bench.summary import format_summary
 from report_lib.cli.common import add_parser
-from report_lib.errors import ConfigError
-from report_lib.execution import STRATEGIES
 from report_lib.llm.settings import BackendSettings
 
 
@@ -72,7 +70,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--strategies", default=None, metavar="LIST",
-        help=f"comma-separated subset of {', '.join(STRATEGIES.names())} "
+        help=f"comma-separated subset of {', '.join(BENCH_STRATEGIES)} "
         "(default: per scenario)",
     )
     parser.add_argument("--n", type=_int_list, default=None, metavar="N[,N...]",
@@ -83,9 +81,10 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--time-scale", type=_scale_arg, default=1.0,
                         help="multiply every emulator delay (and the quota minute) by this "
                         "(default: 1.0)")
-    parser.add_argument("--out", type=Path, default=config.OUTPUT_DIR / "bench" / "results.csv",
-                        help="results CSV; timelines.json and metadata.json go next to it "
-                        "(default: %(default)s)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_DIR,
+                        help="results folder (results.csv, timelines.json, metadata.json), or "
+                        "a .csv path whose companions go next to it (default: %(default)s, "
+                        "the folder the comparison notebook reads)")
     parser.add_argument("--endpoint-url", default=None, metavar="URL",
                         help="benchmark this Bedrock-compatible endpoint (credentials from the "
                         "environment) instead of starting the emulator")
@@ -107,25 +106,22 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(ns: argparse.Namespace) -> int:
     """Run ``report-lib bench``; print the summary and the targets; 0 when it ran."""
     settings = BackendSettings(model_id=ns.model_id, region=ns.region)
-    try:
-        df = run_benchmark(
-            scenarios=split_list(ns.scenario) or ["seed"],
-            strategies=split_list(ns.strategies) or None,
-            n_values=ns.n,
-            repeats=ns.repeats,
-            time_scale=ns.time_scale,
-            endpoint_url=ns.endpoint_url,
-            out_dir=ns.out,
-            progress=not ns.no_progress,
-            start_methods=split_list(ns.start_methods) or None,
-            max_concurrency=ns.max_concurrency,
-            scheduler=ns.scheduler,
-            settings=settings,
-            warmup=not ns.no_warmup,
-            command="report-lib bench " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else None,
-        )
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from exc
+    df = run_benchmark(
+        scenarios=split_list(ns.scenario) or ["seed"],
+        strategies=split_list(ns.strategies) or None,
+        n_values=ns.n,
+        repeats=ns.repeats,
+        time_scale=ns.time_scale,
+        endpoint_url=ns.endpoint_url,
+        out_dir=ns.out,
+        progress=not ns.no_progress,
+        start_methods=split_list(ns.start_methods) or None,
+        max_concurrency=ns.max_concurrency,
+        scheduler=ns.scheduler,
+        settings=settings,
+        warmup=not ns.no_warmup,
+        command="report-lib bench " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else None,
+    )
     print(format_summary(summarize(df), check_targets(df)))
     csv_path, timelines_path, metadata_path = output_paths(ns.out)
     print(f"\nwrote {csv_path}, {timelines_path.name}, {metadata_path.name}")

@@ -14,7 +14,6 @@ benchmark's output folder becomes the comparison notebook's ``results_dir``.
 from __future__ import annotations
 
 import html
-import importlib.metadata
 import json
 import platform
 import sys
@@ -244,17 +243,6 @@ def export_html(notebook: Path, html_path: Path, *, title: str | None = None,
 
 
 # ---------------------------------------------------------------- index page
-def package_versions(names: Sequence[str] = CORE_PACKAGES) -> dict[str, str]:
-    """Installed versions of the core packages ("not installed" when missing)."""
-    versions = {"python": platform.python_version()}
-    for name in names:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
-
-
 def _link(path: Path | None, base: Path, text: str) -> str:
     if path is None or not path.exists():
         return "—"
@@ -372,7 +360,7 @@ def run_pipeline(
     clock = time.perf_counter()
     runs = [NotebookRun(name, path, routed[name], declared[name]) for name, path in selected]
     result = PipelineResult(out_dir, out_dir / "index.html", runs, started_at, 0.0, kernel_name,
-                            package_versions())
+                            config.package_versions(CORE_PACKAGES))
     for run in runs:
         run.notebook = out_dir / "notebooks" / f"{run.name}.ipynb"
         if progress:

@@ -13,8 +13,10 @@ import re
 import warnings
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import matplotlib as mpl
+import numpy as np
 import pandas as pd
 from matplotlib import font_manager
 from matplotlib.figure import Figure
@@ -124,11 +126,17 @@ def label(name: str) -> str:
     return name if hangul_font() is not None else romanize(name)
 
 
-def _figure(width: float, height: float, rows: int = 1) -> tuple[Figure, list]:
+def new_figure(width: float, height: float, nrows: int = 1, ncols: int = 1,
+               **kw: Any) -> tuple[Figure, np.ndarray]:
+    """A constrained-layout Figure (fonts set up, not attached to pyplot) and its axes grid."""
     setup_fonts()
     fig = Figure(figsize=(width, height), layout="constrained", dpi=100)
-    axes = fig.subplots(rows, 1, sharex=rows > 1, squeeze=False)[:, 0]
-    return fig, list(axes)
+    return fig, fig.subplots(nrows, ncols, squeeze=False, **kw)
+
+
+def _figure(width: float, height: float, rows: int = 1) -> tuple[Figure, list]:
+    fig, axes = new_figure(width, height, nrows=rows, sharex=rows > 1)
+    return fig, list(axes[:, 0])
 
 
 def _table(facts: Facts, name: str) -> pd.DataFrame:

@@ -1,0 +1,236 @@
+"""The comparison report's charts, drawn from benchmark results (see bench.comparison).
+
+Every chart is a matplotlib Figure not attached to pyplot (safe in threads and notebooks).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib import ticker as mticker
+from matplotlib.figure import Figure
+
+from report_lib.bench.analysis import summarize, with_labels
+from report_lib.bench.comparison import order, quota_table
+from report_lib.bench.plan import (
+    BENCH_STRATEGIES,
+    ORIGINAL,
+    SCENARIOS,
+    SEQUENTIAL,
+    THREE_REPORT_SCENARIOS,
+)
+from report_lib.reports.charts import new_figure
+
+COLORS = {"sequential": "#7F7F7F", "thread": "#4C78A8", "process": "#F58518",
+          "asyncio": "#54A24B", "dask": "#B279A2", "original": "#E45756"}
+
+
+def _color(label: str) -> str:
+    return COLORS.get(label.split("/")[0], "#333333")
+
+
+def _value_axis(ax: Any, values: np.ndarray, name: str) -> None:
+    """Log scale (plain numbers) when values span more than 20×, else linear from 0."""
+    values = np.asarray(values, dtype=float)
+    positive = values[values > 0]
+    if positive.size and positive.max() / positive.min() > 20:
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(mticker.StrMethodFormatter("{x:g}"))
+        ax.yaxis.set_minor_formatter(mticker.NullFormatter())
+        ax.set_ylabel(f"{name} (log)")
+    else:
+        ax.set_ylim(0, (positive.max() if positive.size else 1.0) * 1.15)
+        ax.set_ylabel(name)
+
+
+def _panel_rows(frame: pd.DataFrame, scenario: str) -> tuple[int, int, pd.DataFrame]:
+    """(N, concurrency, rows) a scenario is shown at: N=3 for the 3-report scenarios, else the
+    largest N; the largest concurrency; baselines (sequential, original) at any concurrency."""
+    rows = frame[frame["scenario"] == scenario]
+    sizes = set(rows["n_jobs"].astype(int))
+    n = 3 if scenario in THREE_REPORT_SCENARIOS and 3 in sizes else max(sizes)
+    rows = rows[rows["n_jobs"] == n]
+    parallel = rows[~rows["strategy"].isin([SEQUENTIAL, ORIGINAL])]
+    conc = int(parallel["concurrency"].max()) if len(parallel) else int(rows["concurrency"].max())
+    keep = (rows["concurrency"] == conc) | rows["strategy"].isin([SEQUENTIAL, ORIGINAL])
+    return n, conc, rows[keep]
+
+
+def makespan_chart(results: pd.DataFrame) -> Figure:
+    """Makespan per strategy with its spread over repeats (box + points), one panel per
+    scenario; the original design's rows of the same N and time scale are drawn beside."""
+    frame = with_labels(results)
+    scenarios = [s for s in order(frame["scenario"], SCENARIOS) if s != ORIGINAL]
+    scenarios = scenarios or [ORIGINAL]
+    fig, axes = new_figure(max(4.5, 4.2 * len(scenarios)), 4.4, ncols=len(scenarios))
+    originals = frame[(frame["scenario"] == ORIGINAL)]
+    rng = np.random.default_rng(0)
+    for ax, scenario in zip(axes[0], scenarios, strict=True):
+        n, conc, rows = _panel_rows(frame, scenario)
+        if scenario != ORIGINAL:
+            scale = rows["time_scale"].iloc[0]
+            rows = pd.concat([rows, originals[(originals["n_jobs"] == n)
+                                              & (originals["time_scale"] == scale)]])
+        labels = order(rows["label"], BENCH_STRATEGIES)
+        data = [rows.loc[rows["label"] == lab, "makespan_s"].astype(float).to_numpy()
+                for lab in labels]
+        positions = np.arange(1, len(labels) + 1)
+        ax.boxplot(data, positions=positions, widths=0.5, showfliers=False)
+        for pos, lab, values in zip(positions, labels, data, strict=True):
+            ax.scatter(pos + rng.uniform(-0.12, 0.12, len(values)), values, s=18,
+                       color=_color(lab), zorder=3)
+        ax.set_xticks(positions, labels, rotation=30, ha="right")
+        _value_axis(ax, np.concatenate(data), "makespan, s")
+        ax.set_title(f"{scenario}: N={n}, concurrency {conc}", fontsize=10)
+    fig.suptitle("Makespan per strategy (box and points: spread over repeats)")
+    return fig
+
+
+def scaling_chart(results: pd.DataFrame) -> Figure | None:
+    """Speedup over sequential and efficiency against N (log x), a line per strategy: solid at
+    concurrency N, dashed at a capped concurrency. None when no scenario has two N values."""
+    table = summarize(results)
+    table = table[~table["strategy"].isin([SEQUENTIAL, ORIGINAL])]
+    counts = table.groupby("scenario")["n_jobs"].nunique()
+    candidates = [s for s in order(counts.index, ("scale", *SCENARIOS)) if counts[s] >= 2]
+    if not candidates:
+        return None
+    scenario = candidates[0]
+    rows = table[table["scenario"] == scenario]
+    fig, axes = new_figure(11.5, 4.4, ncols=2)
+    ax_speed, ax_eff = axes[0]
+    speeds: list[np.ndarray] = []
+    for label in order(rows["label"], BENCH_STRATEGIES):
+        mine = rows[rows["label"] == label]
+        full = mine[mine["concurrency"] >= mine["n_jobs"]].sort_values("n_jobs")
+        series = [("-", full, f"{label}, concurrency N")]
+        capped = mine[mine["concurrency"] < mine["n_jobs"]]
+        for conc, group in capped.groupby("concurrency"):
+            series.append(("--", group.sort_values("n_jobs"), f"{label}, concurrency {conc}"))
+        for style, part, name in series:
+            if part.empty:
+                continue
+            kw = {"linestyle": style, "marker": "o", "color": _color(label), "label": name}
+            if "speedup_vs_sequential" in part.columns:
+                ax_speed.plot(part["n_jobs"], part["speedup_vs_sequential"], **kw)
+                speeds.append(part["speedup_vs_sequential"].to_numpy(dtype=float))
+            if "efficiency" in part.columns:
+                ax_eff.plot(part["n_jobs"], part["efficiency"], **kw)
+    for ax in (ax_speed, ax_eff):
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(mticker.StrMethodFormatter("{x:g}"))
+        ax.set_xlabel("N calls (log)")
+        ax.grid(True, which="both", alpha=0.3)
+    _value_axis(ax_speed, np.concatenate(speeds) if speeds else np.array([]),
+                "speedup vs sequential")
+    ax_speed.set_title(f"{scenario}: speedup (estimated as Σ latencies / makespan "
+                       "where sequential did not run)", fontsize=9)
+    ax_eff.axhline(1.0, color="#999999", linewidth=0.8)
+    ax_eff.set_ylim(0, 1.1)
+    ax_eff.set_ylabel("efficiency = lower bound / makespan")
+    ax_eff.set_title(f"{scenario}: efficiency", fontsize=10)
+    fig.legend(*ax_eff.get_legend_handles_labels(), loc="outside right upper", fontsize=7)
+    return fig
+
+
+def pick_timeline_runs(
+    timelines: list[dict[str, Any]], scenario: str | None = None, n_jobs: int | None = None
+) -> list[dict[str, Any]]:
+    """One recorded run per strategy label for a scenario and N (largest concurrency, first
+    repeat). Defaults: the first scenario present (``seed`` first) and its largest N ≤ 100."""
+    if not timelines:
+        return []
+    scenario = scenario or order((t["scenario"] for t in timelines), SCENARIOS)[0]
+    runs = [t for t in timelines if t["scenario"] == scenario]
+    if not runs:
+        return []
+    if n_jobs is None:
+        sizes = sorted({int(t["n_jobs"]) for t in runs})
+        n_jobs = max([n for n in sizes if n <= 100] or sizes[:1])
+    chosen: dict[str, dict[str, Any]] = {}
+    ordered = sorted((t for t in runs if int(t["n_jobs"]) == n_jobs),
+                     key=lambda t: (-int(t["concurrency"]), int(t.get("repeat", 0))))
+    for run in ordered:
+        label = "/".join(str(p) for p in (run["strategy"], run.get("variant"),
+                                          run.get("start_method")) if p)
+        chosen.setdefault(label, run)
+    return [chosen[label] for label in order(chosen, BENCH_STRATEGIES)]
+
+
+def gantt_chart(
+    timelines: list[dict[str, Any]], scenario: str | None = None, n_jobs: int | None = None
+) -> Figure | None:
+    """Every call as a bar from its start to its end, one panel per strategy on a shared time
+    axis (red: failed, orange: retried). None without timelines."""
+    runs = pick_timeline_runs(timelines, scenario, n_jobs)
+    if not runs:
+        return None
+    n = int(runs[0]["n_jobs"])
+    fig, axes = new_figure(10, 0.8 + len(runs) * (0.7 + 0.015 * min(n, 100)), nrows=len(runs),
+                        sharex=True)
+    for ax, run in zip(axes[:, 0], runs, strict=True):
+        jobs = sorted(run["jobs"], key=lambda j: float(j["start_s"]))
+        label = "/".join(str(p) for p in (run["strategy"], run.get("variant"),
+                                          run.get("start_method")) if p)
+        colors = ["#E45756" if j.get("error_type") else
+                  "#F58518" if int(j.get("attempts") or 1) > 1 else _color(label) for j in jobs]
+        ax.barh(range(len(jobs)), [max(float(j["end_s"]) - float(j["start_s"]), 0.0)
+                                   for j in jobs],
+                left=[float(j["start_s"]) for j in jobs], color=colors, height=0.8)
+        ax.set_yticks([])
+        ax.invert_yaxis()
+        ax.set_ylabel(f"{label}\nc={run['concurrency']}", rotation=0, ha="right", va="center",
+                      fontsize=9)
+    axes[-1, 0].set_xlabel("seconds since the run's start")
+    fig.suptitle(f"Calls over time: {runs[0]['scenario']}, N={n} (a bar per call; red: failed, "
+                 "orange: retried)", fontsize=10)
+    return fig
+
+
+def resources_chart(results: pd.DataFrame) -> Figure:
+    """Client CPU per call and peak memory per strategy (medians over every run)."""
+    frame = with_labels(results)
+    labels = order(frame["label"], BENCH_STRATEGIES)
+    per = frame.groupby("label").median(numeric_only=True).reindex(labels)
+    fig, axes = new_figure(11.5, 4.0, ncols=2)
+    ax_cpu, ax_mem = axes[0]
+    colors = [_color(lab) for lab in labels]
+    if "cpu_ms_per_call" in per.columns:
+        bars = ax_cpu.bar(labels, per["cpu_ms_per_call"], color=colors)
+        ax_cpu.bar_label(bars, fmt="%.2f", fontsize=8)
+    ax_cpu.set_ylabel("client CPU per call, ms")
+    ax_cpu.set_title("CPU per call (median over runs)", fontsize=10)
+    if "peak_rss_mb" in per.columns:
+        bars = ax_mem.bar(labels, per["peak_rss_mb"], color=colors)
+        ax_mem.bar_label(bars, fmt="%.0f", fontsize=8)
+    ax_mem.set_ylabel("peak RSS, MB")
+    ax_mem.set_title("Peak memory of the client (median over runs)", fontsize=10)
+    for ax in (ax_cpu, ax_mem):
+        ax.tick_params(axis="x", labelrotation=30)
+    return fig
+
+
+def throttle_chart(results: pd.DataFrame) -> Figure | None:
+    """Throughput (tokens/min, sustained after the initial burst when recorded) per strategy
+    against the token quota; None when no run had a quota."""
+    table, column = quota_table(results)
+    if table.empty:
+        return None
+    names = [f"{lab}\nN={n}, c={c}" for lab, n, c in
+             zip(table["label"], table["n_jobs"], table["concurrency"], strict=True)]
+    fig, axes = new_figure(max(7.0, 1.4 * len(table)), 4.4)
+    ax = axes[0, 0]
+    bars = ax.bar(names, table[column], color=[_color(lab) for lab in table["label"]])
+    throttled = table["throttled"] if "throttled" in table.columns else [0] * len(table)
+    ax.bar_label(bars, labels=[f"{v:,.0f}\n{int(t)} thr." for v, t in
+                               zip(table[column], throttled, strict=True)], fontsize=7)
+    quota = float(table["quota_tpm"].max())
+    ax.axhline(quota, color="#E45756", linestyle="--", label=f"quota {quota:,.0f} tokens/min")
+    ax.axhline(0.9 * quota, color="#E45756", linestyle=":", label="90% of the quota")
+    ax.set_ylabel(f"tokens per minute ({column.removesuffix('_tpm')})")
+    ax.set_title("Throughput under the token quota (thr. = throttled responses)", fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.margins(y=0.18)
+    return fig

@@ -1,0 +1,187 @@
+"""What a benchmark run measures: the scenarios, their cases and the names they accept.
+
+Scenarios (the registry ``SCENARIOS``; the CLI, the comparison report, ``benchmarks/run_all.py``
+and the notebooks read their names from it):
+
+- ``seed``: 3 reports, fixed 2.0 s latency: the original experiment (published 6.01 s / 2.01 s);
+- ``realistic``: 3 reports on the Sonnet latency model;
+- ``scale``: N in {3, 10, 30, 100, 300}, fixed 1.0 s, concurrency N and 10;
+- ``throttled``: the emulator's token quota set so the run is quota-bound; retries alone
+  (variant ``retries``) vs the client-side limiter (variant ``limiter``);
+- ``original``: the original design (a new boto3 Session + client per task in
+  ``ThreadPoolExecutor(max_workers=3)``), N in {3, 300}, fixed 1.0 s.
+
+A case is one configuration (scenario, variant, strategy, start method, N, concurrency); every
+key of ``Case`` that a results row carries is in ``CASE_KEYS``, and analysis groups by all of
+them so that no figure mixes two cases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from report_lib.errors import ConfigError
+from report_lib.execution import START_METHODS, STRATEGIES
+
+SCENARIOS: tuple[str, ...] = ("seed", "realistic", "scale", "throttled", "original")
+THREE_REPORT_SCENARIOS: tuple[str, ...] = ("seed", "realistic")  # always N = 3
+ORIGINAL = "original"  # the original design, a baseline (never a winner)
+SEQUENTIAL = "sequential"
+BENCH_STRATEGIES: tuple[str, ...] = STRATEGIES.names()
+# What seed/realistic/scale run when no strategy is named: every registered strategy but the
+# baseline, which has its own scenario (ask for it with strategies=[..., "original"]).
+DEFAULT_STRATEGIES: tuple[str, ...] = tuple(s for s in BENCH_STRATEGIES if s != ORIGINAL)
+SCALE_N: tuple[int, ...] = (3, 10, 30, 100, 300)
+ORIGINAL_N: tuple[int, ...] = (3, 300)
+THROTTLED_N = 30
+SEQUENTIAL_MAX_N = 10  # by default sequential runs only up to here; larger N are estimated
+PROCESS_METHOD_N = (3, 100)  # where every start method runs by default
+# The original's claim: 3 calls faked with time.sleep(2), sequential vs ThreadPoolExecutor(3).
+PUBLISHED: dict[str, float] = {"sequential_s": 6.01, "parallel_s": 2.01}
+PUBLISHED_CALL_S = 2.0
+
+# The columns of a results row that define its case (plus time_scale: a scaled run is another
+# condition). Grouping by fewer keys mixes cases.
+CASE_KEYS: tuple[str, ...] = ("scenario", "variant", "strategy", "start_method", "n_jobs",
+                              "concurrency", "time_scale")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One benchmark configuration; repeated ``repeats`` times."""
+
+    scenario: str
+    strategy: str  # a BENCH_STRATEGIES name
+    n_jobs: int
+    concurrency: int
+    latency_model: str
+    variant: str = ""
+    start_method: str | None = None
+    tpm: int | None = None
+
+    @property
+    def label(self) -> str:
+        extra = "/".join(x for x in (self.variant, self.start_method or "") if x)
+        return (f"{self.scenario} {self.strategy}{'/' + extra if extra else ''} "
+                f"n={self.n_jobs} c={self.concurrency}")
+
+
+def split_names(values: Sequence[str] | str | None) -> list[str]:
+    """Names from a list and/or comma-separated strings, blanks dropped."""
+    if values is None:
+        return []
+    items = [values] if isinstance(values, str) else list(values)
+    return [part.strip() for item in items for part in str(item).split(",") if part.strip()]
+
+
+def check_names(names: Sequence[str], valid: Sequence[str], what: str) -> None:
+    """ConfigError naming the unknown ``what`` values and the valid ones."""
+    bad = [n for n in names if n not in valid]
+    if bad:
+        raise ConfigError(f"unknown {what} {', '.join(bad)}; choose from {', '.join(valid)}")
+
+
+def _concurrencies(n: int, wanted: Sequence[int] | None, default: Sequence[int]) -> list[int]:
+    levels = wanted or default
+    return sorted({max(1, min(int(c), n)) for c in levels}, reverse=True)
+
+
+def plan_cases(
+    scenario: str,
+    *,
+    strategies: Sequence[str] | None = None,
+    n_values: Sequence[int] | None = None,
+    start_methods: Sequence[str] | None = None,
+    max_concurrency: Sequence[int] | None = None,
+) -> list[Case]:
+    """The cases of one scenario (defaults as documented in the module docstring)."""
+    check_names([scenario], SCENARIOS, "scenario")
+    methods = list(start_methods or ["spawn"])
+    check_names(methods, START_METHODS, "start method")
+    chosen = list(strategies) if strategies else None
+    if chosen:
+        check_names(chosen, BENCH_STRATEGIES, "strategy")
+    if scenario in THREE_REPORT_SCENARIOS:
+        return _three_report_cases(scenario, chosen, methods, max_concurrency)
+    if scenario == "scale":
+        return _scale_cases(n_values, chosen, methods, max_concurrency)
+    if scenario == "throttled":
+        return _throttled_cases(n_values, chosen, methods, max_concurrency)
+    return [Case(ORIGINAL, ORIGINAL, n, _concurrency(ORIGINAL, n, n), "fixed:1.0")
+            for n in n_values or ORIGINAL_N]
+
+
+def _concurrency(strategy: str, n: int, wanted: int) -> int:
+    """``wanted``, or the strategy's own bound when it has one (sequential 1, original 3)."""
+    own = STRATEGIES.get(strategy)
+    return min(wanted, own.pool_size(wanted), own.default_concurrency(n))
+
+
+def _with_methods(case: Case, methods: Sequence[str]) -> list[Case]:
+    """A process case once per start method; any other case as is."""
+    if case.strategy != "process" or case.start_method is not None:
+        return [case]
+    return [Case(case.scenario, case.strategy, case.n_jobs, case.concurrency,
+                 case.latency_model, case.variant, method, case.tpm) for method in methods]
+
+
+def _three_report_cases(scenario: str, chosen: list[str] | None, methods: list[str],
+                        max_concurrency: Sequence[int] | None) -> list[Case]:
+    model = "fixed:2.0" if scenario == "seed" else "sonnet"
+    n = 3  # the three reports; --n applies to scale, throttled and original
+    cases: list[Case] = []
+    for c in _concurrencies(n, max_concurrency, [n]):
+        for strategy in chosen or DEFAULT_STRATEGIES:
+            conc = _concurrency(strategy, n, c)
+            cases += _with_methods(Case(scenario, strategy, n, conc, model), methods)
+    return cases
+
+
+def _throttled_cases(n_values: Sequence[int] | None, chosen: list[str] | None,
+                     methods: list[str], max_concurrency: Sequence[int] | None) -> list[Case]:
+    cases: list[Case] = []
+    for n in n_values or [THROTTLED_N]:
+        for c in _concurrencies(n, max_concurrency, [n]):
+            for strategy in chosen or ("thread", "asyncio"):
+                for variant in ("retries", "limiter"):
+                    case = Case("throttled", strategy, n, c, "fixed:1.0", variant=variant)
+                    cases += _with_methods(case, methods)
+    return cases
+
+
+def _scale_cases(n_values: Sequence[int] | None, chosen: list[str] | None, methods: list[str],
+                 max_concurrency: Sequence[int] | None) -> list[Case]:
+    """Scale cases. Without an explicit strategy list the plan is trimmed to keep a full run
+    short: sequential only up to N=10, concurrency 10 only for thread and asyncio, and start
+    methods beyond the first only at N in PROCESS_METHOD_N (the process-overhead target)."""
+    model, cases = "fixed:1.0", []
+    for n in n_values or SCALE_N:
+        for c in _concurrencies(n, max_concurrency, [n, 10]):
+            for strategy in chosen or DEFAULT_STRATEGIES:
+                cases += _scale_case(n, c, strategy, chosen, methods, model)
+    return cases
+
+
+def _scale_case(n: int, c: int, strategy: str, chosen: list[str] | None, methods: list[str],
+                model: str) -> list[Case]:
+    if strategy == SEQUENTIAL:
+        keep = c == min(n, 10) and (chosen or n <= SEQUENTIAL_MAX_N)
+        return [Case("scale", strategy, n, 1, model)] if keep else []
+    if strategy == ORIGINAL:
+        return [Case("scale", strategy, n, _concurrency(strategy, n, c), model)] if c == n else []
+    if not (chosen or c == n or strategy in ("thread", "asyncio")):
+        return []
+    if strategy == "process":
+        every = chosen or (c == n and n in PROCESS_METHOD_N)
+        return [Case("scale", strategy, n, c, model, start_method=method)
+                for method in (methods if every else methods[:1])]
+    return [Case("scale", strategy, n, c, model)]
+
+
+def plan(scenarios: Sequence[str], **options: Any) -> dict[str, list[Case]]:
+    """Every scenario's cases (``options`` as for ``plan_cases``)."""
+    names = split_names(scenarios) or ["seed"]
+    check_names(names, SCENARIOS, "scenario")
+    return {s: plan_cases(s, **options) for s in names}

@@ -1,0 +1,205 @@
+"""Running one case: its endpoint, client settings, warm backend, and one measured run.
+
+In-process strategies reuse one warm backend across the warm-up and the repeats (a service's
+steady state: client built once, connections kept alive; asyncio on one long-lived loop),
+except under a quota, where each run needs a fresh client-side limiter. Process pools are
+started by every run (their cost is what the process rows show); dask rows use the run's shared
+cluster, whose workers cache their backend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import statistics
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from dataclasses import replace
+from typing import Any
+
+from report_lib.bench.plan import Case
+from report_lib.bench.resources import ResourceMonitor
+from report_lib.bench.rows import Measured, make_row, timeline
+from report_lib.bench.workload import estimate_job_tokens
+from report_lib.emulator import Emulator
+from report_lib.execution import STRATEGIES, arun_jobs, run_jobs
+from report_lib.execution.dask import local_cluster
+from report_lib.jobs import ReportJob, ReportResult
+from report_lib.llm.backends import Backend, make_backend
+from report_lib.llm.settings import BackendSettings
+
+POOL_FULL_TEXT = "Connection pool is full"
+
+
+class _PoolFullCounter(logging.Handler):
+    """Counts urllib3's "Connection pool is full" warnings (and keeps them off stderr)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if POOL_FULL_TEXT in record.getMessage():
+            self.count += 1
+
+
+@contextmanager
+def count_pool_full() -> Iterator[_PoolFullCounter]:
+    """Count pool-full warnings of urllib3 in this process while the block runs."""
+    logger = logging.getLogger("urllib3.connectionpool")
+    counter = _PoolFullCounter()
+    propagate = logger.propagate
+    logger.addHandler(counter)
+    logger.propagate = False
+    try:
+        yield counter
+    finally:
+        logger.removeHandler(counter)
+        logger.propagate = propagate
+
+
+class DaskCluster:
+    """A LocalCluster shared by the dask rows of one emulator group (or an external scheduler).
+
+    Closed after the group's dask rows, which run last in their group: its scheduler thread
+    and worker processes would otherwise add their idle CPU to the other strategies' rows.
+    """
+
+    def __init__(self, scheduler: str | None) -> None:
+        self.external = scheduler
+        self.address = scheduler
+        self.cluster: Any = None
+        self.start_s: list[float] = []
+
+    def ensure(self, threads: int) -> str:
+        if self.address is None:
+            started = time.perf_counter()
+            self.cluster = local_cluster(threads)
+            self.start_s.append(time.perf_counter() - started)
+            self.address = self.cluster.scheduler_address
+        return str(self.address)
+
+    def close(self) -> None:
+        if self.cluster is not None:
+            self.cluster.close()
+            self.cluster = None
+            self.address = self.external
+
+
+def case_settings(case: Case, base: BackendSettings, time_scale: float,
+                  jobs: Sequence[ReportJob], emu: Emulator | None) -> BackendSettings:
+    """The client settings of one case: endpoint, and for a quota its scaled backoff/limiter."""
+    settings = replace(base, endpoint_url=emu.url) if emu is not None else base
+    if case.tpm is None:
+        return settings
+    # The quota's minute is scaled: scale the client's backoff with it.
+    settings = replace(settings, backoff_base_s=base.backoff_base_s * time_scale,
+                       backoff_max_s=base.backoff_max_s * time_scale)
+    if case.variant == "limiter":  # reserve the answers' mean size, not a generic guess
+        outputs = [o for _, o in estimate_job_tokens(jobs)]
+        settings = replace(settings, tpm_limit=case.tpm, limiter_window_s=60.0 * time_scale,
+                           expected_output_tokens=math.ceil(statistics.mean(outputs)))
+    return settings
+
+
+def client_create_ms(settings: BackendSettings, times: int = 3) -> float:
+    """Median milliseconds to build a backend (Session + client): excluded from warm rows."""
+    samples = []
+    for _ in range(times):
+        t = time.perf_counter()
+        make_backend(settings, max_concurrency=10).close()
+        samples.append((time.perf_counter() - t) * 1000)
+    return statistics.median(samples)
+
+
+def warmup_jobs(case: Case, jobs: Sequence[ReportJob]) -> Sequence[ReportJob]:
+    """One round at the case's concurrency (3 jobs under a quota, to leave the bucket alone)."""
+    return jobs[: 3 if case.tpm else max(1, min(case.n_jobs, case.concurrency))]
+
+
+class CaseRunner:
+    """Runs one case's runs (see the module docstring for what is reused between them)."""
+
+    def __init__(self, case: Case, settings: BackendSettings, dask: DaskCluster,
+                 max_threads: int) -> None:
+        self.case, self.settings, self.dask, self.max_threads = case, settings, dask, max_threads
+        self.backend: Backend | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.thread: threading.Thread | None = None
+
+    def __enter__(self) -> CaseRunner:
+        case, strategy = self.case, STRATEGIES.get(self.case.strategy)
+        if case.tpm is None and strategy.reuses_backend:
+            pool = strategy.pool_size(case.concurrency)
+            self.backend = make_backend(self.settings, max_concurrency=pool)
+            if case.strategy == "asyncio":  # one long-lived loop, as in an async service
+                self.loop = asyncio.new_event_loop()
+                self.thread = threading.Thread(target=self.loop.run_forever, daemon=True,
+                                               name="bench-loop")
+                self.thread.start()
+        return self
+
+    def run(self, jobs: Sequence[ReportJob]) -> list[ReportResult]:
+        case = self.case
+        if self.loop is not None:
+            coro = arun_jobs(jobs, self.settings, max_concurrency=case.concurrency,
+                             backend=self.backend)
+            return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+        scheduler = self.dask.ensure(self.max_threads) if case.strategy == "dask" else None
+        return run_jobs(jobs, self.settings, strategy=case.strategy,
+                        max_concurrency=case.concurrency, start_method=case.start_method,
+                        scheduler=scheduler, backend=self.backend)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.loop is not None and self.thread is not None:
+            aclose = getattr(self.backend, "aclose", None)
+            if aclose is not None:
+                asyncio.run_coroutine_threadsafe(aclose(), self.loop).result(timeout=30)
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join()
+            self.loop.close()
+        if self.backend is not None:
+            self.backend.close()
+
+
+@contextmanager
+def endpoint(external: bool, model: str, time_scale: float,
+             tpm: int | None) -> Iterator[Emulator | None]:
+    """An emulator for one (latency model, quota) group, or None against an external endpoint."""
+    if external:
+        yield None
+        return
+    with Emulator(latency_model=model, time_scale=time_scale, tpm=tpm) as emu:
+        yield emu
+
+
+def by_emulator(cases: Sequence[Case]) -> list[tuple[str, int | None, list[Case]]]:
+    """Cases grouped by the emulator they need (latency model, quota), in plan order."""
+    groups: dict[tuple[str, int | None], list[Case]] = {}
+    for case in cases:
+        groups.setdefault((case.latency_model, case.tpm), []).append(case)
+    return [(model, tpm, group) for (model, tpm), group in groups.items()]
+
+
+def measure(case: Case, repeat: int, jobs: Sequence[ReportJob], runner: CaseRunner,
+            emu: Emulator | None, time_scale: float,
+            external: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One measured run of a case: its results row and its timeline."""
+    if emu is not None:
+        emu.reset_stats()  # fresh counters and a full token bucket
+    in_process = STRATEGIES.get(case.strategy).in_process
+    counting = count_pool_full() if in_process else nullcontext(None)
+    exclude = [emu.pid] if emu is not None else []
+    with counting as counter, ResourceMonitor(exclude_pids=exclude) as monitor:
+        t = time.perf_counter()
+        results = runner.run(jobs)
+        makespan = time.perf_counter() - t
+    measured = Measured(makespan, monitor.cpu_s, monitor.peak_rss_mb,
+                        counter.count if counter is not None else None,
+                        emu.stats() if emu is not None else None)
+    row = make_row(case, repeat, results, measured, time_scale=time_scale, external=external,
+                   backend=runner.settings.backend)
+    return row, timeline(row, results)

@@ -1,0 +1,85 @@
+"""The summary of a benchmark run as Markdown: a table of cases and a table of targets."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from report_lib.bench.analysis import TargetCheck
+from report_lib.bench.plan import PUBLISHED
+
+SUMMARY_COLUMNS = ("scenario", "variant", "strategy", "start_method", "n_jobs", "concurrency",
+                   "time_scale", "repeats", "makespan_s", "spread_pct", "lower_bound_s",
+                   "efficiency", "speedup_vs_sequential", "cpu_ms_per_call", "peak_rss_mb",
+                   "requests", "throttled", "retries", "failed", "max_in_flight",
+                   "pool_full_warnings", "sustained_tpm", "quota_tpm")
+SUMMARY_FORMATS = {
+    "makespan_s": ".3f", "spread_pct": ".1f", "lower_bound_s": ".3f", "efficiency": ".3f",
+    "speedup_vs_sequential": ".1f", "cpu_ms_per_call": ".2f", "peak_rss_mb": ".0f",
+    "requests": ".0f", "throttled": ".0f", "retries": ".0f", "max_in_flight": ".0f",
+    "pool_full_warnings": ".0f", "sustained_tpm": ",.0f", "quota_tpm": ",.0f",
+    "time_scale": "g",
+}
+TARGET_COLUMNS = ("target", "scenario", "strategy", "measured", "result", "detail")
+
+
+def _cell(value: Any, fmt: str | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if fmt and isinstance(value, int | float) and not isinstance(value, bool):
+        return format(value, fmt)
+    return str(value)
+
+
+def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str],
+                   formats: Mapping[str, str] | None = None) -> str:
+    """A plain Markdown table (numbers formatted per column; NaN shown as '–')."""
+    formats = formats or {}
+    body = [[_cell(row.get(c), formats.get(c)) for c in columns] for row in rows]
+    widths = [max([len(c), *(len(r[i]) for r in body)]) for i, c in enumerate(columns)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(v.ljust(w) for v, w in zip(cells, widths, strict=True)) + " |"
+
+    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return "\n".join([line(columns), rule, *(line(r) for r in body)])
+
+
+def _summary_rows(summary: pd.DataFrame) -> list[dict[str, Any]]:
+    rows = []
+    for rec in summary.to_dict("records"):
+        row = {str(k): v for k, v in rec.items()}
+        speedup = row.get("speedup_vs_sequential")
+        if row.get("speedup_estimated") and isinstance(speedup, float) and not math.isnan(speedup):
+            row["speedup_vs_sequential"] = f"~{speedup:.1f}"
+        rows.append(row)
+    return rows
+
+
+def target_rows(checks: Sequence[TargetCheck]) -> list[dict[str, Any]]:
+    """The targets as table rows: PASS, FAIL or info."""
+    return [
+        {"target": c.target, "scenario": c.scenario, "strategy": c.strategy,
+         "measured": c.measured, "result": "info" if c.passed is None
+         else ("PASS" if c.passed else "FAIL"), "detail": c.detail}
+        for c in checks
+    ]
+
+
+def format_summary(summary: pd.DataFrame, checks: Sequence[TargetCheck] | None = None) -> str:
+    """The summary table and the targets as Markdown, ready to print or paste."""
+    columns = [c for c in SUMMARY_COLUMNS if c in summary.columns
+               and not summary[c].isna().all() and not (summary[c].astype(str) == "").all()]
+    parts = [markdown_table(_summary_rows(summary), columns, SUMMARY_FORMATS)]
+    if "seed" in set(summary["scenario"]):
+        parts.append(
+            f"Published original (time.sleep(2)): sequential {PUBLISHED['sequential_s']} s, "
+            f"parallel {PUBLISHED['parallel_s']} s. `~` marks a speedup estimated as "
+            "Σ latencies / makespan."
+        )
+    if checks:
+        parts.append(markdown_table(target_rows(checks), TARGET_COLUMNS, {"measured": ".3f"}))
+    return "\n\n".join(parts)

@@ -1,0 +1,57 @@
+"""The report jobs a benchmark sends, and the token quota that makes a run quota-bound."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import pandas as pd
+
+from report_lib.bench.plan import THREE_REPORT_SCENARIOS
+from report_lib.data.sample import synthesize
+from report_lib.emulator.answers import answer_for
+from report_lib.jobs import ReportJob
+from report_lib.llm.tokens import estimate_tokens
+from report_lib.reports.jobs import build_jobs, build_many_jobs
+
+THROTTLED_QUOTA_MINUTES = 4.0  # Σ tokens ≈ 4 × tpm: 1 minute of burst + 3 quota-bound minutes
+
+
+class JobSource:
+    """Report jobs built once from synthetic data; prefixes serve every N."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
+        self._df: pd.DataFrame | None = None
+        self._many: list[ReportJob] = []
+        self._three: list[ReportJob] | None = None
+
+    @property
+    def df(self) -> pd.DataFrame:
+        if self._df is None:
+            self._df = synthesize(seed=self.seed)
+        return self._df
+
+    def jobs(self, scenario: str, n: int) -> list[ReportJob]:
+        if scenario in THREE_REPORT_SCENARIOS and n == 3:
+            if self._three is None:
+                self._three = build_jobs(self.df)
+            return list(self._three)
+        if len(self._many) < n:
+            self._many = build_many_jobs(self.df, n)
+        return self._many[:n]
+
+
+def estimate_job_tokens(jobs: Sequence[ReportJob]) -> list[tuple[int, int]]:
+    """(input, output) tokens the emulator will bill for each job (its answer, counted)."""
+    out = []
+    for job in jobs:
+        answer = answer_for(job.system, job.prompt)
+        out.append((estimate_tokens(job.system + "\n" + job.prompt), estimate_tokens(answer.text)))
+    return out
+
+
+def throttled_quota(jobs: Sequence[ReportJob], minutes: float = THROTTLED_QUOTA_MINUTES) -> int:
+    """A tokens-per-minute quota that ``jobs`` need about ``minutes`` quota minutes for."""
+    tokens = [i + o for i, o in estimate_job_tokens(jobs)]
+    return max(math.ceil(sum(tokens) / minutes), 2 * max(tokens))
