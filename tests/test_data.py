@@ -11,92 +11,23 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from report_lib.data.loader import COLUMNS, KOREAN_COLUMNS, derive_changes, load_data
+from report_lib.data.loader import derive_changes, load_data
+from report_lib.data.schema import COLUMNS, KOREAN_COLUMNS
 from report_lib.errors import DataError
-from tests.helpers import make_tiny_frame
+from tests.helpers import (
+    HEADER,
+    NOV_CHANGE,
+    NOV_SUMMARY,
+    TITLE,
+    make_tiny_frame,
+    nov_path,
+    tiny_month,
+    tiny_rows,
+    write_ministry,
+)
 
-HEADER = [
-    "CPO명", "순위", "충전소수", "완속충전기", "급속충전기", "총충전기", "시장점유율",
-    "순위변동", "충전소증감", "완속증감", "급속증감", "총증감",
-]  # fmt: skip
-TITLE = "전기차 충전인프라 현황 (25.11.30 기준)"
 COUNTS = ["stations", "slow_chargers", "fast_chargers", "total_chargers"]
 CHANGES = ["rank_change", "stations_change", "slow_change", "fast_change", "total_change"]
-# National figures of the tiny table in 2025-11 (by hand: see conftest._TINY_ROWS).
-NOV_SUMMARY = {
-    "operators": 4,
-    "stations": 40,
-    "slow_chargers": 158,
-    "fast_chargers": 42,
-    "total_chargers": 200,
-}
-NOV_CHANGE = {
-    "operators": 0,
-    "stations": 10,
-    "slow_chargers": 75,
-    "fast_chargers": 25,
-    "total_chargers": 100,
-}
-
-
-def tiny_month(month: str) -> pd.DataFrame:
-    frame = make_tiny_frame()
-    return frame[frame["month"] == month].reset_index(drop=True)
-
-
-def tiny_rows(month: str = "2025-11") -> list[list[Any]]:
-    """The tiny table's rows for one month in the workbook's column order (D..O)."""
-    rows = []
-    for record in tiny_month(month).to_dict("records"):
-        values = [record[c] for c in COLUMNS[1:]]
-        rows.append([None if pd.isna(v) else v for v in values])
-    return rows
-
-
-def write_ministry(
-    path: Path,
-    rows: list[list[Any]],
-    *,
-    title: str | None = TITLE,
-    summary: dict[str, int] | None = None,
-    summary_change: dict[str, int] | None = None,
-    header: list[str] | None = None,
-    first_column: int = 4,
-    sheet_title: str = "Sheet1",
-    notes: list[str | None] | None = None,
-) -> Path:
-    """A workbook in the ministry layout, cell by cell with openpyxl."""
-    book = openpyxl.Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = sheet_title
-    if title is not None:
-        sheet["C1"] = title
-    if summary is not None:
-        heads = ["구분", "운영기관수", "충전소수", "완속충전기", "급속충전기", "총충전기"]
-        for k, head in enumerate(heads):
-            sheet.cell(2, 11 + k, head)
-        for row, label, values in ((3, "전체CPO", summary), (4, "당월증감량", summary_change)):
-            if values is None:
-                continue
-            sheet.cell(row, 11, label)
-            for k, name in enumerate(NOV_SUMMARY):
-                sheet.cell(row, 12 + k, values[name])
-    for k, head in enumerate([*(header or HEADER), "CH기준"]):
-        sheet.cell(5, first_column + k, head)
-    for r, values in enumerate(rows, start=6):
-        for c, value in enumerate(values, start=first_column):
-            if value is not None:
-                sheet.cell(r, c, value)
-        if notes and r - 6 < len(notes) and notes[r - 6]:
-            sheet.cell(r, first_column + len(HEADER), notes[r - 6])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    book.save(path)
-    return path
-
-
-def nov_path(tmp_path: Path, name: str = "충전인프라 현황_2511.xlsx") -> Path:
-    return tmp_path / name
 
 
 # --------------------------------------------------------------------------- workbooks

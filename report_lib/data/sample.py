@@ -1,4 +1,4 @@
-"""Synthetic CPO statistics shaped like DESIGN §2.3, written out in the ministry layout.
+"""Synthetic CPO statistics shaped like the published ones, written out in the ministry layout.
 
 The anchor month (2025-11 when it is in the window, else the last month) carries the published
 figures: GS차지비 73,912 chargers (1,558 fast, 13,228 stations), +622 chargers and 16.1 % share
@@ -15,8 +15,20 @@ import numpy as np
 import openpyxl
 import pandas as pd
 
-from report_lib.data.loader import COUNT_COLUMNS, to_canonical
-from report_lib.errors import DataError
+from report_lib.data.loader import to_canonical
+from report_lib.data.schema import (
+    CHANGE_SOURCES,
+    COUNT_COLUMNS,
+    NOTES_HEADER,
+    SUMMARY_CAPTION,
+    SUMMARY_CHANGE_LABEL,
+    SUMMARY_HEADER,
+    SUMMARY_TOTAL_LABEL,
+    WORKBOOK_COLUMNS,
+    WORKBOOK_HEADER,
+    workbook_name,
+)
+from report_lib.errors import ConfigError, DataError
 
 ANCHOR_MONTH = "2025-11"
 GS_NAME = "GS차지비"
@@ -45,16 +57,8 @@ MORE_NAMES: tuple[str, ...] = (
     "지커넥트", "에너지로드", "차지포인트코리아", "씨어스", "이온어스", "블루네트웍스",
 )  # fmt: skip
 
-HEADER: tuple[str, ...] = (
-    "CPO명", "순위", "충전소수", "완속충전기", "급속충전기", "총충전기", "시장점유율",
-    "순위변동", "충전소증감", "완속증감", "급속증감", "총증감",
-)  # fmt: skip
-NOTES_HEADER = "CH기준"
-SUMMARY_HEADER: tuple[str, ...] = ("운영기관수", "충전소수", "완속충전기", "급속충전기", "총충전기")
-_VALUE_COLUMNS: tuple[str, ...] = (
-    "rank", *COUNT_COLUMNS, "market_share",
-    "rank_change", "stations_change", "slow_change", "fast_change", "total_change",
-)  # fmt: skip
+_VALUE_COLUMNS: tuple[str, ...] = WORKBOOK_COLUMNS[1:]  # after the operator name
+_SHARE_AT = _VALUE_COLUMNS.index("market_share")
 
 
 def synthesize(
@@ -62,7 +66,7 @@ def synthesize(
 ) -> pd.DataFrame:
     """Canonical table (with changes), ``months`` × ``operators``; deterministic for a seed."""
     if months < 1 or operators < 1:
-        raise ValueError(f"months and operators must be at least 1 (got {months}, {operators})")
+        raise ConfigError(f"months and operators must be at least 1 (got {months}, {operators})")
     rng = np.random.default_rng(seed)
     labels = _month_range(end_month, months)
     anchor = labels.index(ANCHOR_MONTH) if ANCHOR_MONTH in labels else months - 1
@@ -94,7 +98,7 @@ def synthesize(
 def write_workbook(
     month_df: pd.DataFrame, path: Path, *, quirks: bool = True, seed: int = 0
 ) -> Path:
-    """Write one month in the ministry layout (DESIGN §2.1); ``quirks`` adds the real mess.
+    """Write one month in the ministry layout; ``quirks`` adds the mess real workbooks have.
 
     The 당월증감량 row is computed from the change columns (an operator with ``<NA>`` changes
     counts as new); it is left blank when every change is ``<NA>``.
@@ -115,18 +119,18 @@ def write_workbook(
     sheet["K1"] = "(단위: 개)"
     totals = [len(frame), *(int(frame[c].sum()) for c in COUNT_COLUMNS)]
     for row, label, values in (
-        (2, "구분", list(SUMMARY_HEADER)),
-        (3, "전체CPO", totals),
-        (4, "당월증감량", _national_change(frame)),
+        (2, SUMMARY_CAPTION, list(SUMMARY_HEADER)),
+        (3, SUMMARY_TOTAL_LABEL, totals),
+        (4, SUMMARY_CHANGE_LABEL, _national_change(frame)),
     ):
         for k, value in enumerate([label, *values]):
             sheet.cell(row, 11 + k, value)
-    rows = [[*HEADER, NOTES_HEADER]]
+    rows: list[list[Any]] = [[*WORKBOOK_HEADER, NOTES_HEADER]]
     for record in frame.to_dict("records"):
-        values = [None if pd.isna(record[c]) else record[c] for c in _VALUE_COLUMNS]
-        values[5] = round(float(record["market_share"]), 1)
+        cells: list[Any] = [None if pd.isna(record[c]) else record[c] for c in _VALUE_COLUMNS]
+        cells[_SHARE_AT] = round(float(record["market_share"]), 1)
         note = "신규" if pd.isna(record["total_change"]) else None
-        rows.append([str(record["cpo"]), *[_plain(v) for v in values], note])
+        rows.append([str(record["cpo"]), *[_plain(v) for v in cells], note])
     if quirks:
         rows = [rows[0], *_inject_quirks(rows[1:], frame, np.random.default_rng(seed))]
     for r, values in enumerate(rows, start=5):
@@ -167,11 +171,6 @@ def write_sample_data(
         "months": int(frame["month"].nunique()),
         "operators": int(frame["cpo"].nunique()),
     }
-
-
-def workbook_name(month: str) -> str:
-    """'2025-11' → '충전인프라 현황_2511.xlsx'."""
-    return f"충전인프라 현황_{month[2:4]}{month[5:7]}.xlsx"
 
 
 # --------------------------------------------------------------------------- synthesis
@@ -248,8 +247,8 @@ def _series(
 ) -> np.ndarray:
     """Chargers per operator and month, grown ~1–2 %/month into and out of the anchor month."""
     n, months = present.shape
-    market = rng.uniform(0.011, 0.018, months)
-    drift = rng.normal(0.0, 0.003, n)
+    market = np.asarray(rng.uniform(0.011, 0.018, months))
+    drift = np.asarray(rng.normal(0.0, 0.003, n))
     drift[0] = -0.004  # GS차지비 grows a little slower than the market
     growth = market[None, :] + drift[:, None] + rng.normal(0.0, 0.004, (n, months))
     values = np.zeros((n, months))
@@ -308,12 +307,10 @@ def _national_change(frame: pd.DataFrame) -> list[int | None]:
     new = frame["total_change"].isna()
     if new.all():
         return [None] * len(SUMMARY_HEADER)
-    changes = [int(new.sum())]
-    for column, change in zip(
-        COUNT_COLUMNS,
-        ("stations_change", "slow_change", "fast_change", "total_change"),
-        strict=True,
-    ):
+    changes: list[int | None] = [int(new.sum())]
+    sources = {source: change for change, source in CHANGE_SOURCES.items()}
+    for column in COUNT_COLUMNS:
+        change = sources[column]
         changes.append(int(frame[change].fillna(frame[column]).sum()))
     return changes
 
@@ -326,9 +323,9 @@ def _inject_quirks(
     forms = rng.integers(0, 3, len(rows))
     forms[:3] = rng.permutation(3)[: min(3, len(rows))]
     for k, row in enumerate(rows):
-        for c in range(1, 12):
+        for c in range(1, len(WORKBOOK_HEADER)):
             value = row[c]
-            if c == 6:
+            if c == _SHARE_AT + 1:
                 row[c] = [round(shares[k], 1), round(shares[k] / 100, 3), f"{shares[k]:.1f}%"][
                     forms[k]
                 ]
@@ -339,9 +336,12 @@ def _inject_quirks(
     for k in rng.choice(len(rows), size=min(2, len(rows)), replace=False):
         rows[k][0] = f"  {rows[k][0]} "
     out = list(rows)
-    out.insert(int(rng.integers(len(out) // 3, 2 * len(out) // 3 + 1)), ["CPO", *HEADER[1:]])
+    at = int(rng.integers(len(out) // 3, 2 * len(out) // 3 + 1))
+    out.insert(at, ["CPO", *WORKBOOK_HEADER[1:]])
     for _ in range(2):
-        out.insert(int(rng.integers(1, len(out))), [None] * 13)  # inside the table
+        out.insert(
+            int(rng.integers(1, len(out))), [None] * (len(WORKBOOK_HEADER) + 1)
+        )  # inside the table
     return out
 
 
