@@ -20,6 +20,7 @@ from report_lib.data.schema import (
     TIDY_SUFFIXES,
     WORKBOOK_SUFFIXES,
 )
+from report_lib.data.snapshot import is_snapshot, read_snapshot
 from report_lib.data.table import Table
 from report_lib.data.tidy import read_csv, read_parquet
 from report_lib.data.values import next_month
@@ -34,6 +35,7 @@ def load_data(path: str | Path) -> pd.DataFrame:
 
     ``attrs``: ``sources`` (month → file), ``summary`` and ``summary_change`` (month → the
     workbook's national figures), ``derived`` (blank counts filled in from the totals).
+    A snapshot (``data.snapshot.snapshot_bytes``) is read back as it was written.
     """
     path = Path(path)
     if not path.exists():
@@ -42,6 +44,8 @@ def load_data(path: str | Path) -> pd.DataFrame:
             "them, or a tidy CSV/Parquet file",
             path=str(path),
         )
+    if path.is_file() and path.suffix.lower() in (".parquet", ".pq") and is_snapshot(path):
+        return read_snapshot(path)  # already canonical and checked
     tables = [_read_file(p) for p in _input_files(path)]
     by_month: dict[str, Path] = {}
     for table in tables:
