@@ -68,6 +68,20 @@ class CallTimeoutError(BackendError, TimeoutError):
     """A call did not finish within its connect/read timeout and retry budget."""
 
 
+class DeadlineExceeded(CallTimeoutError):
+    """A report had no answer within its deadline (all attempts and waits included)."""
+
+
+class MalformedResponseError(BackendError, ValueError):
+    """The endpoint answered a body that is not a whole Converse response (cut short, not JSON).
+
+    Raised inside an attempt and retried like a 5xx; after the last attempt it is the error.
+    """
+
+    def __init__(self, message: str, *, attempts: int = 1) -> None:
+        super().__init__(message, error_type="MalformedResponse", attempts=attempts)
+
+
 class CredentialsError(ReportLabError, RuntimeError):
     """No AWS credentials were found in the standard boto3 chain."""
 

@@ -129,16 +129,3 @@ def write_ministry(
 
 def nov_path(tmp_path: Path, name: str = "충전인프라 현황_2511.xlsx") -> Path:
     return tmp_path / name
-
-
-def converse_response(
-    text: str | list[str], inp: int, out: int, stop: str = "end_turn"
-) -> dict[str, Any]:
-    """A Bedrock Converse response body (for botocore's Stubber), one content block per text."""
-    texts = [text] if isinstance(text, str) else text
-    return {
-        "output": {"message": {"role": "assistant", "content": [{"text": t} for t in texts]}},
-        "stopReason": stop,
-        "usage": {"inputTokens": inp, "outputTokens": out, "totalTokens": inp + out},
-        "metrics": {"latencyMs": 3},
-    }

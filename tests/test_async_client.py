@@ -14,7 +14,8 @@ from report_lib.errors import BackendError, CredentialsError, ThrottledError
 from report_lib.jobs import CallOutcome, ReportJob
 from report_lib.llm.async_client import AsyncBedrock
 from report_lib.llm.settings import BackendSettings
-from tests.helpers import converse_response
+from report_lib.llm.testing import MockBedrock, client_error, converse_response, stream_events
+from report_lib.llm.tokens import estimate_tokens
 
 T = TypeVar("T")
 MODEL = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
@@ -74,76 +75,84 @@ def test_emulator_backend_needs_no_credentials(no_credentials: None) -> None:
     assert with_bedrock(settings_for(backend="emulator", endpoint_url=url), body) == url
 
 
-# -- AioStubber -------------------------------------------------------------------------------
-def stubbed_call(
-    settings: BackendSettings, script: Callable[[AioStubber], None]
-) -> tuple[CallOutcome | BaseException, bool]:
-    """Run one converse with the stubbed responses; return the outcome (or error) and whether
-    every stubbed response was used."""
-
-    async def body(bedrock: AsyncBedrock) -> tuple[CallOutcome | BaseException, bool]:
-        with AioStubber(bedrock.client) as stubber:
-            script(stubber)
-            try:
-                result: CallOutcome | BaseException = await bedrock.converse(JOB)
-            except BackendError as exc:
-                result = exc
-            return result, not stubber._queue
-
-    return with_bedrock(settings, body)
-
-
-def test_converse_parses_the_answer(dummy_credentials: None) -> None:
+# -- the request validates against botocore's service model (AioStubber) -----------------------
+def test_request_matches_the_service_model(dummy_credentials: None) -> None:
     expected = {
         "modelId": MODEL,
         "messages": [{"role": "user", "content": [{"text": "Write the CPO report."}]}],
         "system": [{"text": "You write reports."}],
         "inferenceConfig": {"maxTokens": 300, "temperature": 0.2},
     }
-    result, used_all = stubbed_call(
-        settings_for(),
-        lambda s: s.add_response("converse", converse_response("# CPO", 9, 2), expected),
+
+    async def body(bedrock: AsyncBedrock) -> CallOutcome:
+        with AioStubber(bedrock.client) as stubber:
+            stubber.add_response("converse", converse_response("# CPO", 9, 2), expected)
+            outcome = await bedrock.converse(JOB)
+            stubber.assert_no_pending_responses()
+        return outcome
+
+    outcome = with_bedrock(settings_for(), body)
+    assert (outcome.text, outcome.input_tokens, outcome.output_tokens, outcome.attempts) == (
+        "# CPO", 9, 2, 1
     )
+
+
+# -- MockBedrock ------------------------------------------------------------------------------
+def mocked_call(settings: BackendSettings, mock: MockBedrock) -> CallOutcome | BackendError:
+    """One async converse against ``mock``: the outcome, or the BackendError it ended with."""
+
+    async def main() -> CallOutcome | BackendError:
+        async with AsyncBedrock(settings, client=mock.aclient) as bedrock:
+            try:
+                return await bedrock.converse(JOB)
+            except BackendError as exc:
+                return exc
+
+    return asyncio.run(main())
+
+
+def test_converse_sends_the_job_and_parses_the_answer() -> None:
+    mock = MockBedrock.script(converse_response("# CPO", 9, 2))
+    result = mocked_call(settings_for(), mock)
     assert isinstance(result, CallOutcome)
     assert (result.text, result.input_tokens, result.output_tokens, result.attempts) == (
         "# CPO", 9, 2, 1
     )
-    assert used_all
+    assert mock.requests[0]["system"] == [{"text": "You write reports."}]
 
 
-def test_throttled_twice_then_success(dummy_credentials: None) -> None:
-    def script(stubber: AioStubber) -> None:
-        stubber.add_client_error("converse", "ThrottlingException", "Too many tokens", 429)
-        stubber.add_client_error("converse", "ThrottlingException", "Too many tokens", 429)
-        stubber.add_response("converse", converse_response("ok", 1, 1))
-
-    result, used_all = stubbed_call(settings_for(), script)
+def test_throttled_twice_then_success() -> None:
+    throttled = client_error("ThrottlingException", 429, "Too many tokens")
+    mock = MockBedrock.script(throttled, throttled, converse_response("ok", 1, 1))
+    result = mocked_call(settings_for(), mock)
     assert isinstance(result, CallOutcome)
-    assert result.attempts == 3
-    assert used_all
+    assert (result.attempts, len(mock.requests)) == (3, 3)
 
 
-def test_validation_error_fails_fast(dummy_credentials: None) -> None:
+def test_validation_error_fails_fast() -> None:
     message = "Malformed input request, please reformat your input and try again."
-    result, used_all = stubbed_call(
-        settings_for(),
-        lambda s: s.add_client_error("converse", "ValidationException", message, 400),
-    )
+    mock = MockBedrock.script(client_error("ValidationException", 400, message))
+    result = mocked_call(settings_for(), mock)
     assert isinstance(result, BackendError) and not isinstance(result, ThrottledError)
     assert (result.error_type, result.attempts) == ("ValidationException", 1)
     assert message in str(result)
-    assert used_all
 
 
-def test_retry_budget_exhausted(dummy_credentials: None) -> None:
-    def script(stubber: AioStubber) -> None:
-        for _ in range(3):
-            stubber.add_client_error("converse", "ThrottlingException", "Too many tokens", 429)
-
-    result, used_all = stubbed_call(settings_for(max_attempts=3), script)
+def test_retry_budget_exhausted() -> None:
+    mock = MockBedrock(lambda op, req: client_error("ThrottlingException", 429, "Too many"))
+    result = mocked_call(settings_for(max_attempts=3), mock)
     assert isinstance(result, ThrottledError)
-    assert (result.error_type, result.attempts) == ("ThrottlingException", 3)
-    assert used_all
+    assert (result.error_type, result.attempts, len(mock.requests)) == (
+        "ThrottlingException", 3, 3
+    )
+
+
+def test_stream_is_collected_and_closed() -> None:
+    mock = MockBedrock.script(stream_events(["# C", "PO"], 9, 2))
+    result = mocked_call(settings_for(stream=True), mock)
+    assert isinstance(result, CallOutcome)
+    assert (result.text, result.input_tokens, result.output_tokens) == ("# CPO", 9, 2)
+    assert mock.operations == ["converse_stream"] and mock.streams[0].closed
 
 
 # -- HTTP against the emulator ----------------------------------------------------------------
@@ -159,7 +168,8 @@ def test_http_async_converse(dummy_credentials: None, emulator: Any) -> None:
 
     outcome = with_bedrock(settings_for(endpoint_url=emulator.url), body)
     assert outcome.text.strip() and outcome.attempts == 1
-    assert outcome.input_tokens > 0 and outcome.output_tokens > 0
+    assert outcome.input_tokens == estimate_tokens(f"{JOB.system}\n{JOB.prompt}")
+    assert outcome.output_tokens == estimate_tokens(outcome.text)
 
 
 def test_http_async_stream(dummy_credentials: None, emulator: Any) -> None:
@@ -170,8 +180,9 @@ def test_http_async_stream(dummy_credentials: None, emulator: Any) -> None:
 
     outcome = with_bedrock(settings_for(endpoint_url=emulator.url, stream=True), body)
     assert len(seen) > 1 and "".join(seen) == outcome.text
-    assert outcome.ttft_s is not None and outcome.ttft_s > 0
-    assert outcome.input_tokens > 0 and outcome.output_tokens > 0
+    assert outcome.ttft_s is not None and outcome.ttft_s > 0  # a measured time
+    assert outcome.input_tokens == estimate_tokens(f"{JOB.system}\n{JOB.prompt}")
+    assert outcome.output_tokens == estimate_tokens(outcome.text)
 
 
 def test_http_pool_does_not_cap_concurrency_at_ten(dummy_credentials: None) -> None:

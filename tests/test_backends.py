@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.stub import Stubber
 
 from report_lib.data.sample import synthesize
 from report_lib.emulator import Emulator
@@ -19,12 +18,12 @@ from report_lib.errors import BackendError, CredentialsError
 from report_lib.jobs import CallOutcome, ReportJob
 from report_lib.llm.backends import BedrockBackend, make_backend
 from report_lib.llm.settings import BackendSettings
+from report_lib.llm.testing import MockBedrock, converse_response
 from report_lib.llm.tokens import estimate_tokens
 from report_lib.reports.facts import Facts, compute_facts
 from report_lib.reports.offline.backend import OfflineBackend
 from report_lib.reports.offline.writer import write_report
 from report_lib.reports.prompts import build_prompt
-from tests.helpers import converse_response
 
 MODEL = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
 PLAIN_JOB = ReportJob(key="x", kind="kpi", system="You write reports.", prompt="Write it.")
@@ -128,61 +127,58 @@ def test_offline_refuses_a_prompt_without_facts() -> None:
         OfflineBackend().call(PLAIN_JOB)
 
 
-# -- Bedrock backend: cache and limiter (Stubber) ----------------------------------------------
-@pytest.fixture
-def cached_backend(dummy_credentials: None, tmp_path: Path) -> Iterator[BedrockBackend]:
-    backend = BedrockBackend(bedrock_settings(cache_dir=str(tmp_path / "cache")))
-    yield backend
-    backend.close()
-
-
-def test_cache_hit_is_marked_and_skips_the_call(cached_backend: BedrockBackend) -> None:
-    with Stubber(cached_backend.client) as stubber:
-        stubber.add_response("converse", converse_response("# Report", 12, 3))
-        first = cached_backend.call(PLAIN_JOB)
-        second = cached_backend.call(PLAIN_JOB)  # Stubber would raise on a second request
-        stubber.assert_no_pending_responses()
+# -- Bedrock backend: cache and limiter (MockBedrock) ------------------------------------------
+def test_cache_hit_is_marked_and_skips_the_call(tmp_path: Path) -> None:
+    mock = MockBedrock.script(converse_response("# Report", 12, 3))  # a 2nd call would fail
+    with mock.backend(bedrock_settings(cache_dir=str(tmp_path))) as backend:
+        first = backend.call(PLAIN_JOB)
+        second = backend.call(PLAIN_JOB)
     assert (first.cached, first.attempts) == (False, 1)
     assert (second.cached, second.attempts) == (True, 0)
     assert (second.text, second.input_tokens, second.output_tokens) == ("# Report", 12, 3)
+    assert len(mock.requests) == 1
 
 
-def test_cache_is_shared_with_streaming_and_async_calls(
-    cached_backend: BedrockBackend, tmp_path: Path
-) -> None:
-    with Stubber(cached_backend.client) as stubber:
-        stubber.add_response("converse", converse_response("# Cached", 5, 2))
-        cached_backend.call(PLAIN_JOB)
-    streaming = BedrockBackend(replace(cached_backend.settings, stream=True))
-    seen: list[str] = []
-    hit = streaming.call(PLAIN_JOB, on_text=seen.append)
-    assert hit.cached and seen == ["# Cached"]
-    # the endpoint is dead, so only the cache can answer the async call
-    assert asyncio.run(streaming.acall(PLAIN_JOB)).cached
-    streaming.close()
-
-
-def test_other_inference_settings_miss_the_cache(cached_backend: BedrockBackend) -> None:
-    hotter = BedrockBackend(replace(cached_backend.settings, temperature=0.9))
-    with Stubber(cached_backend.client) as s1, Stubber(hotter.client) as s2:
-        s1.add_response("converse", converse_response("cold", 1, 1))
-        s2.add_response("converse", converse_response("hot", 1, 1))
-        assert cached_backend.call(PLAIN_JOB).text == "cold"
-        assert hotter.call(PLAIN_JOB).text == "hot"
-        s2.assert_no_pending_responses()
-    hotter.close()
-
-
-def test_limiter_from_settings_is_settled_with_usage(dummy_credentials: None) -> None:
-    settings = bedrock_settings(tpm_limit=1000, rpm_limit=50, limiter_window_s=1e9)
-    backend = BedrockBackend(settings)
-    assert backend.limiter is not None
-    assert (backend.limiter.tpm, backend.limiter.rpm, backend.limiter.window_s) == (1000, 50, 1e9)
-    with Stubber(backend.client) as stubber:
-        stubber.add_response("converse", converse_response("ok", 40, 7))
+def test_cache_is_shared_with_streaming_and_async_calls(tmp_path: Path) -> None:
+    settings = bedrock_settings(cache_dir=str(tmp_path))
+    with MockBedrock.script(converse_response("# Cached", 5, 2)).backend(settings) as backend:
         backend.call(PLAIN_JOB)
-    assert backend.limiter.available_tokens() == pytest.approx(1000 - 47, abs=0.01)
-    assert BedrockBackend(bedrock_settings()).limiter is None
+    silent = MockBedrock.script()  # any call would fail: only the cache may answer
+    with silent.backend(replace(settings, stream=True)) as streaming:
+        seen: list[str] = []
+        hit = streaming.call(PLAIN_JOB, on_text=seen.append)
+        assert hit.cached and seen == ["# Cached"]
+        assert asyncio.run(streaming.acall(PLAIN_JOB)).cached
+    assert silent.requests == []
+
+
+def test_other_inference_settings_miss_the_cache(tmp_path: Path) -> None:
+    settings = bedrock_settings(cache_dir=str(tmp_path))
+    with MockBedrock.script(converse_response("cold", 1, 1)).backend(settings) as cold:
+        assert cold.call(PLAIN_JOB).text == "cold"
+    hot_mock = MockBedrock.script(converse_response("hot", 1, 1))
+    with hot_mock.backend(replace(settings, temperature=0.9)) as hot:
+        assert hot.call(PLAIN_JOB).text == "hot"
+    assert len(hot_mock.requests) == 1
+
+
+def test_limiter_from_settings_is_settled_with_usage() -> None:
+    settings = bedrock_settings(tpm_limit=1000, rpm_limit=50, limiter_window_s=1e9)
+    with MockBedrock.script(converse_response("ok", 40, 7)).backend(settings) as backend:
+        assert backend.limiter is not None
+        limits = (backend.limiter.tpm, backend.limiter.rpm, backend.limiter.window_s)
+        assert limits == (1000, 50, 1e9)
+        backend.call(PLAIN_JOB)
+        assert backend.limiter.available_tokens() == pytest.approx(1000 - 47, abs=0.01)
+    with MockBedrock.script().backend(bedrock_settings()) as unlimited:
+        assert unlimited.limiter is None
+
+
+def test_async_calls_go_through_the_mock_too() -> None:
+    mock = MockBedrock.script(converse_response("# Async", 3, 2))
+    with mock.backend(bedrock_settings()) as backend:
+        outcome = asyncio.run(backend.acall(PLAIN_JOB))
+    assert (outcome.text, outcome.attempts, len(mock.requests)) == ("# Async", 1, 1)
 
 
 # -- Bedrock backend over HTTP: event loops and cleanup ----------------------------------------

@@ -12,17 +12,19 @@ from botocore.exceptions import EventStreamError, ReadTimeoutError
 from botocore.stub import Stubber
 
 from report_lib.emulator import Emulator
-from report_lib.errors import BackendError, CallTimeoutError, CredentialsError, ThrottledError
+from report_lib.errors import (
+    BackendError,
+    CallTimeoutError,
+    CredentialsError,
+    MalformedResponseError,
+    ThrottledError,
+)
 from report_lib.jobs import ReportJob
+from report_lib.llm.converse import estimate_request_tokens
 from report_lib.llm.limiter import RateLimiter
 from report_lib.llm.settings import BackendSettings
-from report_lib.llm.sync_client import (
-    converse,
-    converse_stream,
-    estimate_request_tokens,
-    make_client,
-)
-from tests.helpers import converse_response
+from report_lib.llm.sync_client import converse, make_client
+from report_lib.llm.testing import MockBedrock, client_error, converse_response, stream_events
 
 MODEL = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
 JOB = ReportJob(key="kpi", kind="kpi", system="You write reports.", prompt="Write the KPI report.")
@@ -92,50 +94,50 @@ def test_limiter_reservation_estimate() -> None:
     assert estimate_request_tokens(job, fast_settings(expected_output_tokens=50)) == 2 + 10 + 50
 
 
-# -- Converse through Stubber -----------------------------------------------------------------
-@pytest.fixture
-def stubbed(dummy_credentials: None) -> Iterator[tuple[Any, Stubber]]:
+# -- the request validates against botocore's service model (Stubber) --------------------------
+def test_request_matches_the_service_model(dummy_credentials: None) -> None:
     client = make_client(fast_settings())
-    with Stubber(client) as stubber:
-        yield client, stubber
-
-
-def test_converse_sends_the_job_and_parses_the_answer(stubbed: tuple[Any, Stubber]) -> None:
-    client, stubber = stubbed
     expected = {
         "modelId": MODEL,
         "messages": [{"role": "user", "content": [{"text": "Write the KPI report."}]}],
         "system": [{"text": "You write reports."}],
         "inferenceConfig": {"maxTokens": 300, "temperature": 0.2},
     }
-    stubber.add_response("converse", converse_response(["# KPI", " body"], 11, 2), expected)
-    outcome = converse(client, JOB, fast_settings())
+    with Stubber(client) as stubber:
+        stubber.add_response("converse", converse_response(["# KPI", " body"], 11, 2), expected)
+        outcome = converse(client, JOB, fast_settings())
+        stubber.assert_no_pending_responses()
+    assert (outcome.text, outcome.input_tokens, outcome.output_tokens) == ("# KPI body", 11, 2)
+
+
+# -- Converse and ConverseStream through MockBedrock -------------------------------------------
+def test_converse_sends_the_job_and_parses_the_answer() -> None:
+    mock = MockBedrock.script(converse_response(["# KPI", " body"], 11, 2))
+    outcome = converse(mock.client, JOB, fast_settings())
     assert (outcome.text, outcome.input_tokens, outcome.output_tokens) == ("# KPI body", 11, 2)
     assert (outcome.attempts, outcome.stop_reason, outcome.cached) == (1, "end_turn", False)
-    stubber.assert_no_pending_responses()
-
-
-def test_settings_system_overrides_the_job(stubbed: tuple[Any, Stubber]) -> None:
-    client, stubber = stubbed
-    expected = {
+    assert mock.operations == ["converse"]
+    assert mock.requests == [{
         "modelId": MODEL,
         "messages": [{"role": "user", "content": [{"text": "Write the KPI report."}]}],
-        "system": [{"text": "Be brief."}],
+        "system": [{"text": "You write reports."}],
         "inferenceConfig": {"maxTokens": 300, "temperature": 0.2},
-    }
-    stubber.add_response("converse", converse_response(["ok"], 1, 1), expected)
-    assert converse(client, JOB, fast_settings(system="Be brief.")).text == "ok"
+    }]
 
 
-def test_validation_error_fails_fast_with_aws_message(stubbed: tuple[Any, Stubber]) -> None:
-    client, stubber = stubbed
+def test_settings_system_overrides_the_job() -> None:
+    mock = MockBedrock.script(converse_response(["ok"], 1, 1))
+    assert converse(mock.client, JOB, fast_settings(system="Be brief.")).text == "ok"
+    assert mock.requests[0]["system"] == [{"text": "Be brief."}]
+
+
+def test_validation_error_fails_fast_with_aws_message() -> None:
     aws_message = "The provided model identifier is invalid."
-    stubber.add_client_error("converse", "ValidationException", aws_message, 400)
+    mock = MockBedrock.script(client_error("ValidationException", 400, aws_message))
     with pytest.raises(BackendError) as info:
-        converse(client, JOB, fast_settings())
+        converse(mock.client, JOB, fast_settings())
     assert not isinstance(info.value, ThrottledError)
-    assert info.value.error_type == "ValidationException"
-    assert info.value.attempts == 1
+    assert (info.value.error_type, info.value.attempts) == ("ValidationException", 1)
     assert aws_message in str(info.value)
 
 
@@ -144,25 +146,19 @@ def test_validation_error_fails_fast_with_aws_message(stubbed: tuple[Any, Stubbe
     [("AccessDeniedException", 403), ("ResourceNotFoundException", 404),
      ("UnrecognizedClientException", 403)],
 )
-def test_access_errors_fail_fast(stubbed: tuple[Any, Stubber], code: str, status: int) -> None:
-    client, stubber = stubbed
-    stubber.add_client_error("converse", code, f"{code} from AWS", status)
+def test_access_errors_fail_fast(code: str, status: int) -> None:
+    mock = MockBedrock.script(client_error(code, status, f"{code} from AWS"))
     with pytest.raises(BackendError) as info:
-        converse(client, JOB, fast_settings())
+        converse(mock.client, JOB, fast_settings())
     assert (info.value.error_type, info.value.attempts) == (code, 1)
     assert f"{code} from AWS" in str(info.value)
 
 
-def test_throttled_twice_then_success(stubbed: tuple[Any, Stubber]) -> None:
-    client, stubber = stubbed
-    for _ in range(2):
-        stubber.add_client_error(
-            "converse", "ThrottlingException", "Too many tokens, please wait.", 429
-        )
-    stubber.add_response("converse", converse_response(["done"], 5, 1))
-    outcome = converse(client, JOB, fast_settings())
-    assert (outcome.text, outcome.attempts) == ("done", 3)
-    stubber.assert_no_pending_responses()
+def test_throttled_twice_then_success() -> None:
+    throttled = client_error("ThrottlingException", 429, "Too many tokens, please wait.")
+    mock = MockBedrock.script(throttled, throttled, converse_response(["done"], 5, 1))
+    outcome = converse(mock.client, JOB, fast_settings())
+    assert (outcome.text, outcome.attempts, len(mock.requests)) == ("done", 3, 3)
 
 
 @pytest.mark.parametrize(
@@ -170,101 +166,45 @@ def test_throttled_twice_then_success(stubbed: tuple[Any, Stubber]) -> None:
     [("ServiceUnavailableException", 503), ("InternalServerException", 500),
      ("ModelNotReadyException", 429)],
 )
-def test_server_errors_are_retried(stubbed: tuple[Any, Stubber], code: str, status: int) -> None:
-    client, stubber = stubbed
-    stubber.add_client_error("converse", code, "try again", status)
-    stubber.add_response("converse", converse_response(["ok"], 1, 1))
-    assert converse(client, JOB, fast_settings()).attempts == 2
+def test_server_errors_are_retried(code: str, status: int) -> None:
+    mock = MockBedrock.script(client_error(code, status, "try again"),
+                              converse_response(["ok"], 1, 1))
+    assert converse(mock.client, JOB, fast_settings()).attempts == 2
 
 
-def test_retry_budget_exhausted(stubbed: tuple[Any, Stubber]) -> None:
-    client, stubber = stubbed
-    for _ in range(4):
-        stubber.add_client_error("converse", "ThrottlingException", "Too many tokens", 429)
+def test_retry_budget_exhausted() -> None:
+    mock = MockBedrock(lambda op, req: client_error("ThrottlingException", 429, "Too many"))
     with pytest.raises(ThrottledError) as info:
-        converse(client, JOB, fast_settings(max_attempts=4))
+        converse(mock.client, JOB, fast_settings(max_attempts=4))
     assert (info.value.error_type, info.value.attempts) == ("ThrottlingException", 4)
-    stubber.assert_no_pending_responses()  # exactly max_attempts calls were made
+    assert len(mock.requests) == 4  # exactly max_attempts calls were made
 
 
-def test_empty_answer_is_an_error(stubbed: tuple[Any, Stubber]) -> None:
-    client, stubber = stubbed
-    stubber.add_response("converse", converse_response([], 5, 0))
+def test_empty_answer_is_an_error() -> None:
+    mock = MockBedrock.script(converse_response([], 5, 0))
     with pytest.raises(BackendError) as info:
-        converse(client, JOB, fast_settings())
-    assert info.value.error_type == "EmptyResponse"
+        converse(mock.client, JOB, fast_settings())
+    assert (info.value.error_type, info.value.attempts) == ("EmptyResponse", 1)
 
 
-def test_limiter_is_settled_with_real_usage(stubbed: tuple[Any, Stubber]) -> None:
-    client, stubber = stubbed
-    stubber.add_response("converse", converse_response(["ok"], 40, 7))
+def test_limiter_is_settled_with_real_usage() -> None:
+    mock = MockBedrock.script(converse_response(["ok"], 40, 7))
     clock = [0.0]
     limiter = RateLimiter(tpm=10_000, window_s=60.0, clock=lambda: clock[0])
-    converse(client, JOB, fast_settings(), limiter=limiter)
+    converse(mock.client, JOB, fast_settings(), limiter=limiter)
     assert limiter.available_tokens() == pytest.approx(10_000 - 47)
 
 
-# -- ConverseStream with a fake client (Stubber cannot build event streams) --------------------
-class FakeStream:
-    def __init__(self, events: list[Any]) -> None:
-        self.events = events
-        self.closed = False
-
-    def __iter__(self) -> Iterator[dict]:
-        for event in self.events:
-            if isinstance(event, Exception):
-                raise event
-            yield event
-
-    def close(self) -> None:
-        self.closed = True
-
-
-class FakeClient:
-    """converse / converse_stream answering from a script of results and exceptions."""
-
-    def __init__(self, script: list[Any]) -> None:
-        self.script = script
-        self.requests: list[dict] = []
-        self.streams: list[FakeStream] = []
-
-    def _next(self, request: dict) -> Any:
-        self.requests.append(request)
-        item = self.script.pop(0)
-        if isinstance(item, Exception):
-            raise item
-        return item
-
-    def converse(self, **request: Any) -> dict:
-        return self._next(request)
-
-    def converse_stream(self, **request: Any) -> dict:
-        stream = FakeStream(self._next(request))
-        self.streams.append(stream)
-        return {"stream": stream}
-
-
-def stream_events(deltas: list[str], inp: int, out: int) -> list[dict]:
-    return [
-        {"messageStart": {"role": "assistant"}},
-        *({"contentBlockDelta": {"delta": {"text": d}, "contentBlockIndex": 0}} for d in deltas),
-        {"contentBlockStop": {"contentBlockIndex": 0}},
-        {"messageStop": {"stopReason": "end_turn"}},
-        {"metadata": {"usage": {"inputTokens": inp, "outputTokens": out,
-                                "totalTokens": inp + out}, "metrics": {"latencyMs": 9}}},
-    ]
-
-
 def test_stream_calls_on_text_per_delta_and_records_usage() -> None:
-    client = FakeClient([stream_events(["# Tit", "le\n", "body"], 21, 3)])
+    mock = MockBedrock.script(stream_events(["# Tit", "le\n", "body"], 21, 3))
     seen: list[str] = []
-    outcome = converse(client, JOB, fast_settings(stream=True), on_text=seen.append)
+    outcome = converse(mock.client, JOB, fast_settings(stream=True), on_text=seen.append)
     assert seen == ["# Tit", "le\n", "body"]
     assert outcome.text == "# Title\nbody"
     assert (outcome.input_tokens, outcome.output_tokens) == (21, 3)
     assert outcome.ttft_s is not None and outcome.ttft_s >= 0
     assert outcome.stop_reason == "end_turn"
-    assert client.streams[0].closed
+    assert mock.operations == ["converse_stream"] and mock.streams[0].closed
 
 
 def test_stream_error_midway_is_retried() -> None:
@@ -273,18 +213,41 @@ def test_stream_error_midway_is_retried() -> None:
         "ConverseStream",
     )
     first = [*stream_events(["partial"], 0, 0)[:2], error]
-    client = FakeClient([first, stream_events(["whole ", "answer"], 8, 2)])
-    outcome = converse_stream(client, JOB, fast_settings())
+    mock = MockBedrock.script(first, stream_events(["whole ", "answer"], 8, 2))
+    outcome = converse(mock.client, JOB, fast_settings(stream=True))
     assert (outcome.text, outcome.attempts) == ("whole answer", 2)
-    assert all(s.closed for s in client.streams)
+    assert all(s.closed for s in mock.streams)
 
 
 def test_read_timeouts_exhaust_into_call_timeout_error() -> None:
-    client = FakeClient([ReadTimeoutError(endpoint_url="http://x") for _ in range(3)])
+    mock = MockBedrock(lambda op, req: ReadTimeoutError(endpoint_url="http://x"))
     with pytest.raises(CallTimeoutError) as info:
-        converse(client, JOB, fast_settings(max_attempts=3))
+        converse(mock.client, JOB, fast_settings(max_attempts=3))
     assert (info.value.error_type, info.value.attempts) == ("ReadTimeout", 3)
-    assert len(client.requests) == 3
+    assert len(mock.requests) == 3
+
+
+def test_truncated_body_is_retried_as_malformed() -> None:
+    # botocore hands over a body it cannot parse as JSON as {"message": raw text}
+    truncated = {"message": '{"output": {"message": {"role": "assis', "ResponseMetadata": {}}
+    mock = MockBedrock.script(truncated, converse_response(["whole"], 3, 1))
+    outcome = converse(mock.client, JOB, fast_settings())
+    assert (outcome.text, outcome.attempts) == ("whole", 2)
+
+
+def test_truncated_body_every_time_ends_as_malformed_response() -> None:
+    mock = MockBedrock(lambda op, req: {"message": '{"outp'})
+    with pytest.raises(MalformedResponseError) as info:
+        converse(mock.client, JOB, fast_settings(max_attempts=2))
+    assert (info.value.error_type, info.value.attempts) == ("MalformedResponse", 2)
+    assert "no output message" in str(info.value) and "'{\"outp'" in str(info.value)
+
+
+def test_stream_cut_before_message_stop_is_retried() -> None:
+    cut = stream_events(["half an"], 1, 1)[:2]  # messageStart + one delta, then EOF
+    mock = MockBedrock.script(cut, stream_events(["whole"], 1, 1))
+    outcome = converse(mock.client, JOB, fast_settings(stream=True))
+    assert (outcome.text, outcome.attempts) == ("whole", 2)
 
 
 # -- HTTP against the emulator ----------------------------------------------------------------

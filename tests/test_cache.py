@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
+import re
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -68,11 +72,14 @@ def test_every_field_is_part_of_the_key(tmp_path: Path, field: str, value: objec
     assert cache.get(cache_key(**changed)) is None  # type: ignore[arg-type]
 
 
-def test_key_is_sha256_hex(tmp_path: Path) -> None:
+def test_key_is_sha256_hex_and_the_same_in_every_process() -> None:
     key = cache_key(**BASE)
-    assert len(key) == 64
-    assert int(key, 16) >= 0
-    assert key == cache_key(**BASE)
+    assert re.fullmatch(r"[0-9a-f]{64}", key)
+    # a fresh interpreter (another hash seed) computes the same key: entries survive restarts
+    code = f"from report_lib.llm.cache import cache_key; print(cache_key(**{BASE!r}))"
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True, env={**os.environ, "PYTHONHASHSEED": "12345"})
+    assert other.stdout.strip() == key
 
 
 @pytest.mark.parametrize("content", ["", "{not json", '{"input_tokens": 1}', '{"text": 5}'])

@@ -4,19 +4,35 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from typing import Any
 
 import pytest
 from botocore.exceptions import (
     ClientError,
+    ConnectionClosedError,
     ConnectTimeoutError,
     EndpointConnectionError,
     EventStreamError,
     ReadTimeoutError,
 )
 
-from report_lib.errors import BackendError, CallTimeoutError, ThrottledError
-from report_lib.llm.retry import acall_with_retries, backoff_delay, call_with_retries, classify
+from report_lib.errors import (
+    BackendError,
+    CallTimeoutError,
+    DeadlineExceeded,
+    MalformedResponseError,
+    ReportLabError,
+    ThrottledError,
+)
+from report_lib.llm.progress import Outstanding
+from report_lib.llm.retry import (
+    RetryState,
+    acall_with_retries,
+    backoff_delay,
+    call_with_retries,
+    classify,
+)
 from report_lib.llm.settings import BackendSettings
 
 
@@ -143,3 +159,144 @@ def test_async_retry_loop_counts_attempts() -> None:
 
     settings = _settings(backoff_base_s=0.001, backoff_max_s=0.002, max_attempts=4)
     assert asyncio.run(acall_with_retries(attempt, settings)) == 4
+
+
+# -- deadlines --------------------------------------------------------------------------------
+class FakeTime:
+    """A clock that only moves when an attempt or a wait says so."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def test_deadline_ends_a_call_that_keeps_timing_out() -> None:
+    fake = FakeTime()
+
+    def attempt(n: int) -> None:
+        fake.now += 4.0  # every attempt waits 4 s for nothing
+        raise ReadTimeoutError(endpoint_url="http://hung")
+
+    settings = _settings(deadline_s=10.0, backoff_base_s=0.001, backoff_max_s=0.001,
+                         max_attempts=8)
+    with pytest.raises(DeadlineExceeded) as info:
+        call_with_retries(attempt, settings, label="kpi", sleep=fake.sleep, clock=fake.clock)
+    error = info.value
+    assert isinstance(error, TimeoutError) and isinstance(error, ReportLabError)
+    assert (error.error_type, error.attempts) == ("DeadlineExceeded", 3)  # at 0, 4 and 8 s
+    assert "kpi: no answer within the 10 s deadline" in str(error)
+    assert "last error ReadTimeout" in str(error)
+    assert len(fake.sleeps) == 2
+
+
+def test_a_wait_past_the_deadline_is_not_waited() -> None:
+    fake = FakeTime()
+
+    def attempt(n: int) -> None:
+        fake.now += 1.0
+        raise client_error("ThrottlingException", 429)
+
+    rng = random.Random(3)
+    settings = _settings(deadline_s=5.0, backoff_base_s=1000.0, backoff_max_s=1000.0)
+    first_delay = backoff_delay(1, 1000.0, 1000.0, random.Random(3))
+    assert first_delay > 4.0  # the seeded draw is longer than the 4 s left
+    with pytest.raises(DeadlineExceeded) as info:
+        call_with_retries(attempt, settings, sleep=fake.sleep, rng=rng, clock=fake.clock)
+    assert info.value.attempts == 1
+    assert fake.sleeps == []
+
+
+def test_non_retryable_error_after_the_deadline_keeps_its_type() -> None:
+    fake = FakeTime()
+
+    def attempt(n: int) -> None:
+        fake.now += 20.0
+        raise client_error("ValidationException", 400, "bad model id")
+
+    with pytest.raises(BackendError) as info:
+        call_with_retries(attempt, _settings(deadline_s=5.0), sleep=fake.sleep, clock=fake.clock)
+    assert info.value.error_type == "ValidationException"
+
+
+def test_async_deadline_cancels_a_hanging_attempt() -> None:
+    async def attempt(n: int) -> None:
+        await asyncio.Event().wait()  # an endpoint that never answers
+
+    settings = _settings(deadline_s=0.2, max_attempts=8)
+    started = time.monotonic()
+    with pytest.raises(DeadlineExceeded) as info:
+        asyncio.run(acall_with_retries(attempt, settings, label="cpo"))
+    assert time.monotonic() - started < 5.0  # generous: the machine is shared
+    assert info.value.attempts == 1
+    assert "cpo: no answer within the 0.2 s deadline" in str(info.value)
+
+
+def test_no_deadline_means_the_attempt_budget_alone() -> None:
+    fake = FakeTime()
+
+    def attempt(n: int) -> None:
+        fake.now += 1000.0
+        raise ReadTimeoutError(endpoint_url="http://slow")
+
+    settings = _settings(deadline_s=None, max_attempts=3)
+    with pytest.raises(CallTimeoutError) as info:
+        call_with_retries(attempt, settings, sleep=fake.sleep, clock=fake.clock)
+    assert not isinstance(info.value, DeadlineExceeded)
+    assert info.value.attempts == 3
+
+
+def test_outstanding_calls_show_their_attempt_and_wait() -> None:
+    fake = FakeTime()
+    table = Outstanding(clock=fake.clock)
+    state = RetryState(_settings(deadline_s=60.0), "trend", clock=fake.clock, outstanding=table)
+    state.begin()
+    fake.now = 3.0
+    assert table.line() == "1 call outstanding: trend attempt 1/4 calling for 3 s (3 s of 60 s)"
+    state.rng = random.Random(0)
+    delay = state.failed(client_error("InternalServerException", 500))
+    fake.now = 3.5
+    assert table.line() == (
+        f"1 call outstanding: trend attempt 1/4 waiting {delay - 0.5:.1f} s after "
+        "InternalServerException (4 s of 60 s)"
+    )
+    state.close()
+    assert table.line() is None
+
+
+# -- precise errors ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "exc",
+    [
+        ConnectionClosedError(endpoint_url="http://x"),
+        EndpointConnectionError(endpoint_url="http://x", error=ConnectionResetError(104, "reset")),
+        ConnectionResetError(104, "Connection reset by peer"),
+    ],
+)
+def test_resets_are_named_and_retried(exc: BaseException) -> None:
+    info = classify(exc)
+    assert (info.error_type, info.retryable) == ("ConnectionReset", True)
+
+
+def test_refused_connection_is_not_called_a_reset() -> None:
+    exc = EndpointConnectionError(endpoint_url="http://x", error=ConnectionRefusedError(111, "no"))
+    assert classify(exc).error_type == "EndpointConnectionError"
+
+
+def test_malformed_body_is_retried_then_named() -> None:
+    calls: list[int] = []
+
+    def attempt(n: int) -> None:
+        calls.append(n)
+        raise MalformedResponseError("the Converse response has no output message")
+
+    with pytest.raises(MalformedResponseError) as info:
+        call_with_retries(attempt, _settings(max_attempts=3), sleep=lambda s: None)
+    assert calls == [1, 2, 3]
+    assert (info.value.error_type, info.value.attempts) == ("MalformedResponse", 3)

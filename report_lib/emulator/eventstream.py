@@ -12,6 +12,8 @@ import struct
 import zlib
 from typing import Any
 
+from report_lib.errors import ConfigError
+
 CONTENT_TYPE = "application/vnd.amazon.eventstream"
 _STRING_HEADER = 7
 _PRELUDE = struct.Struct(">II")
@@ -25,7 +27,7 @@ def encode_headers(headers: dict[str, str]) -> bytes:
         raw_name = name.encode("utf-8")
         raw_value = value.encode("utf-8")
         if len(raw_name) > 255 or len(raw_value) > 65535:
-            raise ValueError(f"eventstream header {name!r} is too long")
+            raise ConfigError(f"eventstream header {name!r} is too long")
         out += struct.pack(">B", len(raw_name)) + raw_name
         out += struct.pack(">BH", _STRING_HEADER, len(raw_value)) + raw_value
     return bytes(out)

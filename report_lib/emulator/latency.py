@@ -11,6 +11,8 @@ import math
 import random
 from dataclasses import dataclass
 
+from report_lib.errors import ConfigError
+
 JITTER_SIGMA = 0.15
 # Share of a fixed latency spent before the first streamed token.
 FIXED_TTFT_SHARE = 0.2
@@ -65,9 +67,9 @@ def parse_latency_model(
 ) -> LatencyModel:
     """``sonnet`` | ``haiku`` | ``fixed:SECONDS`` → LatencyModel; ValueError says what is valid."""
     if not time_scale > 0 or not math.isfinite(time_scale):
-        raise ValueError(f"time_scale must be a positive number, got {time_scale!r}")
+        raise ConfigError(f"time_scale must be a positive number, got {time_scale!r}")
     if not jitter_sigma >= 0:
-        raise ValueError(f"jitter_sigma must be >= 0, got {jitter_sigma!r}")
+        raise ConfigError(f"jitter_sigma must be >= 0, got {jitter_sigma!r}")
     text = spec.strip().lower()
     if text in PRESETS:
         ttft, speed = PRESETS[text]
@@ -79,11 +81,11 @@ def parse_latency_model(
         except ValueError:
             seconds = math.nan
         if not (seconds >= 0 and math.isfinite(seconds)):
-            raise ValueError(
+            raise ConfigError(
                 f"latency model {spec!r}: 'fixed:SECONDS' needs a number of seconds >= 0, "
                 "e.g. fixed:2.0"
             )
         return LatencyModel("fixed", 0.0, None, seconds, 0.0, time_scale)
-    raise ValueError(
+    raise ConfigError(
         f"unknown latency model {spec!r}; use one of: sonnet, haiku, fixed:SECONDS (e.g. fixed:2.0)"
     )

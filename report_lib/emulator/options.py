@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from report_lib.config import REPORT_KINDS
 from report_lib.emulator.latency import LatencyModel, parse_latency_model
+from report_lib.errors import ConfigError
 
 READY_PREFIX = "Bedrock emulator listening on "
 
@@ -32,18 +33,18 @@ class EmulatorConfig:
         unknown = [kind for kind in self.reject if kind not in REPORT_KINDS]
         if unknown:
             valid = ", ".join(REPORT_KINDS)
-            raise ValueError(f"reject: unknown report kind {unknown[0]!r}; valid kinds: {valid}")
+            raise ConfigError(f"reject: unknown report kind {unknown[0]!r}; valid kinds: {valid}")
         parse_latency_model(self.latency_model, self.time_scale)  # ValueError if invalid
         for name in ("throttle_rate", "fail_rate"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")
+                raise ConfigError(f"{name} must be a probability in [0, 1], got {value!r}")
         if self.tpm is not None and self.tpm <= 0:
-            raise ValueError(f"tpm must be a positive number of tokens per minute, got {self.tpm}")
+            raise ConfigError(f"tpm must be a positive number of tokens per minute, got {self.tpm}")
         if self.throttle_first < 0:
-            raise ValueError(f"throttle_first must be >= 0, got {self.throttle_first}")
+            raise ConfigError(f"throttle_first must be >= 0, got {self.throttle_first}")
         if not 0 <= self.port <= 65535:
-            raise ValueError(f"port must be 0 (any free port) or 1-65535, got {self.port}")
+            raise ConfigError(f"port must be 0 (any free port) or 1-65535, got {self.port}")
 
     @property
     def latency(self) -> LatencyModel:

@@ -1,35 +1,23 @@
 """Asynchronous Bedrock Runtime client (aiobotocore) with the connection pool sized.
 
 aiobotocore's default pool (10 connections) caps concurrency at 10, so the pool is sized to
-``max(10, max_concurrency)``. Retries, error mapping, the limiter and the streamed-event
-handling are the same as in report_lib.llm.sync_client.
+``max(10, max_concurrency)``. Requests, parsing, credentials and retry decisions are the ones
+of the sync client (report_lib.llm.converse, .credentials, .retry); only the I/O differs, and
+an attempt still running at the deadline is cancelled.
 """
 
 from __future__ import annotations
 
-import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
-from botocore.exceptions import BotoCoreError, ProfileNotFound
 
-from report_lib.errors import CredentialsError
 from report_lib.jobs import CallOutcome, ReportJob
+from report_lib.llm import converse as wire
+from report_lib.llm.credentials import credential_errors, fixed_keys, require_credentials
 from report_lib.llm.retry import acall_with_retries
-from report_lib.llm.sync_client import (
-    CREDENTIALS_HELP,
-    EMULATOR_KEYS,
-    SERVICE,
-    StreamCollector,
-    TextCallback,
-    build_request,
-    client_config_kwargs,
-    estimate_request_tokens,
-    parse_converse_response,
-    require_text,
-)
 
 if TYPE_CHECKING:
     from report_lib.llm.limiter import RateLimiter
@@ -40,6 +28,7 @@ class AsyncBedrock:
     """Async Bedrock client: ``async with AsyncBedrock(settings, n) as b: await b.converse(job)``.
 
     One instance belongs to one event loop; it may be shared by any number of tasks in it.
+    ``client`` injects a ready client (report_lib.llm.testing.MockBedrock); it is not closed here.
     """
 
     def __init__(
@@ -47,15 +36,15 @@ class AsyncBedrock:
         settings: BackendSettings,
         max_concurrency: int = 10,
         limiter: RateLimiter | None = None,
+        *,
+        client: Any = None,
     ) -> None:
         self.settings = settings
         self.max_concurrency = max_concurrency
         self.limiter = limiter
-        self.client: Any = None
+        self.client: Any = client
+        self._injected = client
         self._context: Any = None
-
-    def config(self) -> AioConfig:
-        return AioConfig(**client_config_kwargs(self.settings, self.max_concurrency))
 
     async def __aenter__(self) -> AsyncBedrock:
         await self.open()
@@ -74,79 +63,51 @@ class AsyncBedrock:
         if self.client is not None:
             return
         settings = self.settings
-        keys: dict[str, str] = {}
-        try:
+        keys = fixed_keys(settings)
+        with credential_errors(settings):
             session = AioSession(profile=settings.profile)
-            if settings.backend == "emulator":
-                keys = dict(EMULATOR_KEYS)
-            else:
-                credentials = await session.get_credentials()
-                if credentials is None:
-                    raise CredentialsError(f"No AWS credentials found. {CREDENTIALS_HELP}")
-        except ProfileNotFound as exc:
-            raise CredentialsError(
-                f"AWS profile {settings.profile!r} not found. {CREDENTIALS_HELP}"
-            ) from exc
-        except BotoCoreError as exc:
-            raise CredentialsError(
-                f"AWS credentials could not be loaded ({exc}). {CREDENTIALS_HELP}"
-            ) from exc
+            if keys is None:
+                require_credentials(await session.get_credentials())
         context = session.create_client(
-            SERVICE,
-            region_name=settings.region,
+            wire.SERVICE,
             endpoint_url=settings.endpoint_url or None,
-            config=self.config(),
-            **keys,
+            config=AioConfig(**wire.client_config_kwargs(settings, self.max_concurrency)),
+            **(keys or {}),
         )
         self.client = await context.__aenter__()
         self._context = context
 
     async def aclose(self) -> None:
         """Close the HTTP session; safe to call twice."""
-        context, self._context, self.client = self._context, None, None
+        context, self._context = self._context, None
+        self.client = self._injected
         if context is not None:
             await context.__aexit__(None, None, None)
 
-    async def converse(self, job: ReportJob, on_text: TextCallback | None = None) -> CallOutcome:
-        """Converse, or ConverseStream when ``settings.stream`` is set (see bedrock_client)."""
-        return await self._call(job, on_text, stream=self.settings.stream)
-
-    async def converse_stream(
-        self, job: ReportJob, on_text: TextCallback | None = None
+    async def converse(
+        self, job: ReportJob, on_text: wire.TextCallback | None = None
     ) -> CallOutcome:
-        """ConverseStream: ``on_text(delta)`` per text delta, TTFT and usage recorded."""
-        return await self._call(job, on_text, stream=True)
-
-    async def _call(
-        self, job: ReportJob, on_text: TextCallback | None, stream: bool
-    ) -> CallOutcome:
+        """Converse, or ConverseStream when ``settings.stream`` is set (as sync_client.converse)."""
         await self.open()
-        settings = self.settings
-        request = build_request(job, settings)
-        limiter = self.limiter
-        estimate = estimate_request_tokens(job, settings) if limiter is not None else 0
+        settings, limiter = self.settings, self.limiter
+        plan = wire.CallPlan(job, settings, limiter is not None)
 
         async def attempt(number: int) -> CallOutcome:
-            reservation = await limiter.aacquire(estimate) if limiter is not None else None
-            if stream:
-                outcome = await self._stream_once(request, on_text)
+            reservation = await limiter.aacquire(plan.estimate) if limiter is not None else None
+            if settings.stream:
+                outcome = await self._stream_once(plan.request, on_text)
             else:
-                outcome = parse_converse_response(await self.client.converse(**request))
-            if reservation is not None:
-                reservation.settle(outcome.input_tokens + outcome.output_tokens)
-            outcome.attempts = number
-            return outcome
+                outcome = wire.parse_converse_response(await self.client.converse(**plan.request))
+            return plan.settle(outcome, number, reservation)
 
-        outcome = await acall_with_retries(attempt, settings)
-        require_text(outcome.text, outcome.stop_reason, settings)
-        return outcome
+        outcome = await acall_with_retries(attempt, settings, label=job.key)
+        return wire.require_text(outcome, settings)
 
     async def _stream_once(
-        self, request: dict[str, Any], on_text: TextCallback | None
+        self, request: dict[str, Any], on_text: wire.TextCallback | None
     ) -> CallOutcome:
-        collector = StreamCollector(on_text, time.perf_counter())
-        response = await self.client.converse_stream(**request)
-        stream = response["stream"]
+        collector = wire.StreamCollector(on_text)
+        stream = (await self.client.converse_stream(**request))["stream"]
         try:
             async for event in stream:
                 collector.feed(event)

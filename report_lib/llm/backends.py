@@ -14,18 +14,16 @@ import contextlib
 import threading
 from collections.abc import Callable
 from importlib import import_module
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from report_lib.errors import ConfigError
 from report_lib.jobs import CallOutcome, ReportJob
+from report_lib.llm.async_client import AsyncBedrock
 from report_lib.llm.cache import ResponseCache, cache_key
+from report_lib.llm.converse import TextCallback, system_prompt
 from report_lib.llm.limiter import RateLimiter
 from report_lib.llm.settings import BackendSettings
-
-if TYPE_CHECKING:
-    from report_lib.llm.async_client import AsyncBedrock
-
-TextCallback = Callable[[str], None]
+from report_lib.llm.sync_client import converse, make_client
 
 
 class Backend(Protocol):
@@ -58,9 +56,8 @@ class BedrockBackend:
         max_concurrency: int = 10,
         *,
         client: Any = None,
+        aclient: Any = None,
     ) -> None:
-        from report_lib.llm.sync_client import make_client
-
         self.settings = settings
         self.max_concurrency = max(1, int(max_concurrency))
         self.client: Any = client if client is not None else make_client(settings, max_concurrency)
@@ -70,6 +67,7 @@ class BedrockBackend:
             self.limiter = RateLimiter(
                 settings.tpm_limit, settings.rpm_limit, settings.limiter_window_s
             )
+        self._aclient = aclient  # injected async client (report_lib.llm.testing)
         self._lock = threading.Lock()
         # id(loop) -> (loop, client of that loop)
         self._async: dict[int, tuple[asyncio.AbstractEventLoop, AsyncBedrock]] = {}
@@ -80,8 +78,8 @@ class BedrockBackend:
         if self.cache is None:
             return None
         s = self.settings
-        system = s.system or job.system
-        return cache_key(s.model_id, system, job.prompt, s.max_tokens, s.temperature)
+        return cache_key(s.model_id, system_prompt(job, s), job.prompt, s.max_tokens,
+                         s.temperature)
 
     def _cached(self, key: str | None, on_text: TextCallback | None) -> CallOutcome | None:
         if key is None or self.cache is None:
@@ -97,8 +95,6 @@ class BedrockBackend:
 
     # -- calls -------------------------------------------------------------------------------
     def call(self, job: ReportJob, on_text: TextCallback | None = None) -> CallOutcome:
-        from report_lib.llm.sync_client import converse
-
         key = self._cache_key(job)
         hit = self._cached(key, on_text)
         if hit is not None:
@@ -118,8 +114,6 @@ class BedrockBackend:
 
     def async_client(self) -> AsyncBedrock:
         """This event loop's AsyncBedrock (created on first use; opened on its first call)."""
-        from report_lib.llm.async_client import AsyncBedrock
-
         loop = asyncio.get_running_loop()
         with self._lock:
             for ident, (other, _) in list(self._async.items()):
@@ -127,7 +121,10 @@ class BedrockBackend:
                     del self._async[ident]
             entry = self._async.get(id(loop))
             if entry is None or entry[0] is not loop:
-                entry = (loop, AsyncBedrock(self.settings, self.max_concurrency, self.limiter))
+                bedrock = AsyncBedrock(
+                    self.settings, self.max_concurrency, self.limiter, client=self._aclient
+                )
+                entry = (loop, bedrock)
                 self._async[id(loop)] = entry
         return entry[1]
 

@@ -4,12 +4,20 @@ botocore's own retries are switched off (``total_max_attempts=1``) so that this 
 what is retried and can report the number of attempts per call. Throttling, 5xx, model
 not-ready/timeouts and network timeouts are retried with full-jitter exponential backoff
 (``uniform(0, min(cap, base * 2**(attempt-1)))``) up to ``settings.max_attempts`` attempts;
-validation, access and credential errors fail at once with AWS's message.
+validation, access and credential errors fail at once with AWS's message. Malformed or
+truncated bodies (MalformedResponseError) are retried like a 5xx; a dropped connection is
+named ``ConnectionReset`` in the sync and async paths alike.
+
+Deadline: ``settings.deadline_s`` bounds a call's whole life, attempts and waits included. A
+backoff that would end past it is not waited; the call ends with DeadlineExceeded (a
+TimeoutError) carrying the attempts made and the last error. The async loop cancels the
+running attempt at the deadline; a sync attempt ends at its read timeout at the latest.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import random
 import time
@@ -26,7 +34,14 @@ from botocore.exceptions import (
     ResponseStreamingError,
 )
 
-from report_lib.errors import BackendError, CallTimeoutError, ThrottledError
+from report_lib.errors import (
+    BackendError,
+    CallTimeoutError,
+    DeadlineExceeded,
+    MalformedResponseError,
+    ThrottledError,
+)
+from report_lib.llm.progress import OUTSTANDING, CallState, Outstanding
 
 if TYPE_CHECKING:
     from report_lib.llm.settings import BackendSettings
@@ -91,6 +106,31 @@ def _normalize_code(code: str) -> str:
     return code[:1].upper() + code[1:] if code else code
 
 
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc``, what botocore wrapped in it (``kwargs["error"]``) and its ``__cause__`` chain."""
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen and len(seen) < 8:
+        seen.append(current)
+        kwargs = getattr(current, "kwargs", None)
+        inner = kwargs.get("error") if isinstance(kwargs, dict) else None
+        current = inner if isinstance(inner, BaseException) else current.__cause__
+    return seen
+
+
+def _is_reset(exc: BaseException) -> bool:
+    """The peer dropped an open connection (RST, or closed it before the whole answer)."""
+    for cause in _causes(exc):
+        if isinstance(cause, ConnectionResetError | ConnectionClosedError):
+            return True
+        if getattr(cause, "errno", None) in (errno.ECONNRESET, errno.EPIPE):
+            return True
+        name = type(cause).__name__
+        if name in ("ServerDisconnectedError", "ClientPayloadError", "ProtocolError"):
+            return True
+    return False
+
+
 def classify(exc: BaseException) -> Classified:
     """Map a boto/aiohttp/urllib3 exception to (error_type, retryable, message)."""
     if isinstance(exc, ClientError):
@@ -102,18 +142,20 @@ def classify(exc: BaseException) -> Classified:
             code = "ThrottlingException" if status == 429 else f"HTTP{status or '?'}"
         retryable = code in RETRYABLE_CODES or status == 429 or status >= 500
         return Classified(code, retryable, message)
+    if isinstance(exc, MalformedResponseError):
+        return Classified(exc.error_type, True, str(exc))
     if isinstance(exc, ConnectTimeoutError):
         return Classified("ConnectTimeout", True, str(exc))
-    if isinstance(exc, ReadTimeoutError):
-        return Classified("ReadTimeout", True, str(exc))
-    if isinstance(exc, EndpointConnectionError):
-        return Classified("EndpointConnectionError", True, str(exc))
-    if isinstance(exc, ConnectionClosedError | ResponseStreamingError):
-        return Classified(type(exc).__name__, True, str(exc))
-    if isinstance(exc, TimeoutError):  # asyncio.TimeoutError is TimeoutError on 3.11
+    if isinstance(exc, ReadTimeoutError | TimeoutError):  # asyncio.TimeoutError is TimeoutError
         return Classified("ReadTimeout", True, str(exc) or "the read timed out")
-    if isinstance(exc, ConnectionError):
+    if _is_reset(exc):
+        return Classified(
+            "ConnectionReset", True, f"the endpoint dropped the connection ({exc})"
+        )
+    if isinstance(exc, EndpointConnectionError | ConnectionError):
         return Classified("EndpointConnectionError", True, str(exc))
+    if isinstance(exc, ResponseStreamingError):
+        return Classified(type(exc).__name__, True, str(exc))
     # urllib3 / aiohttp errors raised while reading a streamed body are not mapped by botocore.
     for cls in type(exc).__mro__:
         module = cls.__module__.split(".")[0]
@@ -133,10 +175,19 @@ def backoff_delay(
     return (rng or random).uniform(0.0, ceiling)
 
 
+def _plural(n: int) -> str:
+    return f"{n} attempt{'s' if n != 1 else ''}"
+
+
 def final_error(info: Classified, attempts: int, model_id: str) -> BackendError:
     """The error raised when a call fails for good, with the AWS code and the attempt count."""
-    tries = f"{attempts} attempt{'s' if attempts != 1 else ''}"
-    where = f"model {model_id}, after {tries}"
+    where = f"model {model_id}, after {_plural(attempts)}"
+    if info.error_type == "MalformedResponse":
+        return MalformedResponseError(
+            f"{info.message} ({where}); the endpoint or a proxy cut the answer short: "
+            "retry later or raise max_attempts",
+            attempts=attempts,
+        )
     if info.error_type in THROTTLING_CODES:
         return ThrottledError(
             f"{info.error_type}: {info.message} ({where}); {_THROTTLE_ADVICE}",
@@ -159,56 +210,135 @@ def final_error(info: Classified, attempts: int, model_id: str) -> BackendError:
     )
 
 
-def _handle(exc: Exception, attempt: int, settings: BackendSettings) -> Classified:
-    info = classify(exc)
-    if not info.retryable or attempt >= settings.max_attempts:
-        raise final_error(info, attempt, settings.model_id) from exc
-    log.info(
-        "attempt %d/%d failed with %s: %s; retrying",
-        attempt,
-        settings.max_attempts,
-        info.error_type,
-        info.message,
-    )
-    return info
+class RetryState:
+    """The retry decisions of one call, shared by the sync and the async loop (no I/O here).
+
+    ``begin()`` before each attempt (raises DeadlineExceeded when no time is left, returns the
+    seconds left or None without a deadline); ``failed(exc)`` after a failed one: raises the
+    final error, or DeadlineExceeded when the backoff would pass the deadline, or returns the
+    delay to wait. Every step is shown in ``progress.OUTSTANDING`` and logged.
+    """
+
+    def __init__(
+        self,
+        settings: BackendSettings,
+        label: str = "call",
+        *,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        outstanding: Outstanding = OUTSTANDING,
+    ) -> None:
+        self.settings = settings
+        self.label = label
+        self.rng = rng
+        self.clock = clock
+        self.attempt = 0
+        self.last: Classified | None = None
+        self.started = clock()
+        self.deadline = None if settings.deadline_s is None else self.started + settings.deadline_s
+        self.outstanding = outstanding
+        self.ident = outstanding.add(
+            CallState(label, 0, settings.max_attempts, self.started, phase_since=self.started,
+                      deadline_s=settings.deadline_s)
+        )
+
+    def remaining(self) -> float | None:
+        return None if self.deadline is None else self.deadline - self.clock()
+
+    def begin(self) -> float | None:
+        """Start the next attempt; the seconds it may take (None: no deadline)."""
+        left = self.remaining()
+        if left is not None and left <= 0:
+            raise self.expired()
+        self.attempt += 1
+        self.outstanding.update(self.ident, attempt=self.attempt, phase="calling",
+                                phase_since=self.clock())
+        return left
+
+    def failed(self, exc: Exception) -> float:
+        """The delay before the next attempt, or raise the error that ends the call."""
+        if isinstance(exc, BackendError) and not isinstance(exc, MalformedResponseError):
+            raise exc
+        info = classify(exc)
+        self.last = info
+        settings = self.settings
+        left = self.remaining()
+        if not info.retryable:
+            raise final_error(info, self.attempt, settings.model_id) from exc
+        if left is not None and left <= 0:
+            raise self.expired() from exc
+        if self.attempt >= settings.max_attempts:
+            raise final_error(info, self.attempt, settings.model_id) from exc
+        delay = backoff_delay(self.attempt, settings.backoff_base_s, settings.backoff_max_s,
+                              self.rng)
+        if left is not None and delay >= left:
+            raise self.expired() from exc
+        log.info("%s: attempt %d/%d failed with %s: %s; retrying in %.2f s", self.label,
+                 self.attempt, settings.max_attempts, info.error_type, info.message, delay)
+        self.outstanding.update(self.ident, phase="waiting", phase_since=self.clock(),
+                                wait_s=delay, last_error=info.error_type)
+        return delay
+
+    def expired(self) -> DeadlineExceeded:
+        last = f"; last error {self.last.error_type}: {self.last.message}" if self.last else ""
+        error = DeadlineExceeded(
+            f"{self.label}: no answer within the {self.settings.deadline_s:g} s deadline "
+            f"(model {self.settings.model_id}, {_plural(self.attempt)}{last}); raise "
+            "--deadline / deadline_s, or check that the endpoint answers",
+            error_type="DeadlineExceeded",
+            attempts=self.attempt,
+        )
+        log.warning("%s", error)
+        return error
+
+    def close(self) -> None:
+        self.outstanding.remove(self.ident)
 
 
 def call_with_retries(
     attempt_fn: Callable[[int], T],
     settings: BackendSettings,
     *,
+    label: str = "call",
     sleep: Callable[[float], None] = time.sleep,
     rng: random.Random | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> T:
-    """Run ``attempt_fn(attempt_number)`` until it succeeds or the retry budget is spent."""
-    attempt = 1
-    while True:
-        try:
-            return attempt_fn(attempt)
-        except (BackendError, KeyboardInterrupt):
-            raise
-        except Exception as exc:
-            _handle(exc, attempt, settings)
-        sleep(backoff_delay(attempt, settings.backoff_base_s, settings.backoff_max_s, rng))
-        attempt += 1
+    """Run ``attempt_fn(attempt_number)`` until it succeeds, the budget or the deadline is spent.
+
+    A sync attempt cannot be interrupted: it ends at the latest one read timeout (which never
+    exceeds the deadline) after its last byte; the deadline is checked between attempts.
+    """
+    state = RetryState(settings, label, rng=rng, clock=clock)
+    try:
+        while True:
+            state.begin()
+            try:
+                return attempt_fn(state.attempt)
+            except Exception as exc:
+                delay = state.failed(exc)
+            sleep(delay)
+    finally:
+        state.close()
 
 
 async def acall_with_retries(
     attempt_fn: Callable[[int], Awaitable[T]],
     settings: BackendSettings,
     *,
+    label: str = "call",
     rng: random.Random | None = None,
 ) -> T:
-    """Async twin of call_with_retries (waits with asyncio.sleep)."""
-    attempt = 1
-    while True:
-        try:
-            return await attempt_fn(attempt)
-        except (BackendError, asyncio.CancelledError):
-            raise
-        except Exception as exc:
-            _handle(exc, attempt, settings)
-        await asyncio.sleep(
-            backoff_delay(attempt, settings.backoff_base_s, settings.backoff_max_s, rng)
-        )
-        attempt += 1
+    """Async twin of call_with_retries; an attempt is cancelled when the deadline comes."""
+    state = RetryState(settings, label, rng=rng)
+    try:
+        while True:
+            left = state.begin()
+            try:
+                async with asyncio.timeout(left):
+                    return await attempt_fn(state.attempt)
+            except Exception as exc:
+                delay = state.failed(exc)
+            await asyncio.sleep(delay)
+    finally:
+        state.close()

@@ -1,7 +1,8 @@
-"""Backend settings: plain, picklable data. Imports only the package config.
+"""Backend settings: plain, picklable data. Imports only the package config and errors.
 
 Every LLM-layer module (clients, retry, limiter, cache) reads these; none of them is imported
 back from here, so the settings can travel to process and Dask workers without pulling a client.
+Bad timeouts or attempt counts raise ConfigError naming the field.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from report_lib import config
+from report_lib.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -25,11 +27,13 @@ class BackendSettings:
     system: str | None = None  # overrides the job's system prompt when set
     stream: bool = False
     cache_dir: str | None = None
-    # retries / timeouts (botocore Config)
+    # retries / timeouts. A hung endpoint ends a report after at most deadline_s (async) or
+    # deadline_s + read_timeout (sync: an attempt cannot be interrupted): 240 + 60 s = 5 min.
     retry_mode: str = "standard"  # legacy | standard | adaptive
     max_attempts: int = 8
-    connect_timeout: float = 5.0
-    read_timeout: float = 120.0
+    connect_timeout: float = 10.0  # per attempt: seconds to open the connection
+    read_timeout: float = 60.0  # per attempt: seconds without a byte from the endpoint
+    deadline_s: float | None = 240.0  # per report: all attempts and waits; None = unbounded
     backoff_base_s: float = 0.25  # our own jittered exponential backoff base
     backoff_max_s: float = 20.0
     # client-side limiter (None = off)
@@ -39,3 +43,11 @@ class BackendSettings:
     limiter_window_s: float = 60.0  # the limiter's minute (60 x time_scale against the emulator)
     # price table override: {model_id or substring: (usd per 1M input, usd per 1M output)}
     prices: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("connect_timeout", "read_timeout", "deadline_s"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ConfigError(f"{name} must be a number of seconds > 0, got {value!r}")
+        if self.max_attempts < 1:
+            raise ConfigError(f"max_attempts must be >= 1, got {self.max_attempts!r}")
