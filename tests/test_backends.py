@@ -14,9 +14,10 @@ import pytest
 
 from report_lib.data.sample import synthesize
 from report_lib.emulator import Emulator
-from report_lib.errors import BackendError, CredentialsError
+from report_lib.errors import BackendError, ConfigError, CredentialsError
 from report_lib.jobs import CallOutcome, ReportJob
-from report_lib.llm.backends import BedrockBackend, make_backend
+from report_lib.llm.backends import BedrockBackend, check_settings, make_backend
+from report_lib.llm.cache import CacheWarning
 from report_lib.llm.settings import BackendSettings
 from report_lib.llm.testing import MockBedrock, converse_response
 from report_lib.llm.tokens import estimate_tokens
@@ -160,6 +161,48 @@ def test_other_inference_settings_miss_the_cache(tmp_path: Path) -> None:
     with hot_mock.backend(replace(settings, temperature=0.9)) as hot:
         assert hot.call(PLAIN_JOB).text == "hot"
     assert len(hot_mock.requests) == 1
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        {"backend": "bedrock", "endpoint_url": None},  # the real service, same model
+        {"backend": "emulator", "endpoint_url": "http://127.0.0.1:2"},  # another emulator
+    ],
+)
+def test_answers_of_one_endpoint_are_not_served_to_another(
+    tmp_path: Path, other: dict[str, Any]
+) -> None:
+    first = bedrock_settings(backend="emulator", endpoint_url="http://127.0.0.1:1",
+                             cache_dir=str(tmp_path))
+    with MockBedrock.script(converse_response("# from the emulator", 1, 1)).backend(first) as b:
+        b.call(PLAIN_JOB)
+    real = MockBedrock.script(converse_response("# from the model", 1, 1))
+    with real.backend(replace(first, **other)) as backend:
+        outcome = backend.call(PLAIN_JOB)
+    assert (outcome.text, outcome.cached, len(real.requests)) == ("# from the model", False, 1)
+
+
+def test_a_cache_that_fails_to_store_still_delivers(tmp_path: Path) -> None:
+    (tmp_path / "cache").mkdir()
+    settings = bedrock_settings(cache_dir=str(tmp_path / "cache"))
+    mock = MockBedrock(lambda op, req: converse_response("# paid answer", 5, 5))
+    with mock.backend(settings) as backend:
+        for shard in range(256):  # no entry folder can be created: every store fails
+            (tmp_path / "cache" / f"{shard:02x}").write_text("", encoding="utf-8")
+        with pytest.warns(CacheWarning) as seen:
+            outcomes = [backend.call(PLAIN_JOB), asyncio.run(backend.acall(PLAIN_JOB))]
+    assert [(o.text, o.cached) for o in outcomes] == [("# paid answer", False)] * 2
+    assert len(seen) == 1
+
+
+def test_check_settings_refuses_a_cache_path_that_is_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "cache"
+    path.write_text("", encoding="utf-8")
+    with pytest.raises(ConfigError, match="this is a file"):
+        check_settings(bedrock_settings(cache_dir=str(path)))
+    assert check_settings(bedrock_settings(cache_dir=str(tmp_path / "new"))).cache_dir
+    assert (tmp_path / "new").is_dir()
 
 
 def test_limiter_from_settings_is_settled_with_usage() -> None:

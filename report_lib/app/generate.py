@@ -18,7 +18,7 @@ from report_lib.emulator import Emulator
 from report_lib.errors import RunInterrupted
 from report_lib.execution import STRATEGIES, run_jobs
 from report_lib.jobs import ReportResult, RunResult
-from report_lib.llm.backends import BACKENDS
+from report_lib.llm.backends import check_settings
 from report_lib.llm.settings import BackendSettings
 from report_lib.reports.jobs import build_jobs
 
@@ -31,7 +31,7 @@ def backend_endpoint(
     emulator_options: dict[str, Any] | None = None,
 ) -> Iterator[tuple[BackendSettings, Any]]:
     """Yield settings ready to use; for ``emulator`` without an endpoint, start one for the run."""
-    BACKENDS.validate(settings.backend)
+    check_settings(settings)
     if settings.backend != "emulator" or settings.endpoint_url:
         yield settings, None
         return

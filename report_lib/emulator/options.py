@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from report_lib.config import REPORT_KINDS
 from report_lib.emulator.latency import LatencyModel, parse_latency_model
 from report_lib.errors import ConfigError
 
 READY_PREFIX = "Bedrock emulator listening on "
+FAULT_NAMES: tuple[str, ...] = ("hang", "reset", "truncate", "slow")
+_FAULT_HELP = {
+    "hang": "accept the request and never answer",
+    "reset": "drop the connection (TCP RST) before answering",
+    "truncate": "answer 200 with half the body (ConverseStream: no messageStop)",
+    "slow": "wait --slow-s seconds (x time-scale) before the normal answer",
+}
 
 
 @dataclass
@@ -25,6 +32,16 @@ class EmulatorConfig:
     fail_rate: float = 0.0
     throttle_first: int = 0
     reject: tuple[str, ...] = ()
+    # network faults after admission (report_lib.emulator.faults)
+    hang_first: int = 0
+    hang_rate: float = 0.0
+    reset_first: int = 0
+    reset_rate: float = 0.0
+    truncate_first: int = 0
+    truncate_rate: float = 0.0
+    slow_first: int = 0
+    slow_rate: float = 0.0
+    slow_s: float = 10.0
     seed: int = 0
     parent_pid: int | None = None
 
@@ -35,10 +52,15 @@ class EmulatorConfig:
             valid = ", ".join(REPORT_KINDS)
             raise ConfigError(f"reject: unknown report kind {unknown[0]!r}; valid kinds: {valid}")
         parse_latency_model(self.latency_model, self.time_scale)  # ValueError if invalid
-        for name in ("throttle_rate", "fail_rate"):
+        for name in ("throttle_rate", "fail_rate", *(f"{f}_rate" for f in FAULT_NAMES)):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ConfigError(f"{name} must be a probability in [0, 1], got {value!r}")
+        for name in (f"{f}_first" for f in FAULT_NAMES):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        if not self.slow_s > 0:
+            raise ConfigError(f"slow_s must be a number of seconds > 0, got {self.slow_s!r}")
         if self.tpm is not None and self.tpm <= 0:
             raise ConfigError(f"tpm must be a positive number of tokens per minute, got {self.tpm}")
         if self.throttle_first < 0:
@@ -49,6 +71,23 @@ class EmulatorConfig:
     @property
     def latency(self) -> LatencyModel:
         return parse_latency_model(self.latency_model, self.time_scale)
+
+    def to_argv(self) -> list[str]:
+        """The command-line flags that give this config (``--name value`` per field)."""
+        argv: list[str] = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            flag = "--" + f.name.replace("_", "-")
+            if value is None or value is False:
+                continue
+            if value is True:
+                argv.append(flag)
+            elif isinstance(value, tuple):
+                for item in value:
+                    argv += [flag, str(item)]
+            else:
+                argv += [flag, repr(float(value)) if isinstance(value, float) else str(value)]
+        return argv
 
 
 def _probability(text: str) -> float:
@@ -151,6 +190,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="answer requests for report KIND (kpi, cpo, trend) with 400 ValidationException; "
         "repeatable",
     )
+    _add_fault_arguments(parser)
     parser.add_argument(
         "--seed", type=int, default=0, help="seed of the latency jitter and random faults"
     )
@@ -163,18 +203,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def config_from_args(ns: argparse.Namespace) -> EmulatorConfig:
-    """EmulatorConfig from parsed ``add_arguments`` options."""
-    return EmulatorConfig(
-        host=ns.host,
-        port=ns.port,
-        latency_model=ns.latency_model,
-        time_scale=ns.time_scale,
-        tpm=ns.tpm,
-        throttle_rate=ns.throttle_rate,
-        fail_rate=ns.fail_rate,
-        throttle_first=ns.throttle_first,
-        reject=tuple(ns.reject or ()),
-        seed=ns.seed,
-        parent_pid=getattr(ns, "parent_pid", None),
+def _add_fault_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "network faults (after admission; the -first counts apply in the order listed)"
     )
+    for name in FAULT_NAMES:
+        what = _FAULT_HELP[name]
+        group.add_argument(f"--{name}-first", type=_non_negative_int, default=0, metavar="N",
+                           help=f"the first N admitted requests: {what}")
+        group.add_argument(f"--{name}-rate", type=_probability, default=0.0, metavar="P",
+                           help=f"with probability P: {what}")
+    group.add_argument("--slow-s", type=_positive_float, default=10.0, metavar="SECONDS",
+                       help="delay of the slow fault (default 10)")
+
+
+def config_from_args(ns: argparse.Namespace) -> EmulatorConfig:
+    """EmulatorConfig from parsed ``add_arguments`` options (absent options keep defaults)."""
+    values = {f.name: getattr(ns, f.name) for f in fields(EmulatorConfig) if hasattr(ns, f.name)}
+    values["reject"] = tuple(values.get("reject") or ())
+    return EmulatorConfig(**values)

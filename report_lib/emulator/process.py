@@ -11,7 +11,6 @@ import tempfile
 import threading
 import urllib.request
 import weakref
-from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -28,33 +27,13 @@ class Emulator:
     ...     client = boto3.client("bedrock-runtime", endpoint_url=emu.url, ...)
     """
 
-    def __init__(
-        self,
-        latency_model: str = "sonnet",
-        time_scale: float = 1.0,
-        tpm: int | None = None,
-        throttle_rate: float = 0.0,
-        fail_rate: float = 0.0,
-        throttle_first: int = 0,
-        reject: Iterable[str] = (),
-        seed: int = 0,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        startup_timeout: float = 30.0,
-    ) -> None:
-        self.config = EmulatorConfig(
-            host=host,
-            port=port,
-            latency_model=latency_model,
-            time_scale=time_scale,
-            tpm=tpm,
-            throttle_rate=throttle_rate,
-            fail_rate=fail_rate,
-            throttle_first=throttle_first,
-            reject=tuple(reject),
-            seed=seed,
-            parent_pid=os.getpid(),
-        )
+    def __init__(self, *, startup_timeout: float = 30.0, **options: Any) -> None:
+        """``options`` are EmulatorConfig fields (flags of ``report-lib emulator``), e.g.
+        ``latency_model="fixed:0.1"``, ``tpm=20000``, ``throttle_first=2``, ``reject=("trend",)``,
+        ``hang_first=1``, ``reset_rate=0.2``, ``truncate_first=1``, ``slow_first=1, slow_s=5``.
+        """
+        options["reject"] = tuple(options.get("reject", ()))
+        self.config = EmulatorConfig(**options, parent_pid=os.getpid())
         self.startup_timeout = startup_timeout
         self.url = ""
         # Kept open for the child's lifetime; closed by _shutdown.
@@ -75,21 +54,7 @@ class Emulator:
 
     def command(self) -> list[str]:
         """The child's command line."""
-        c = self.config
-        cmd = [
-            sys.executable, "-m", "report_lib.emulator",
-            "--host", c.host, "--port", str(c.port),
-            "--latency-model", c.latency_model, "--time-scale", repr(float(c.time_scale)),
-            "--throttle-rate", repr(float(c.throttle_rate)),
-            "--fail-rate", repr(float(c.fail_rate)),
-            "--throttle-first", str(c.throttle_first), "--seed", str(c.seed),
-            "--parent-pid", str(c.parent_pid),
-        ]  # fmt: skip
-        if c.tpm is not None:
-            cmd += ["--tpm", str(int(c.tpm))]
-        for kind in c.reject:
-            cmd += ["--reject", kind]
-        return cmd
+        return [sys.executable, "-m", "report_lib.emulator", *self.config.to_argv()]
 
     def _wait_ready(self) -> str:
         assert self._proc.stdout is not None

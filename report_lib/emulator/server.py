@@ -2,7 +2,9 @@
 
 One asyncio process; every wait is an ``asyncio.sleep`` until the request's deadline (arrival +
 latency), so a thousand concurrent calls each answer on time. Faults are configurable:
-``--tpm`` (token bucket), ``--throttle-rate``, ``--throttle-first``, ``--fail-rate``, ``--reject``.
+``--tpm`` (token bucket), ``--throttle-rate``, ``--throttle-first``, ``--fail-rate``, ``--reject``,
+and network faults after admission (report_lib.emulator.faults: hang, reset, truncated body,
+slow-then-ok).
 
 Time scale: every delay is multiplied by ``time_scale``, *including the quota's minute*: with
 ``--tpm 10000 --time-scale 0.1`` the bucket holds 10,000 tokens and refills them every 6 s, so a
@@ -32,6 +34,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
+from report_lib.emulator import faults
 from report_lib.emulator.answers import Answer, answer_for, limit_answer, split_chunks
 from report_lib.emulator.eventstream import CONTENT_TYPE as EVENTSTREAM_TYPE
 from report_lib.emulator.eventstream import encode_event
@@ -241,11 +244,13 @@ def _count_answer(state: EmulatorState, call: Call, deadline: float) -> None:
     stats.max_late_ms = max(stats.max_late_ms, round(late_ms, 3))
 
 
-Responder = Callable[[web.Request, EmulatorState, Call, float], Awaitable[web.StreamResponse]]
+Responder = Callable[
+    [web.Request, EmulatorState, Call, float, bool], Awaitable[web.StreamResponse]
+]
 
 
 async def _handle(request: web.Request, respond: Responder) -> web.StreamResponse:
-    """Count the request, admit it (or answer its error at once), then ``respond``."""
+    """Count the request, admit it (or answer its error at once), inject a fault, ``respond``."""
     started = time.monotonic()
     state = request.app[STATE]
     state.stats.requests += 1
@@ -257,13 +262,22 @@ async def _handle(request: web.Request, respond: Responder) -> web.StreamRespons
         except ApiError as error:
             _count_error(state.stats, error)
             return error.response()
-        return await respond(request, state, call, started)
+        fault = faults.draw_fault(state)
+        if fault == "hang":
+            return await faults.hang(request)
+        if fault == "reset":
+            faults.reset(request)
+        if fault == "slow":
+            delay = state.config.slow_s * state.config.time_scale
+            await asyncio.sleep(delay)
+            started += delay
+        return await respond(request, state, call, started, fault == "truncate")
     finally:
         state.stats.in_flight -= 1
 
 
 async def _respond_json(
-    request: web.Request, state: EmulatorState, call: Call, started: float
+    request: web.Request, state: EmulatorState, call: Call, started: float, truncate: bool
 ) -> web.StreamResponse:
     await _sleep_until(started + call.total_s)
     body = {
@@ -272,15 +286,20 @@ async def _respond_json(
         "usage": _usage(call),
         "metrics": {"latencyMs": round(call.total_s * 1000)},
     }
+    if truncate:
+        return faults.truncated_json(_dumps(body).encode("utf-8"))
     response = web.json_response(body, dumps=_dumps, headers={"x-amzn-RequestId": _request_id()})
     _count_answer(state, call, started + call.total_s)
     return response
 
 
 async def _respond_stream(
-    request: web.Request, state: EmulatorState, call: Call, started: float
+    request: web.Request, state: EmulatorState, call: Call, started: float, truncate: bool
 ) -> web.StreamResponse:
-    """messageStart at once, deltas from TTFT to the total latency, then stop + metadata."""
+    """messageStart at once, deltas from TTFT to the total latency, then stop + metadata.
+
+    ``truncate``: the stream ends cleanly after half the deltas, without messageStop.
+    """
     state.stats.streams += 1
     response = web.StreamResponse(
         headers={"Content-Type": EVENTSTREAM_TYPE, "x-amzn-RequestId": _request_id()}
@@ -290,10 +309,13 @@ async def _respond_stream(
         await response.write(encode_event("messageStart", {"role": "assistant"}))
         chunks = split_chunks(call.text, call.chunk_seed)
         step = (call.total_s - call.ttft_s) / max(1, len(chunks) - 1)
-        for i, chunk in enumerate(chunks):
+        for i, chunk in enumerate(chunks[: len(chunks) // 2] if truncate else chunks):
             await _sleep_until(started + call.ttft_s + i * step)
             delta = {"contentBlockIndex": 0, "delta": {"text": chunk}}
             await response.write(encode_event("contentBlockDelta", delta))
+        if truncate:
+            await response.write_eof()
+            return response
         await _sleep_until(started + call.total_s)
         await response.write(encode_event("contentBlockStop", {"contentBlockIndex": 0}))
         await response.write(encode_event("messageStop", {"stopReason": call.stop_reason}))
@@ -342,6 +364,8 @@ async def _bedrock_errors(
     except web.HTTPException as exc:
         if exc.status == 404:
             return ApiError(404, "UnknownOperationException", f"no route {request.path}").response()
+        raise
+    except ConnectionResetError:  # an injected reset: the connection is gone, nothing to answer
         raise
     except Exception as exc:
         log.exception("emulator: error while answering %s", request.path)

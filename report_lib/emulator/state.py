@@ -55,6 +55,7 @@ class Stats:
     streams: int = 0
     max_late_ms: float = 0.0  # worst overshoot of an answer past its deadline, server side
     models: Counter[str] = field(default_factory=Counter)
+    faults: Counter[str] = field(default_factory=Counter)  # injected: hang, reset, truncate, slow
     started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
 
 
@@ -80,6 +81,7 @@ class EmulatorState:
     def snapshot(self) -> dict[str, Any]:
         data = asdict(self.stats)
         data["models"] = dict(self.stats.models)
+        data["faults"] = dict(self.stats.faults)
         data["config"] = {**asdict(self.config), "reject": list(self.config.reject)}
         data["tokens_available"] = None if self.bucket is None else int(self.bucket.available())
         return data

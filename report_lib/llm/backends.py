@@ -19,8 +19,8 @@ from typing import Any, Protocol
 from report_lib.errors import ConfigError
 from report_lib.jobs import CallOutcome, ReportJob
 from report_lib.llm.async_client import AsyncBedrock
-from report_lib.llm.cache import ResponseCache, cache_key
-from report_lib.llm.converse import TextCallback, system_prompt
+from report_lib.llm.cache import ResponseCache, cache_key, check_cache_dir
+from report_lib.llm.converse import TextCallback, build_request
 from report_lib.llm.limiter import RateLimiter
 from report_lib.llm.settings import BackendSettings
 from report_lib.llm.sync_client import converse, make_client
@@ -78,8 +78,8 @@ class BedrockBackend:
         if self.cache is None:
             return None
         s = self.settings
-        return cache_key(s.model_id, system_prompt(job, s), job.prompt, s.max_tokens,
-                         s.temperature)
+        endpoint = s.endpoint_url or f"bedrock-runtime.{s.region}.amazonaws.com"
+        return cache_key(s.backend, endpoint, build_request(job, s))
 
     def _cached(self, key: str | None, on_text: TextCallback | None) -> CallOutcome | None:
         if key is None or self.cache is None:
@@ -220,6 +220,18 @@ BACKENDS = BackendRegistry()
 BACKENDS.register("offline", "report_lib.reports.offline.backend:OfflineBackend")
 BACKENDS.register("emulator", _emulator_backend)
 BACKENDS.register("bedrock", BedrockBackend)
+
+
+def check_settings(settings: BackendSettings) -> BackendSettings:
+    """Everything about ``settings`` that can be refused before any call, as ConfigError.
+
+    The backend name, and the cache folder (created here; a file or an uncreatable folder is
+    refused, a read-only one is accepted and used read-only).
+    """
+    BACKENDS.validate(settings.backend)
+    if settings.cache_dir:
+        check_cache_dir(settings.cache_dir)
+    return settings
 
 
 def make_backend(settings: BackendSettings, max_concurrency: int = 10) -> Backend:

@@ -149,8 +149,11 @@ def classify(exc: BaseException) -> Classified:
     if isinstance(exc, ReadTimeoutError | TimeoutError):  # asyncio.TimeoutError is TimeoutError
         return Classified("ReadTimeout", True, str(exc) or "the read timed out")
     if _is_reset(exc):
+        kwargs = getattr(exc, "kwargs", None)
+        url = kwargs.get("endpoint_url") if isinstance(kwargs, dict) else None
+        where = f"the connection to {url}" if url else "the connection"
         return Classified(
-            "ConnectionReset", True, f"the endpoint dropped the connection ({exc})"
+            "ConnectionReset", True, f"{where} was reset before the whole answer arrived"
         )
     if isinstance(exc, EndpointConnectionError | ConnectionError):
         return Classified("EndpointConnectionError", True, str(exc))
@@ -288,7 +291,7 @@ class RetryState:
             error_type="DeadlineExceeded",
             attempts=self.attempt,
         )
-        log.warning("%s", error)
+        log.info("%s", error)
         return error
 
     def close(self) -> None:
@@ -333,11 +336,13 @@ async def acall_with_retries(
     state = RetryState(settings, label, rng=rng)
     try:
         while True:
-            left = state.begin()
+            scope = asyncio.timeout(state.begin())
             try:
-                async with asyncio.timeout(left):
+                async with scope:
                     return await attempt_fn(state.attempt)
             except Exception as exc:
+                if scope.expired():  # the deadline cut this attempt short
+                    raise state.expired() from exc
                 delay = state.failed(exc)
             await asyncio.sleep(delay)
     finally:
