@@ -10,7 +10,9 @@ of this package. Only the CLI turns them into exit codes (``report_lib.cli.main.
     ├── CredentialsError(RuntimeError) no AWS credentials in the boto3 chain        exit 2
     ├── BackendError(RuntimeError)     an LLM call failed for good                  (per report)
     │   ├── ThrottledError             429 until the retry budget ran out
-    │   └── CallTimeoutError(TimeoutError)  connect/read timeouts used up the budget
+    │   ├── CallTimeoutError(TimeoutError)  connect/read timeouts used up the budget
+    │   │   └── DeadlineExceeded       no answer within the report's deadline_s
+    │   └── MalformedResponseError(ValueError)  bodies cut short/not Converse (retried)
     └── PipelineError(RuntimeError)    a notebook of the pipeline failed            exit 1
 
 A report that fails is listed under ``errors`` of the run (its type and message) and the run
