@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from report_lib.bench import comparison, figures
+from report_lib.bench.analysis import check_targets, summarize
 
 
 def row(scenario: str, strategy: str, n: int, c: int, makespan: float, *, lb: float = 1.0,
@@ -24,7 +24,8 @@ def row(scenario: str, strategy: str, n: int, c: int, makespan: float, *, lb: fl
             "cpu_ms_per_call": cpu_ms, "peak_rss_mb": rss, "throttled": throttled,
             "retries": retries, "failed": failed, "tokens": 1000 * n,
             "throughput_tpm": sustained, "sustained_tpm": sustained, "quota_tpm": quota,
-            "time_scale": time_scale}
+            "time_scale": time_scale, "requests": n + throttled, "sum_latency_s": lb * n,
+            "pool_full_warnings": 0}
 
 
 @pytest.fixture
@@ -62,27 +63,33 @@ def test_conclusions_are_computed_from_the_values(results: pd.DataFrame) -> None
         f"time.sleep(2) ({6.01 / 2:.2f}× and {2.01 / 2:.2f}× one call's latency); through the "
         "real client stack at time scale 1 (calls of 2.00 s) sequential took 6.00 s (3.00×) "
         "and thread 2.00 s (1.00×) median.",
-        # 2.5 / 2.0 = 1.25; 6.0 / 2.0 = 3; original at N=3: 2.2 / 2.0 = 1.1
-        "seed: at N=3 with concurrency 3, thread finished in 2.00 s median, 1.25× faster than "
-        "asyncio, 3.00× faster than sequential and 1.10× faster than the original design.",
-        # 2.0 / 1.25 = 1.6; estimated speedup 80; original at N=100: 40 / 1.25 = 32
-        "scale: at N=100 with concurrency 100, asyncio finished in 1.25 s median, 1.60× faster "
-        "than thread, ~80.0× faster than sequential (estimated: Σ latencies / makespan) and "
-        "32.0× faster than the original design.",
-        # 10.5 / 10 = 1.05; 40 / 10 = 4
-        "scale: at N=100 with concurrency 10, asyncio finished in 10.00 s median, 1.05× faster "
-        "than thread, ~10.0× faster than sequential (estimated: Σ latencies / makespan) and "
-        "4.00× faster than the original design.",
+        # speed 2.5 / 2.0 = 1.25; 6 / 2 = 3; original 2.2 s is 0.2 s away, within thread's
+        # spread over repeats (2.0 .. 2.3 s)
+        "seed: at N=3 with concurrency 3, thread finished in 2.00 s median, 25 % faster than "
+        "asyncio (2.50 s), 3.0× as fast as sequential (6.00 s) and equivalent to the original "
+        "design (2.20 s, within the measured spread).",
+        "scale: at N=10 with concurrency 10, asyncio finished in 1.00 s median, 25 % faster "
+        "than thread (1.25 s) and 10.0× as fast as sequential (10.00 s).",
+        # 2.0 / 1.25 = 1.6; original at N=100: 40 / 1.25 = 32
+        "scale: at N=100 with concurrency 100, asyncio finished in 1.25 s median, 60 % faster "
+        "than thread (2.00 s) and 32.0× as fast as the original design (40.00 s).",
+        "scale: at N=100 with concurrency 10, asyncio finished in 10.00 s median, 5 % faster "
+        "than thread (10.50 s) and 4.0× as fast as the original design (40.00 s).",
         # efficiency = 1 / makespan: thread 1/1.25 → 1/2, asyncio 1/1 → 1/1.25
         "scale: from N=10 to N=100 at concurrency N, efficiency (lower bound / makespan) went "
         "thread 0.80 → 0.50; asyncio 1.00 → 0.80.",
-        "throttled: at N=30 with concurrency 30, thread/limiter finished in 100 s median, "
-        "1.20× faster than thread/retries.",
-        "Under a quota of 10,000 tokens/min, thread/limiter reached sustained 9,500 tokens/min "
-        "(95% of the quota) with 0 throttled responses, 0 retries and 0 failed calls.",
+        # retries lost a report: never ranked, whatever its makespan
+        "throttled: at N=30 with concurrency 30, thread/limiter finished in 100 s median; "
+        "thread/retries lost 1 report and is not ranked.",
+        "Under a quota of 10,000 tokens/min, thread/retries (N=30) sustained 8,000 tokens/min "
+        "(80% of its quota) in 120 s; per run 12 of 42 requests throttled, 1 report lost over "
+        "1 run.",
+        "Under a quota of 10,000 tokens/min, thread/limiter (N=30) sustained 9,500 tokens/min "
+        "(95% of its quota) in 100 s; per run 0 of 30 requests throttled, 0 reports lost over "
+        "1 run.",
         "Client CPU per call (median over runs): lowest asyncio 0.50 ms, highest original "
         "40.00 ms; peak memory: lowest asyncio 100 MB, highest original 150 MB.",
-        "Failed calls (summed over repeats): throttled thread/retries: 1.",
+        "Failed reports (summed over runs): throttled thread/retries N=30: 1 of 30.",
         "Not in these results: realistic; run the benchmark with scenarios realistic to cover "
         "them.",
     ]
@@ -94,24 +101,93 @@ def test_conclusions_name_missing_scenarios_and_time_scale() -> None:
         row("seed", "sequential", 3, 1, 0.3, lb=0.1, time_scale=0.05),
         row("seed", "thread", 3, 3, 0.12, lb=0.1, time_scale=0.05),
     ])
-    sentences = comparison.conclusions(seed_only)
-    assert sentences[0].endswith("at time scale 0.05 (calls of 0.100 s) sequential took "
-                                 "0.300 s (3.00×) and thread 0.120 s (1.20×) median.")
-    assert "seed: at N=3 with concurrency 3, thread finished in 0.120 s median, 2.50× faster "\
-           "than sequential." in sentences
-    assert "Latencies were scaled (seed 0.05); makespans are as measured at that scale." \
-        in sentences
-    assert sentences[-1] == ("Not in these results: realistic, scale, throttled, original; run "
-                             "the benchmark with scenarios realistic, scale, throttled, original "
-                             "to cover them.")
-    assert "No call failed in any run." in sentences
+    assert comparison.conclusions(seed_only) == [
+        "The original published 6.01 s sequential vs 2.01 s parallel for 3 calls faked with "
+        "time.sleep(2) (3.00× and 1.00× one call's latency); through the real client stack at "
+        "time scale 0.05 (calls of 0.100 s) sequential took 0.300 s (3.00×) and thread 0.120 s "
+        "(1.20×) median.",
+        "seed: at N=3 with concurrency 3, thread finished in 0.120 s median, 2.5× as fast as "
+        "sequential (0.300 s).",
+        "Client CPU per call (median over runs): 1.00 ms for every strategy; peak memory: "
+        "100 MB for every strategy.",
+        "No report failed in any run.",
+        "Time was compressed in seed ×0.05 (latencies; calls of 0.100 s); figures are as "
+        "measured at that scale.",
+        "Not in these results: realistic, scale, throttled, original; run the benchmark with "
+        "scenarios realistic, scale, throttled, original to cover them.",
+    ]
 
 
-def test_a_tie_is_not_called_faster() -> None:
+def test_a_tie_is_called_equivalent() -> None:
     tie = pd.DataFrame([row("seed", "thread", 3, 3, 2.0, lb=2.0),
                         row("seed", "asyncio", 3, 3, 2.008, lb=2.0)])  # 0.4 % apart
-    assert ("seed: at N=3 with concurrency 3, thread finished in 2.00 s median, about as fast "
-            "as asyncio (1.00×).") in comparison.conclusions(tie)
+    assert ("seed: at N=3 with concurrency 3, thread finished in 2.00 s median, equivalent to "
+            "asyncio (2.01 s, within the measured spread).") in comparison.conclusions(tie)
+
+
+@pytest.mark.parametrize(("t", "other", "text"), [
+    (2.0, 2.28, "14 % faster than"), (2.28, 2.0, "12 % slower than"),
+    (1.0, 3.0, "3.0× as fast as"), (3.0, 1.0, "takes 3.0× as long as"),
+])
+def test_speed_phrase_is_plain(t: float, other: float, text: str) -> None:
+    assert comparison.speed_phrase(t, other) == text
+
+
+def test_a_run_that_lost_reports_never_wins_nor_meets_an_unquoted_baseline() -> None:
+    # The old page ranked asyncio/retries "1.33× faster" while 59 of its 100 reports failed,
+    # and compared it with an original design that never ran under a quota.
+    rows = pd.DataFrame([
+        row("throttled", "asyncio", 100, 100, 7.5, variant="retries", quota=40_000,
+            sustained=30_000, throttled=150, failed=59),
+        row("throttled", "asyncio", 100, 100, 10.0, variant="limiter", quota=40_000,
+            sustained=38_000),
+        row("original", "original", 100, 3, 40.0),
+    ])
+    assert comparison.conclusions(rows)[0] == (
+        "throttled: at N=100 with concurrency 100, asyncio/limiter finished in 10.00 s median; "
+        "asyncio/retries lost 59 reports and is not ranked.")
+    lost_only = rows[rows["variant"] != "limiter"]
+    assert comparison.conclusions(lost_only)[0] == (
+        "throttled: at N=100 with concurrency 100, no strategy delivered every report "
+        "(asyncio/retries lost 59 reports and is not ranked).")
+
+
+def test_efficiency_is_not_concluded_when_the_client_cpu_rivals_the_latency() -> None:
+    # Calls compressed to 50 ms while the client spends 2 ms of CPU per call (4 %) at N=3 and
+    # 5 ms (10 %) at N=100: the second efficiency is the client's, not the strategy's.
+    rows = pd.DataFrame([
+        row("scale", "thread", 3, 3, 0.06, lb=0.05, cpu_ms=2.0, time_scale=0.05),
+        row("scale", "thread", 100, 100, 0.28, lb=0.05, cpu_ms=5.0, time_scale=0.05),
+        row("scale", "asyncio", 3, 3, 0.055, lb=0.05, cpu_ms=1.0, time_scale=0.05),
+        row("scale", "asyncio", 100, 100, 0.10, lb=0.05, cpu_ms=2.0, time_scale=0.05),
+    ])
+    assert comparison.scaling_sentence(summarize(rows), "scale") == (
+        "scale: from N=3 to N=100 at concurrency N, efficiency (lower bound / makespan) went "
+        "asyncio 0.91 → 0.50. scale: no efficiency conclusion for thread (client CPU per call "
+        "10% of the 0.050 s call at N=100): above 5% the client's own work, not the strategy, "
+        "sets it.")
+    eff = {c.strategy: c for c in check_targets(rows) if c.target.startswith("efficiency")}
+    assert eff["thread"].passed is None and eff["asyncio"].passed is False
+
+
+def test_throttled_targets_keep_each_case_with_its_own_quota() -> None:
+    # The old page mixed N=3's quota with N=30's throughput ("13,319 of 4,218") and passed a
+    # limiter on a ratio of 3.14.
+    rows = pd.DataFrame([
+        row("throttled", "thread", 3, 3, 1.0, variant="limiter", quota=4_218, sustained=4_000),
+        row("throttled", "thread", 30, 30, 9.0, variant="limiter", quota=13_919,
+            sustained=13_319),
+    ])
+    checks = [(c.strategy, round(c.measured, 4), c.passed, c.detail)
+              for c in check_targets(rows)]
+    assert checks == [
+        ("thread/limiter N=3 c=3", round(4_000 / 4_218, 4), True,
+         "sustained 4,000 of 4,218 tokens/min; 0 failed reports in 1 runs; per run 0 of 3 "
+         "requests throttled, 0 retries"),
+        ("thread/limiter N=30 c=30", round(13_319 / 13_919, 4), True,
+         "sustained 13,319 of 13,919 tokens/min; 0 failed reports in 1 runs; per run 0 of 30 "
+         "requests throttled, 0 retries"),
+    ]
 
 
 def test_conclusions_without_results() -> None:
@@ -176,13 +252,19 @@ def test_scaling_and_throttle_charts_absent_without_data() -> None:
     assert figures.gantt_chart([]) is None
 
 
-def test_throttle_chart_shows_quota(results: pd.DataFrame) -> None:
-    fig = figures.throttle_chart(results)
-    ax = fig.axes[0]
-    heights = sorted(p.get_height() for p in ax.patches)
-    assert heights == [8_000, 9_500]
-    quota_lines = [line for line in ax.get_lines() if "quota" in line.get_label()]
-    assert [float(np.asarray(line.get_ydata())[0]) for line in quota_lines] == [10_000, 9_000]
+def test_throttle_chart_draws_each_case_with_its_own_quota() -> None:
+    rows = pd.DataFrame([
+        row("throttled", "thread", 3, 3, 1.0, variant="limiter", quota=4_218, sustained=4_000),
+        row("throttled", "thread", 30, 30, 9.0, variant="limiter", quota=13_919,
+            sustained=13_319),
+    ])
+    ax = figures.throttle_chart(rows).axes[0]
+    assert [p.get_height() for p in ax.patches] == [4_000, 13_319]
+    quota, ninety = ax.collections[:2]
+    assert [float(seg[0][1]) for seg in quota.get_segments()] == [4_218, 13_919]
+    assert [float(seg[0][1]) for seg in ninety.get_segments()] == pytest.approx(
+        [0.9 * 4_218, 0.9 * 13_919])
+    assert ax.get_ylim()[0] == 0
 
 
 def test_gantt_chart_one_bar_per_call() -> None:

@@ -12,20 +12,25 @@ A strategy is shown with its variant and start method when it has them (``proces
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from report_lib.bench.analysis import summarize, with_labels
+from report_lib.bench.analysis import (
+    CPU_SHARE_MAX,
+    efficiency_concludable,
+    equivalent,
+    summarize,
+    with_labels,
+)
 from report_lib.bench.plan import (
     BENCH_STRATEGIES,
     ORIGINAL,
     PUBLISHED,
     SCENARIOS,
     SEQUENTIAL,
-    THREE_REPORT_SCENARIOS,
 )
 
 
@@ -48,23 +53,6 @@ def order(values: Iterable[Any], order: Sequence[str]) -> list[str]:
     values = list(dict.fromkeys(str(v) for v in values))
     rank = {name: i for i, name in enumerate(order)}
     return sorted(values, key=lambda v: (rank.get(v.split("/")[0], len(order)), v))
-
-
-def _scales(table: pd.DataFrame) -> dict[str, float]:
-    return {str(s): float(g["time_scale"].iloc[0]) for s, g in table.groupby("scenario")}
-
-
-def _original_makespans(table: pd.DataFrame) -> dict[tuple[int, float], float]:
-    """Median makespan of the original design per (N, time scale), from any scenario."""
-    rows = table[table["strategy"] == ORIGINAL]
-    return {(int(n), float(ts)): float(g["makespan_s"].min())
-            for n, ts, g in _by_two(rows, "n_jobs", "time_scale")}
-
-
-def _by_two(rows: pd.DataFrame, a: str, b: str) -> list[tuple[Any, Any, pd.DataFrame]]:
-    """(value of a, value of b, rows) per distinct pair."""
-    return [(x, y, rows[(rows[a] == x) & (rows[b] == y)])
-            for x, y in rows[[a, b]].drop_duplicates().itertuples(index=False)]
 
 
 def published_table(results: pd.DataFrame, metadata: dict[str, Any] | None = None) -> pd.DataFrame:
@@ -112,95 +100,152 @@ def quota_table(results: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     return summarize(rows), column
 
 
-def _groups(table: pd.DataFrame, scenario: str) -> list[tuple[int, int, pd.DataFrame]]:
-    """(N, concurrency, rows) described for a scenario: its N (3 for the 3-report scenarios,
-    else the largest) at each concurrency level; sequential/original rows join every group."""
-    rows = table[table["scenario"] == scenario]
-    sizes = set(rows["n_jobs"].astype(int))
-    n = 3 if scenario in THREE_REPORT_SCENARIOS and 3 in sizes else max(sizes)
-    rows = rows[rows["n_jobs"] == n]
-    base = rows[rows["strategy"].isin([SEQUENTIAL, ORIGINAL])]
-    parallel = rows[~rows["strategy"].isin([SEQUENTIAL, ORIGINAL])]
-    if parallel.empty:
-        return [(n, int(rows["concurrency"].max()), rows)]
-    levels = sorted({int(c) for c in parallel["concurrency"]}, reverse=True)
-    return [(n, conc, pd.concat([parallel[parallel["concurrency"] == conc], base]))
-            for conc in levels]
+def speed_phrase(t: float, other: float) -> str:
+    """How a makespan ``t`` compares with ``other``, in plain words: "12 % faster than",
+    "3.0× as fast as", "12 % slower than", "takes 3.0× as long as". Speed is 1 / makespan,
+    so "12 % slower" means 0.88 × the other's speed."""
+    speed = other / t
+    if speed >= 2:
+        return f"{speed:.1f}× as fast as"
+    if speed >= 1:
+        return f"{(speed - 1) * 100:.0f} % faster than"
+    if speed > 0.5:
+        return f"{(1 - speed) * 100:.0f} % slower than"
+    return f"takes {1 / speed:.1f}× as long as"
 
 
-def _winner_sentence(scenario: str, n: int, conc: int, group: pd.DataFrame,
-                     originals: dict[tuple[int, float], float]) -> str:
-    candidates = group[group["strategy"] != ORIGINAL].sort_values("makespan_s", kind="stable")
-    if candidates.empty:
-        candidates = group.sort_values("makespan_s", kind="stable")
-    best = candidates.iloc[0]
-    t = float(best["makespan_s"])
-    head = (f"{scenario}: at N={n} with concurrency {conc}, {best['label']} finished in "
-            f"{fmt_seconds(t)} median")
-    parts = []
-    others = candidates[candidates["label"] != best["label"]]
-    if not others.empty:
-        second = others.iloc[0]
-        ratio = float(second["makespan_s"]) / t
-        parts.append(f"about as fast as {second['label']} ({fmt_ratio(ratio)})"
-                     if fmt_ratio(ratio) == "1.00×"
-                     else f"{fmt_ratio(ratio)} faster than {second['label']}")
-        seq = others[others["strategy"] == SEQUENTIAL]
-        if not seq.empty and second["strategy"] != SEQUENTIAL:
-            parts.append(f"{fmt_ratio(float(seq.iloc[0]['makespan_s']) / t)} faster than "
-                         "sequential")
-    if (best["strategy"] != SEQUENTIAL and not (group["strategy"] == SEQUENTIAL).any()
-            and float(best.get("speedup_vs_sequential", np.nan)) > 0):
-        parts.append(f"~{fmt_ratio(float(best['speedup_vs_sequential']))} faster than "
-                     "sequential (estimated: Σ latencies / makespan)")
-    original = originals.get((n, float(best["time_scale"])))
-    if original is not None and best["strategy"] != ORIGINAL:
-        parts.append(f"{fmt_ratio(original / t)} faster than the original design")
-    if not parts:
-        return f"{head} (the only strategy run)."
-    tail = parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
-    return f"{head}, {tail}."
+def _reports(n: int) -> str:
+    return f"{n} report{'s' if n != 1 else ''}"
 
 
-def _scaling_sentence(table: pd.DataFrame, scenario: str) -> str | None:
-    rows = table[(table["scenario"] == scenario)
-                 & ~table["strategy"].isin([SEQUENTIAL, ORIGINAL])]
-    rows = rows[rows["concurrency"] >= rows["n_jobs"]]
-    if rows["n_jobs"].nunique() < 2 or "efficiency" not in rows.columns:
+def _is_baseline(case: Mapping[str, Any]) -> bool:
+    return case["strategy"] in (SEQUENTIAL, ORIGINAL)
+
+
+def _no_quota(case: Mapping[str, Any]) -> bool:
+    return not float(case.get("quota_tpm", np.nan)) > 0
+
+
+def same_condition(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Cases that ran the same calls under the same conditions: N, time scale, latency model and
+    quota (the original design's scenario counts as the same when all of these match)."""
+    keys = ["n_jobs", "time_scale", *(["latency_model"] if "latency_model" in a else [])]
+    if any(a[k] != b[k] for k in keys):
+        return False
+    if _no_quota(a) != _no_quota(b):
+        return False
+    return _no_quota(a) or float(a["quota_tpm"]) == float(b["quota_tpm"])
+
+
+def case_groups(cases: pd.DataFrame) -> list[tuple[str, int, int, list[dict[str, Any]]]]:
+    """(scenario, N, concurrency, cases) compared together: the parallel strategies of one
+    scenario, N, concurrency and time scale, with the baselines of the same condition."""
+    records = [{str(k): v for k, v in r.items()} for r in cases.to_dict("records")]
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for case in records:
+        if not _is_baseline(case) and case["variant"] != "bare":
+            key = (case["scenario"], int(case["n_jobs"]), int(case["concurrency"]),
+                   float(case["time_scale"]))
+            groups.setdefault(key, []).append(case)
+    out = []
+    for (scenario, n, conc, _), members in groups.items():
+        base = [c for c in records if _is_baseline(c) and same_condition(c, members[0])
+                and (c["scenario"] == scenario or c["strategy"] == ORIGINAL)]
+        out.append((str(scenario), n, conc, members + base))
+    return out
+
+
+def _ranked(group: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(candidates that lost nothing by makespan, those that lost reports)."""
+    ok = sorted((c for c in group if not _is_baseline(c) and int(c["failed"]) == 0),
+                key=lambda c: float(c["makespan_s"]))
+    lost = [c for c in group if not _is_baseline(c) and int(c["failed"]) > 0]
+    return ok, lost
+
+
+def _against(best: dict[str, Any], other: dict[str, Any], name: str) -> str:
+    t, o = float(best["makespan_s"]), float(other["makespan_s"])
+    if equivalent(best, other):
+        return f"equivalent to {name} ({fmt_seconds(o)}, within the measured spread)"
+    return f"{speed_phrase(t, o)} {name} ({fmt_seconds(o)})"
+
+
+def winner_sentence(scenario: str, n: int, conc: int, group: list[dict[str, Any]]) -> str:
+    """Who was fastest among the cases that lost nothing, by how much, against what."""
+    ok, lost = _ranked(group)
+    head = f"{scenario}: at N={n} with concurrency {conc}"
+    lost_text = "; ".join(f"{c['label']} lost {_reports(int(c['failed']))} and is not ranked"
+                          for c in lost)
+    if not ok:
+        return f"{head}, no strategy delivered every report ({lost_text})."
+    best = ok[0]
+    parts = [_against(best, c, str(c["label"])) for c in ok[1:2]]
+    for name in (SEQUENTIAL, ORIGINAL):
+        base = next((c for c in group if c["strategy"] == name), None)
+        if base is not None:
+            parts.append(_against(best, base, "the original design" if name == ORIGINAL
+                                  else "sequential"))
+    text = f"{head}, {best['label']} finished in {fmt_seconds(float(best['makespan_s']))} median"
+    if parts:
+        text += ", " + (parts[0] if len(parts) == 1
+                        else f"{', '.join(parts[:-1])} and {parts[-1]}")
+    elif len(ok) == 1 and not lost:
+        text += " (the only strategy run)"
+    return text + (f"; {lost_text}." if lost else ".")
+
+
+def scaling_sentence(cases: pd.DataFrame, scenario: str) -> str | None:
+    """Efficiency from the smallest to the largest N at concurrency N, for the strategies whose
+    client CPU per call stays within CPU_SHARE_MAX of the call latency; the others are named
+    with the share that rules them out."""
+    rows = cases[(cases["scenario"] == scenario) & ~cases["strategy"].isin([SEQUENTIAL, ORIGINAL])
+                 & (cases["concurrency"] >= cases["n_jobs"]) & (cases["variant"] != "bare")]
+    if rows["n_jobs"].nunique() < 2:
         return None
     lo, hi = int(rows["n_jobs"].min()), int(rows["n_jobs"].max())
-    parts = []
+    shown, refused = [], []
     for label in order(rows["label"], BENCH_STRATEGIES):
-        mine = rows[rows["label"] == label].set_index("n_jobs")["efficiency"]
-        if lo in mine.index and hi in mine.index:
-            parts.append(f"{label} {float(mine.loc[lo]):.2f} → {float(mine.loc[hi]):.2f}")
-    if not parts:
-        return None
-    return (f"{scenario}: from N={lo} to N={hi} at concurrency N, efficiency (lower bound / "
-            f"makespan) went {'; '.join(parts)}.")
+        mine = {int(r["n_jobs"]): r for r in rows[rows["label"] == label].to_dict("records")}
+        if lo not in mine or hi not in mine:
+            continue
+        bad = [r for r in (mine[lo], mine[hi]) if not efficiency_concludable(r)]
+        if bad:
+            worst = max(bad, key=lambda r: float(r["cpu_share"]))
+            refused.append(f"{label} (client CPU per call {worst['cpu_share']:.0%} of the "
+                           f"{fmt_seconds(float(worst['call_latency_s']))} call at "
+                           f"N={int(worst['n_jobs'])})")
+        else:
+            shown.append(f"{label} {float(mine[lo]['efficiency']):.2f} → "
+                         f"{float(mine[hi]['efficiency']):.2f}")
+    text = ""
+    if shown:
+        text = (f"{scenario}: from N={lo} to N={hi} at concurrency N, efficiency (lower bound / "
+                f"makespan) went {'; '.join(shown)}.")
+    if refused:
+        text += (" " if text else "") + (
+            f"{scenario}: no efficiency conclusion for {', '.join(refused)}: above "
+            f"{CPU_SHARE_MAX:.0%} the client's own work, not the strategy, sets it.")
+    return text or None
 
 
-def _seed_sentence(table: pd.DataFrame, metadata: dict[str, Any] | None) -> str | None:
-    seed = table[(table["scenario"] == "seed") & (table["n_jobs"] == 3)
-                 & (table["strategy"] != ORIGINAL)]
+def seed_sentence(cases: pd.DataFrame, metadata: dict[str, Any] | None) -> str | None:
+    seed = cases[(cases["scenario"] == "seed") & (cases["n_jobs"] == 3)
+                 & (cases["strategy"] != ORIGINAL) & (cases["failed"] == 0)]
     if seed.empty:
         return None
     published = {**PUBLISHED, **((metadata or {}).get("published") or {})}
     p_seq, p_par = published["sequential_s"], published["parallel_s"]
     best = seed.sort_values("makespan_s", kind="stable").iloc[0]
-    latency = float(best["lower_bound_s"]) if "lower_bound_s" in best.index else np.nan
+    latency = float(best["lower_bound_s"])
 
     def measured(row: pd.Series) -> str:
         t = float(row["makespan_s"])
-        ratio = f" ({t / latency:.2f}×)" if latency > 0 else ""
-        return f"{fmt_seconds(t)}{ratio}"
+        return f"{fmt_seconds(t)} ({t / latency:.2f}×)"
 
     text = (f"The original published {p_seq:.2f} s sequential vs {p_par:.2f} s parallel for 3 "
             f"calls faked with time.sleep(2) ({p_seq / 2:.2f}× and {p_par / 2:.2f}× one call's "
-            "latency); through the real client stack")
-    scale = float(best["time_scale"])
-    if latency > 0:
-        text += f" at time scale {scale:g} (calls of {fmt_seconds(latency)})"
+            f"latency); through the real client stack at time scale {float(best['time_scale']):g}"
+            f" (calls of {fmt_seconds(latency)})")
     seq = seed[seed["strategy"] == SEQUENTIAL]
     if not seq.empty and best["strategy"] != SEQUENTIAL:
         text += f" sequential took {measured(seq.iloc[0])} and {best['label']} {measured(best)}"
@@ -209,21 +254,18 @@ def _seed_sentence(table: pd.DataFrame, metadata: dict[str, Any] | None) -> str 
     return text + " median."
 
 
-def _throttle_sentence(results: pd.DataFrame) -> str | None:
-    table, column = quota_table(results)
-    if table.empty:
-        return None
-    best = table.sort_values(column, ascending=False, kind="stable").iloc[0]
-    quota, tpm = float(best["quota_tpm"]), float(best[column])
-    kind = "sustained " if column == "sustained_tpm" else ""
-    text = (f"Under a quota of {quota:,.0f} tokens/min, {best['label']} reached {kind}"
-            f"{tpm:,.0f} tokens/min ({tpm / quota:.0%} of the quota)")
-    nouns = {"throttled": "throttled responses", "retries": "retries", "failed": "failed calls"}
-    counts = [f"{int(best[c])} {noun}" for c, noun in nouns.items() if c in best.index]
-    if counts:
-        text += " with " + (counts[0] if len(counts) == 1
-                            else f"{', '.join(counts[:-1])} and {counts[-1]}")
-    return text + "."
+def throttle_sentences(cases: pd.DataFrame) -> list[str]:
+    """One sentence per quota-bound case: throughput against its own quota, what it lost."""
+    out = []
+    for c in cases[cases["quota_tpm"] > 0].to_dict("records"):
+        quota, tpm = float(c["quota_tpm"]), float(c["sustained_tpm"])
+        out.append(
+            f"Under a quota of {quota:,.0f} tokens/min, {c['label']} (N={int(c['n_jobs'])}) "
+            f"sustained {tpm:,.0f} tokens/min ({tpm / quota:.0%} of its quota) in "
+            f"{fmt_seconds(float(c['makespan_s']))}; per run {float(c['throttled']):.0f} of "
+            f"{float(c['requests']):.0f} requests throttled, {_reports(int(c['failed']))} lost "
+            f"over {int(c['repeats'])} run{'s' if int(c['repeats']) != 1 else ''}.")
+    return out
 
 
 def _spread(values: pd.Series, unit: str) -> str:
@@ -233,7 +275,7 @@ def _spread(values: pd.Series, unit: str) -> str:
     return f"lowest {values.idxmin()} {low}, highest {values.idxmax()} {high}"
 
 
-def _resources_sentence(results: pd.DataFrame) -> str | None:
+def resources_sentence(results: pd.DataFrame) -> str | None:
     frame = with_labels(results)
     if "cpu_ms_per_call" not in frame.columns:
         return None
@@ -248,17 +290,31 @@ def _resources_sentence(results: pd.DataFrame) -> str | None:
     return text + "."
 
 
-def _failures_sentence(results: pd.DataFrame) -> str | None:
-    if "failed" not in results.columns:
+def failures_sentence(cases: pd.DataFrame) -> str:
+    lost = cases[cases["failed"] > 0]
+    if lost.empty:
+        return "No report failed in any run."
+    listed = ", ".join(f"{c['scenario']} {c['label']} N={int(c['n_jobs'])}: "
+                       f"{int(c['failed'])} of {int(c['n_jobs']) * int(c['repeats'])}"
+                       for c in lost.to_dict("records"))
+    return f"Failed reports (summed over runs): {listed}."
+
+
+def scale_sentence(cases: pd.DataFrame) -> str | None:
+    """Which scenarios ran at a compressed time scale, with their calls' real length."""
+    scaled = cases[cases["time_scale"] != 1]
+    if scaled.empty:
         return None
-    frame = with_labels(results)
-    lost = [(str(s), str(lab), int(g["failed"].sum()))
-            for s, lab, g in _by_two(frame, "scenario", "label")]
-    lost = [item for item in lost if item[2] > 0]
-    if not lost:
-        return "No call failed in any run."
-    listed = ", ".join(f"{s} {lab}: {v}" for s, lab, v in lost)
-    return f"Failed calls (summed over repeats): {listed}."
+    parts = []
+    for scenario in order(scaled["scenario"], SCENARIOS):
+        mine = scaled[scaled["scenario"] == scenario]
+        scale = float(mine["time_scale"].iloc[0])
+        call = float(mine["call_latency_s"].median()) if "call_latency_s" in mine else np.nan
+        what = (f"quota minute {60 * scale:g} s" if (mine["quota_tpm"] > 0).any()
+                else "latencies")
+        parts.append(f"{scenario} ×{scale:g} ({what}; calls of {fmt_seconds(call)})")
+    return (f"Time was compressed in {', '.join(parts)}; figures are as measured at that "
+            "scale.")
 
 
 def conclusions(
@@ -269,26 +325,20 @@ def conclusions(
     """Sentences computed from the results: who wins where and by how much, what is missing."""
     if results is None or results.empty:
         return ["No benchmark results: run the benchmark notebook (or `report-lib bench`) first."]
-    table = summarize(results)
-    originals = _original_makespans(table)
-    present = order(table["scenario"], SCENARIOS)
-    out = [s for s in [_seed_sentence(table, metadata)] if s]
+    cases = summarize(results)
+    present = order(cases["scenario"], SCENARIOS)
+    out = [s for s in [seed_sentence(cases, metadata)] if s]
+    groups = case_groups(cases)
     for scenario in present:
-        if scenario == ORIGINAL:
-            continue
-        for n, conc, group in _groups(table, scenario):
-            out.append(_winner_sentence(scenario, n, conc, group, originals))
-        scaling = _scaling_sentence(table, scenario)
-        if scaling:
-            out.append(scaling)
-    for sentence in (_throttle_sentence(results), _resources_sentence(results),
-                     _failures_sentence(results)):
+        for name, n, conc, group in groups:
+            if name == scenario:
+                out.append(winner_sentence(name, n, conc, group))
+        sentence = scaling_sentence(cases, scenario)
         if sentence:
             out.append(sentence)
-    scales = _scales(table)
-    if any(v != 1 for v in scales.values()):
-        listed = ", ".join(f"{s} {scales[s]:g}" for s in present)
-        out.append(f"Latencies were scaled ({listed}); makespans are as measured at that scale.")
+    out += throttle_sentences(cases)
+    out += [s for s in (resources_sentence(results), failures_sentence(cases),
+                        scale_sentence(cases)) if s]
     missing = [s for s in expected if s not in present]
     if missing:
         out.append(f"Not in these results: {', '.join(missing)}; run the benchmark with "

@@ -213,24 +213,29 @@ def resources_chart(results: pd.DataFrame) -> Figure:
 
 
 def throttle_chart(results: pd.DataFrame) -> Figure | None:
-    """Throughput (tokens/min, sustained after the initial burst when recorded) per strategy
-    against the token quota; None when no run had a quota."""
+    """Throughput (tokens/min, sustained after the initial burst when recorded) per case, each
+    bar with its own quota (dashed) and 90 % of it (dotted); None when no run had a quota."""
     table, column = quota_table(results)
     if table.empty:
         return None
     names = [f"{lab}\nN={n}, c={c}" for lab, n, c in
              zip(table["label"], table["n_jobs"], table["concurrency"], strict=True)]
-    fig, axes = new_figure(max(7.0, 1.4 * len(table)), 4.4)
+    fig, axes = new_figure(max(7.0, 1.6 * len(table)), 4.6)
     ax = axes[0, 0]
-    bars = ax.bar(names, table[column], color=[_color(lab) for lab in table["label"]])
-    throttled = table["throttled"] if "throttled" in table.columns else [0] * len(table)
-    ax.bar_label(bars, labels=[f"{v:,.0f}\n{int(t)} thr." for v, t in
-                               zip(table[column], throttled, strict=True)], fontsize=7)
-    quota = float(table["quota_tpm"].max())
-    ax.axhline(quota, color="#E45756", linestyle="--", label=f"quota {quota:,.0f} tokens/min")
-    ax.axhline(0.9 * quota, color="#E45756", linestyle=":", label="90% of the quota")
-    ax.set_ylabel(f"tokens per minute ({column.removesuffix('_tpm')})")
-    ax.set_title("Throughput under the token quota (thr. = throttled responses)", fontsize=10)
-    ax.legend(fontsize=8, loc="lower right")
-    ax.margins(y=0.18)
+    x = np.arange(len(table))
+    bars = ax.bar(x, table[column], width=0.6, color=[_color(lab) for lab in table["label"]])
+    quotas = table["quota_tpm"].astype(float).to_numpy()
+    ax.hlines(quotas, x - 0.4, x + 0.4, colors="#E45756", linestyles="--",
+              label="its quota, tokens/min")
+    ax.hlines(0.9 * quotas, x - 0.4, x + 0.4, colors="#E45756", linestyles=":",
+              label="90 % of its quota")
+    labels = [f"{v:,.0f} of {q:,.0f}\n{v / q:.0%}; {t:.0f} thr./run"
+              for v, q, t in zip(table[column], quotas, table["throttled"], strict=True)]
+    ax.bar_label(bars, labels=labels, fontsize=7)
+    ax.set_xticks(x, names, fontsize=8)
+    ax.set_ylim(0, float(max(quotas.max(), table[column].max())) * 1.3)
+    ax.set_ylabel(f"tokens per minute ({column.removesuffix('_tpm')}), from 0")
+    ax.set_title("Throughput under each case's token quota (thr. = throttled responses)",
+                 fontsize=10)
+    ax.legend(fontsize=8, loc="upper right")
     return fig
