@@ -16,6 +16,7 @@ import psutil
 import pytest
 
 from report_lib.bench.analysis import check_targets, summarize
+from report_lib.bench.cold import run_cold
 from report_lib.bench.plan import Case, plan_cases
 from report_lib.bench.resources import ResourceMonitor
 from report_lib.bench.results import load_results, output_paths
@@ -25,9 +26,12 @@ from report_lib.bench.runner import count_pool_full
 from report_lib.bench.summary import format_summary
 from report_lib.cli.bench import add_arguments
 from report_lib.cli.bench import run as run_bench_command
-from report_lib.cli.main import main
+from report_lib.cli.common import limit_settings
+from report_lib.cli.main import build_parser, main
 from report_lib.emulator import Emulator
 from report_lib.jobs import ReportResult
+from report_lib.llm.settings import BackendSettings
+from report_lib.reports.jobs import build_jobs
 
 REQUIRED = ("scenario", "strategy", "n_jobs", "concurrency", "repeat", "makespan_s",
             "lower_bound_s", "efficiency", "speedup_vs_sequential", "cpu_s", "peak_rss_mb",
@@ -160,9 +164,11 @@ def test_other_plans() -> None:
     assert {c.latency_model for c in plan_cases("realistic")} == {"sonnet"}
     throttled = plan_cases("throttled", n_values=[12])
     assert {(c.strategy, c.variant) for c in throttled} == {
-        ("thread", "retries"), ("thread", "limiter"), ("asyncio", "retries"),
-        ("asyncio", "limiter"),
+        (s, v) for s in ("thread", "asyncio") for v in ("retries", "limiter", "auto", "adaptive")
     }
+    cold = [(c.strategy, c.concurrency) for c in seed if c.variant == "cold"]
+    assert cold == [("thread", 3), ("asyncio", 3)]  # a fresh process per run
+    assert not [c for c in plan_cases("seed", strategies=["thread"]) if c.variant]
     original = plan_cases("original")
     assert [(c.n_jobs, c.concurrency) for c in original] == [(3, 3), (300, 3)]
     with pytest.raises(ValueError, match="unknown scenario"):
@@ -390,3 +396,22 @@ def test_monitor_sees_peak_memory() -> None:
         time.sleep(0.1)
     assert len(blob) == 80 * 2**20
     assert mon.peak_rss_mb >= baseline + 70
+
+
+def test_cold_run_builds_everything_in_a_fresh_process(sample_frame: pd.DataFrame) -> None:
+    jobs = build_jobs(sample_frame)
+    with Emulator(latency_model="fixed:0.2") as emu:
+        settings = BackendSettings(backend="emulator", endpoint_url=emu.url)
+        makespan, results = run_cold(jobs, settings, "asyncio", 3)
+        served = emu.stats()["answered"]
+    assert served == 3 and [r.key for r in results] == [j.key for j in jobs]
+    assert all(r.ok for r in results)
+    assert makespan >= max(r.end_s for r in results) >= 0.2  # measured in the child
+
+
+def test_bench_limit_options() -> None:
+    ns = build_parser().parse_args(["bench", "--endpoint-url", "http://127.0.0.1:9",
+                                    "--tpm-limit", "auto", "--rpm-limit", "60"])
+    assert limit_settings(ns) == {"tpm_limit": None, "tpm_auto": True, "rpm_limit": 60}
+    ns = build_parser().parse_args(["generate", "--tpm-limit", "30000"])
+    assert limit_settings(ns) == {"tpm_limit": 30000, "tpm_auto": False, "rpm_limit": None}

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from report_lib.bench import comparison, figures
+from report_lib.bench import comparison, figures, recommend
 from report_lib.bench.analysis import check_targets, summarize
 
 
@@ -182,10 +182,10 @@ def test_throttled_targets_keep_each_case_with_its_own_quota() -> None:
               for c in check_targets(rows)]
     assert checks == [
         ("thread/limiter N=3 c=3", round(4_000 / 4_218, 4), True,
-         "sustained 4,000 of 4,218 tokens/min; 0 failed reports in 1 runs; per run 0 of 3 "
+         "sustained 4,000 of 4,218 tokens/min; 0 failed reports in 1 run; per run 0 of 3 "
          "requests throttled, 0 retries"),
         ("thread/limiter N=30 c=30", round(13_319 / 13_919, 4), True,
-         "sustained 13,319 of 13,919 tokens/min; 0 failed reports in 1 runs; per run 0 of 30 "
+         "sustained 13,319 of 13,919 tokens/min; 0 failed reports in 1 run; per run 0 of 30 "
          "requests throttled, 0 retries"),
     ]
 
@@ -297,3 +297,52 @@ def test_resources_chart_bars_per_strategy(results: pd.DataFrame) -> None:
                      "original"]
     heights = dict(zip(names, (p.get_height() for p in ax_cpu.patches), strict=True))
     assert heights["asyncio"] == 0.5 and heights["original"] == 40.0
+
+
+def test_which_to_use_ranks_only_what_lost_nothing_and_calls_close_ones_equivalent() -> None:
+    rows = pd.DataFrame([
+        # 3 reports: thread 2.008 vs asyncio 2.010 s is within 1 %: equivalent
+        row("seed", "thread", 3, 3, 2.008, lb=2.0), row("seed", "asyncio", 3, 3, 2.010, lb=2.0),
+        # hundreds: asyncio 1.20 s vs thread 1.50 s: 25 % faster
+        row("scale", "thread", 300, 300, 1.5), row("scale", "asyncio", 300, 300, 1.2),
+        row("scale", "dask", 300, 300, 2.4),
+        # under a quota: retries is fastest but lost reports, so the limiter is used
+        row("throttled", "thread", 30, 30, 5.0, variant="retries", quota=9_000,
+            sustained=7_000, failed=12),
+        row("throttled", "thread", 30, 30, 10.0, variant="limiter", quota=9_000,
+            sustained=8_900),
+        row("throttled", "thread", 30, 30, 11.0, variant="auto", quota=9_000, sustained=8_200),
+    ])
+    table = recommend.which_to_use(rows).set_index("situation")
+    assert table.loc["3 reports", "use"] == "thread"
+    assert table.loc["3 reports", "margin"] == "equivalent (within the measured spread)"
+    assert table.loc["tens of reports", "measured at"] == "not in these results"
+    assert list(table.loc["hundreds of reports", ["use", "median", "runner-up", "margin"]]) == [
+        "asyncio", "1.20 s", "thread (1.50 s)", "25 % faster"]
+    assert list(table.loc["under a token quota", ["use", "runner-up", "margin", "note"]]) == [
+        "thread/limiter", "thread/auto (11.00 s)", "10 % faster",
+        "only clients that delivered every report are ranked; thread/retries lost 12"]
+    assert list(table.loc["across machines", ["use", "runner-up", "margin"]]) == [
+        "dask", "asyncio (1.20 s)", "takes 2.0× as long"]
+
+
+def test_claims_are_judged_by_this_runs_numbers() -> None:
+    rows = pd.DataFrame([
+        row("scale", "thread", 30, 30, 1.10), row("scale", "asyncio", 30, 30, 1.05),
+        row("scale", "process", 30, 30, 1.60, start_method="spawn", rss=300.0),
+        row("scale", "thread", 300, 300, 1.50), row("scale", "asyncio", 300, 300, 1.20),
+    ])
+    table = recommend.claims(rows, {"packages": {"aiobotocore": "3.1.0",
+                                                 "aioboto3": "not installed"}})
+    verdicts = dict(zip(table["claim"], table["verdict"], strict=True))
+    assert verdicts == {
+        "ThreadPoolExecutor is optimal": "refuted",  # asyncio faster at both N
+        "ProcessPoolExecutor is not recommended (creation overhead, memory)": "confirmed",
+        "asyncio needs aioboto3 and is more complex":
+            "refuted (dependency); complexity not measured",
+    }
+    assert table["evidence"].tolist()[1] == (
+        "scale N=30: process/spawn 1.60 s, 31 % slower than thread (peak memory 300 vs 100 MB)")
+    assert table["evidence"].tolist()[2].startswith(
+        "asyncio ran on aiobotocore 3.1.0 (aioboto3: not installed); scale N=30: asyncio "
+        "1.05 s, 5 % faster than thread")

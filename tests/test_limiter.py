@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from typing import Any
 
 import pytest
 
-from report_lib.llm.limiter import RateLimiter
+from report_lib.llm.limiter import AdaptiveRateLimiter, RateLimiter
 
 
 class FakeClock:
@@ -164,3 +165,79 @@ def test_disabled_limiter_never_waits() -> None:
 def test_invalid_limits_are_rejected(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         RateLimiter(**kwargs)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- --tpm-limit auto
+
+
+def _simulate(quota: int, n_jobs: int, tokens: int, latency_s: float, window_s: float = 60.0,
+              backoff_s: float = 0.25) -> dict[str, float]:
+    """Discrete-event run of n_jobs (all queued at t=0, every one in flight at once) through an
+    AdaptiveRateLimiter against a service whose token bucket (quota per window) starts full and
+    answers 429 at once when a request does not fit."""
+    import heapq
+
+    clock = FakeClock()
+    limiter = AdaptiveRateLimiter(window_s, clock=clock, sleep=clock.sleep, asleep=clock.asleep,
+                                  margin_s=0.0)
+    level, stamp = float(quota), 0.0
+    events: list[tuple[float, int, str, int, Any]] = [(0.0, i, "ready", i, None)
+                                                      for i in range(n_jobs)]
+    heapq.heapify(events)
+    seq, requests, throttled, attempts, finished = n_jobs, 0, 0, [0] * n_jobs, 0.0
+    while events:
+        now, _, kind, job, reservation = heapq.heappop(events)
+        clock.now = now
+        if kind == "ready":
+            r = limiter.reserve(tokens)
+            seq += 1
+            heapq.heappush(events, (now + r.wait_s, seq, "send", job, r))
+        elif kind == "send" and not limiter.valid(reservation):
+            limiter.cancel(reservation)  # what acquire() does after its sleep
+            seq += 1
+            heapq.heappush(events, (now, seq, "ready", job, None))
+        elif kind == "send":
+            level, stamp = min(quota, level + (now - stamp) * quota / window_s), now
+            requests += 1
+            attempts[job] += 1
+            if level >= tokens:
+                level -= tokens
+                seq += 1
+                heapq.heappush(events, (now + latency_s, seq, "done", job, reservation))
+            else:
+                throttled += 1
+                reservation.fail(throttled=True)
+                seq += 1
+                heapq.heappush(events, (now + backoff_s, seq, "ready", job, None))
+        else:
+            reservation.settle(tokens)
+            finished = now
+    bound = max(0.0, n_jobs * tokens - quota) / (quota / window_s) + latency_s
+    return {"requests": requests, "throttled": throttled, "makespan": finished,
+            "bound": bound, "max_attempts": max(attempts), "rate": float(limiter.tpm or 0)}
+
+
+@pytest.mark.parametrize(("quota", "n_jobs", "latency_s"),
+                         [(30_000, 40, 1.0), (30_000, 40, 10.0), (100_000, 100, 2.0)])
+def test_auto_limit_finds_an_unknown_quota(quota: int, n_jobs: int, latency_s: float) -> None:
+    run = _simulate(quota, n_jobs, tokens=1_860, latency_s=latency_s)
+    assert run["throttled"] / run["requests"] <= 0.20, run
+    assert run["makespan"] <= 1.3 * run["bound"], run
+    assert run["max_attempts"] <= 8, run  # within the default retry budget: nothing lost
+
+
+def test_auto_limit_first_throttle_sets_the_rate_from_what_was_accepted() -> None:
+    clock = FakeClock()
+    limiter = AdaptiveRateLimiter(60.0, clock=clock, sleep=clock.sleep, asleep=clock.asleep,
+                                  margin_s=0.0)
+    done = [limiter.reserve(1_000) for _ in range(3)]
+    clock.now = 6.0  # a tenth of the window later the service says 429
+    throttled = limiter.reserve(1_000)
+    for r in done:
+        r.settle(1_000)
+    throttled.fail(throttled=True)
+    # 3,000 tokens accepted by a bucket that started full and refilled for 0.1 window
+    assert limiter.found and limiter.tpm == int(3_000 / 1.1)
+    assert limiter.available_tokens() == 0.0  # the service's bucket is empty: so is ours
+    limiter.reserve(1_000).fail(throttled=True)
+    assert limiter.tpm == int(3_000 / 1.1 * 0.8)  # then multiplicative decrease

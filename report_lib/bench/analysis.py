@@ -223,7 +223,8 @@ def _throttled_checks(cases: pd.DataFrame) -> list[TargetCheck]:
         quota, failed = float(case["quota_tpm"]), int(case["failed"])
         requests, throttled = float(case["requests"]), float(case["throttled"])
         share = throttled / requests if requests else math.nan
-        counts = (f"{failed} failed reports in {int(case['repeats'])} runs; per run "
+        runs = int(case["repeats"])
+        counts = (f"{failed} failed reports in {runs} run{'s' if runs != 1 else ''}; per run "
                   f"{throttled:.0f} of {requests:.0f} requests throttled, "
                   f"{case['retries']:.0f} retries")
         if case["variant"] == "auto":

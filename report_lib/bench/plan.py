@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from report_lib.errors import ConfigError
 from report_lib.execution import START_METHODS, STRATEGIES
@@ -36,6 +35,11 @@ DEFAULT_STRATEGIES: tuple[str, ...] = tuple(s for s in BENCH_STRATEGIES if s != 
 SCALE_N: tuple[int, ...] = (3, 10, 30, 100, 300)
 ORIGINAL_N: tuple[int, ...] = (3, 300)
 THROTTLED_N = 30
+# The throttled scenario's clients: our retries alone, the client-side limiter told the quota,
+# the limiter finding the quota on its own (--tpm-limit auto), botocore's adaptive retry mode.
+THROTTLED_VARIANTS: tuple[str, ...] = ("retries", "limiter", "auto", "adaptive")
+# seed's "cold" variant (a fresh process per run), planned with the default strategies
+COLD_STRATEGIES: tuple[str, ...] = ("thread", "asyncio")
 SEQUENTIAL_MAX_N = 10  # by default sequential runs only up to here; larger N are estimated
 PROCESS_METHOD_N = (3, 100)  # where every start method runs by default
 # The original's claim: 3 calls faked with time.sleep(2), sequential vs ThreadPoolExecutor(3).
@@ -136,6 +140,8 @@ def _three_report_cases(scenario: str, chosen: list[str] | None, methods: list[s
         for strategy in chosen or DEFAULT_STRATEGIES:
             conc = _concurrency(strategy, n, c)
             cases += _with_methods(Case(scenario, strategy, n, conc, model), methods)
+            if scenario == "seed" and not chosen and strategy in COLD_STRATEGIES:
+                cases.append(Case(scenario, strategy, n, conc, model, variant="cold"))
     return cases
 
 
@@ -145,7 +151,7 @@ def _throttled_cases(n_values: Sequence[int] | None, chosen: list[str] | None,
     for n in n_values or [THROTTLED_N]:
         for c in _concurrencies(n, max_concurrency, [n]):
             for strategy in chosen or ("thread", "asyncio"):
-                for variant in ("retries", "limiter"):
+                for variant in THROTTLED_VARIANTS:
                     case = Case("throttled", strategy, n, c, "fixed:1.0", variant=variant)
                     cases += _with_methods(case, methods)
     return cases
@@ -178,10 +184,3 @@ def _scale_case(n: int, c: int, strategy: str, chosen: list[str] | None, methods
         return [Case("scale", strategy, n, c, model, start_method=method)
                 for method in (methods if every else methods[:1])]
     return [Case("scale", strategy, n, c, model)]
-
-
-def plan(scenarios: Sequence[str], **options: Any) -> dict[str, list[Case]]:
-    """Every scenario's cases (``options`` as for ``plan_cases``)."""
-    names = split_names(scenarios) or ["seed"]
-    check_names(names, SCENARIOS, "scenario")
-    return {s: plan_cases(s, **options) for s in names}

@@ -19,8 +19,8 @@ from report_lib import config
 from report_lib.bench.rows import COLUMNS
 
 DEFAULT_DIR = config.BENCHMARK_DIR
-PACKAGES = ("report-lib", "boto3", "botocore", "aiobotocore", "aiohttp", "urllib3", "dask",
-            "distributed", "pandas", "psutil", "tqdm")
+PACKAGES = ("report-lib", "boto3", "botocore", "aiobotocore", "aioboto3", "aiohttp", "urllib3",
+            "dask", "distributed", "pandas", "psutil", "tqdm")
 TEXT_COLUMNS = ("variant", "start_method")
 
 

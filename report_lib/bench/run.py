@@ -3,6 +3,11 @@
 One row per (scenario, variant, strategy, start method, n_jobs, concurrency, repeat), after
 one unrecorded warm-up per case. Every delay is multiplied by ``time_scale`` (also the quota's
 minute and the client's backoff, so a scaled run keeps the unscaled pattern); rows record it.
+In the throttled scenario the scale compresses the quota's minute only: its calls keep their
+real length (``THROTTLED_CALL_S``), so the client's work per call stays small beside them.
+
+``strategies``, ``n_values`` and ``time_scale`` may map scenario names to values
+(``{"scale": [3, 30], "default": [3]}``), so one run can size each scenario on its own.
 """
 
 from __future__ import annotations
@@ -13,12 +18,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO, TypeVar
 
 import pandas as pd
+from tqdm import tqdm as text_tqdm
 from tqdm.auto import tqdm
 
-from report_lib.bench.plan import PUBLISHED, Case, plan, split_names
+from report_lib.bench.plan import (
+    PUBLISHED,
+    SCENARIOS,
+    Case,
+    check_names,
+    plan_cases,
+    split_names,
+)
 from report_lib.bench.results import DEFAULT_DIR, machine_info, save_results
 from report_lib.bench.rows import fill_speedups
 from report_lib.bench.runner import (
@@ -37,6 +50,32 @@ from report_lib.errors import ConfigError
 from report_lib.llm.settings import BackendSettings
 
 LOWER_BOUND = "max(max_i L_i, max(0, tokens - tpm) / Q + min_i L_i); docs/LATENCY.md"
+THROTTLED_CALL_S = 1.0  # the throttled scenario's call latency, never scaled
+T = TypeVar("T")
+
+
+class Progress:
+    """A bar over cases (notebook widget or terminal), and optionally a plain-text copy on
+    ``also`` (a notebook run headless by the pipeline passes the kernel's own stderr, so the
+    terminal running the pipeline sees the cases go by)."""
+
+    def __init__(self, total: int, enabled: bool, also: TextIO | None = None) -> None:
+        self.bars = [tqdm(total=total, unit="case", disable=not enabled, leave=False)]
+        if also is not None:
+            self.bars.append(text_tqdm(total=total, unit="case", file=also, mininterval=0,
+                                       desc="benchmark", leave=True))
+
+    def case(self, label: str, run: str) -> None:
+        for bar in self.bars:
+            bar.set_postfix_str(f"{label} {run}", refresh=True)
+
+    def done(self) -> None:
+        for bar in self.bars:
+            bar.update(1)
+
+    def close(self) -> None:
+        for bar in self.bars:
+            bar.close()
 
 
 @dataclass
@@ -48,7 +87,7 @@ class _Session:
     repeats: int
     warmup: bool
     dask: DaskCluster
-    bar: Any
+    progress: Progress
     max_threads: int = 1
     source: JobSource = field(default_factory=JobSource)
     rows: list[dict[str, Any]] = field(default_factory=list)
@@ -56,10 +95,12 @@ class _Session:
     client_ms: float | None = None
 
 
-def _scale_for(time_scale: float | Mapping[str, float], scenario: str) -> float:
-    if isinstance(time_scale, Mapping):
-        return float(time_scale.get(scenario, time_scale.get("default", 1.0)))
-    return float(time_scale)
+def for_scenario(value: T | Mapping[str, T], scenario: str, default: T) -> T:
+    """``value``, or its entry for ``scenario`` (then "default", then ``default``) when it is a
+    mapping of scenario names."""
+    if isinstance(value, Mapping):
+        return value.get(scenario, value.get("default", default))
+    return value
 
 
 def _check_options(scenarios: Sequence[str], repeats: int, endpoint_url: str | None) -> None:
@@ -76,21 +117,22 @@ def _run_case(s: _Session, case: Case, scale: float, emu: Emulator | None) -> No
     jobs = s.source.jobs(case.scenario, case.n_jobs)
     settings = case_settings(case, s.base, scale, jobs, emu)
     with CaseRunner(case, settings, s.dask, s.max_threads) as runner:
-        if s.warmup:
-            s.bar.set_description(f"warm-up {case.label}")
+        if s.warmup and runner.warms_up:
+            s.progress.case(case.label, "warm-up")
             runner.run(warmup_jobs(case, jobs))
-            s.bar.update(1)
         for repeat in range(1, s.repeats + 1):
-            s.bar.set_description(case.label)
+            s.progress.case(case.label, f"run {repeat}/{s.repeats}")
             row, timeline = measure(case, repeat, jobs, runner, emu, scale, s.external)
             s.rows.append(row)
             s.timelines.append(timeline)
-            s.bar.update(1)
+    s.progress.done()
 
 
 def _run_scenario(s: _Session, scenario: str, cases: list[Case], scale: float) -> None:
     if scenario == "throttled":
-        cases = [replace(c, tpm=throttled_quota(s.source.jobs(scenario, c.n_jobs)))
+        model = f"fixed:{THROTTLED_CALL_S / scale:g}"  # × scale = the real call latency
+        cases = [replace(c, latency_model=model,
+                         tpm=throttled_quota(s.source.jobs(scenario, c.n_jobs)))
                  for c in cases]
     for model, tpm, group in by_emulator(cases):
         with endpoint(s.external, model, scale, tpm) as emu:
@@ -102,10 +144,25 @@ def _run_scenario(s: _Session, scenario: str, cases: list[Case], scale: float) -
             s.dask.close()
 
 
+def plan_run(scenarios: Sequence[str], strategies: Any = None, n_values: Any = None,
+             start_methods: Sequence[str] | None = None,
+             max_concurrency: Sequence[int] | None = None) -> dict[str, list[Case]]:
+    """Every scenario's cases; ``strategies``/``n_values`` may map scenario names to values."""
+    names = split_names(scenarios) or ["seed"]
+    check_names(names, SCENARIOS, "scenario")
+    return {
+        s: plan_cases(s, strategies=split_names(for_scenario(strategies, s, None)) or None,
+                      n_values=for_scenario(n_values, s, None) or None,
+                      start_methods=split_names(start_methods) or None,
+                      max_concurrency=max_concurrency)
+        for s in names
+    }
+
+
 def run_benchmark(
     scenarios: Sequence[str] = ("seed",),
-    strategies: Sequence[str] | None = None,
-    n_values: Sequence[int] | None = None,
+    strategies: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
+    n_values: Sequence[int] | Mapping[str, Sequence[int]] | None = None,
     repeats: int = 3,
     time_scale: float | Mapping[str, float] = 1.0,
     endpoint_url: str | None = None,
@@ -118,6 +175,7 @@ def run_benchmark(
     settings: BackendSettings | None = None,
     warmup: bool = True,
     command: str | None = None,
+    progress_file: TextIO | None = None,
 ) -> pd.DataFrame:
     """Run the scenarios, write results.csv, timelines.json, metadata.json; return the rows.
 
@@ -125,25 +183,25 @@ def run_benchmark(
     ``time_scale`` may map scenario names to scales (``{"scale": 0.5, "default": 1.0}``).
     ``endpoint_url`` benchmarks that Bedrock-compatible endpoint (credentials from the
     environment) instead of starting the emulator; emulator counters are then NaN.
+    ``progress_file`` gets a plain-text copy of the bar over cases.
     """
-    cases = plan(scenarios, strategies=split_names(strategies) or None, n_values=n_values,
-                 start_methods=split_names(start_methods) or None,
-                 max_concurrency=max_concurrency)
+    cases = plan_run(scenarios, strategies, n_values, start_methods, max_concurrency)
     _check_options(list(cases), repeats, endpoint_url)
     external = bool(endpoint_url)
     base = replace(settings or BackendSettings(), endpoint_url=endpoint_url,
                    backend="bedrock" if external else "emulator")
-    total = sum(len(cs) for cs in cases.values()) * (repeats + (1 if warmup else 0))
+    total = sum(len(cs) for cs in cases.values())
     session = _Session(base, external, repeats, warmup, DaskCluster(scheduler),
-                       tqdm(total=total, unit="run", disable=not progress, leave=False),
+                       Progress(total, progress, progress_file),
                        max_threads=max((c.concurrency for cs in cases.values() for c in cs
                                         if c.strategy == "dask"), default=1))
     started, load_start = datetime.now(UTC), os.getloadavg()[0]
     try:
         for scenario, scenario_cases in cases.items():
-            _run_scenario(session, scenario, scenario_cases, _scale_for(time_scale, scenario))
+            scale = float(for_scenario(time_scale, scenario, 1.0))
+            _run_scenario(session, scenario, scenario_cases, scale)
     finally:
-        session.bar.close()
+        session.progress.close()
         session.dask.close()
     fill_speedups(session.rows)
     meta = {

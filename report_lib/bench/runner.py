@@ -20,6 +20,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import replace
 from typing import Any
 
+from report_lib.bench.cold import run_cold
 from report_lib.bench.plan import Case
 from report_lib.bench.resources import ResourceMonitor
 from report_lib.bench.rows import Measured, make_row, timeline
@@ -98,10 +99,15 @@ def case_settings(case: Case, base: BackendSettings, time_scale: float,
     # The quota's minute is scaled: scale the client's backoff with it.
     settings = replace(settings, backoff_base_s=base.backoff_base_s * time_scale,
                        backoff_max_s=base.backoff_max_s * time_scale)
-    if case.variant == "limiter":  # reserve the answers' mean size, not a generic guess
-        outputs = [o for _, o in estimate_job_tokens(jobs)]
-        settings = replace(settings, tpm_limit=case.tpm, limiter_window_s=60.0 * time_scale,
-                           expected_output_tokens=math.ceil(statistics.mean(outputs)))
+    outputs = [o for _, o in estimate_job_tokens(jobs)]  # reserve the answers' mean size
+    limited = replace(settings, limiter_window_s=60.0 * time_scale,
+                      expected_output_tokens=math.ceil(statistics.mean(outputs)))
+    if case.variant == "limiter":  # told the quota
+        return replace(limited, tpm_limit=case.tpm)
+    if case.variant == "auto":  # finds it (--tpm-limit auto)
+        return replace(limited, tpm_auto=True)
+    if case.variant == "adaptive":  # botocore's adaptive retry mode: its own client-side rate
+        return replace(settings, retry_mode="adaptive")
     return settings
 
 
@@ -129,10 +135,16 @@ class CaseRunner:
         self.backend: Backend | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.thread: threading.Thread | None = None
+        self.own_makespan_s: float | None = None  # a cold run measures itself
+
+    @property
+    def warms_up(self) -> bool:
+        """A cold case's every run is a first run: it has no warm-up."""
+        return self.case.variant != "cold"
 
     def __enter__(self) -> CaseRunner:
         case, strategy = self.case, STRATEGIES.get(self.case.strategy)
-        if case.tpm is None and strategy.reuses_backend:
+        if case.tpm is None and strategy.reuses_backend and case.variant != "cold":
             pool = strategy.pool_size(case.concurrency)
             self.backend = make_backend(self.settings, max_concurrency=pool)
             if case.strategy == "asyncio":  # one long-lived loop, as in an async service
@@ -144,6 +156,10 @@ class CaseRunner:
 
     def run(self, jobs: Sequence[ReportJob]) -> list[ReportResult]:
         case = self.case
+        if case.variant == "cold":
+            self.own_makespan_s, results = run_cold(jobs, self.settings, case.strategy,
+                                                    case.concurrency)
+            return results
         if self.loop is not None:
             coro = arun_jobs(jobs, self.settings, max_concurrency=case.concurrency,
                              backend=self.backend)
@@ -197,6 +213,8 @@ def measure(case: Case, repeat: int, jobs: Sequence[ReportJob], runner: CaseRunn
         t = time.perf_counter()
         results = runner.run(jobs)
         makespan = time.perf_counter() - t
+    if runner.own_makespan_s is not None:
+        makespan = runner.own_makespan_s
     measured = Measured(makespan, monitor.cpu_s, monitor.peak_rss_mb,
                         counter.count if counter is not None else None,
                         emu.stats() if emu is not None else None)

@@ -20,7 +20,7 @@ from report_lib.bench.plan import split_names as split_list
 from report_lib.bench.results import DEFAULT_DIR, output_paths
 from report_lib.bench.run import run_benchmark
 from report_lib.bench.summary import format_summary
-from report_lib.cli.common import add_parser
+from report_lib.cli.common import add_limit_options, add_parser, limit_settings
 from report_lib.llm.settings import BackendSettings
 
 
@@ -92,6 +92,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="model id for --endpoint-url (default: %(default)s)")
     parser.add_argument("--region", default=config.DEFAULT_REGION,
                         help="region for --endpoint-url (default: %(default)s)")
+    add_limit_options(parser)
     parser.add_argument("--start-methods", default=None, metavar="LIST",
                         help="process start methods, comma-separated: spawn,fork,forkserver "
                         "(default: spawn)")
@@ -105,7 +106,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(ns: argparse.Namespace) -> int:
     """Run ``report-lib bench``; print the summary and the targets; 0 when it ran."""
-    settings = BackendSettings(model_id=ns.model_id, region=ns.region)
+    settings = BackendSettings(model_id=ns.model_id, region=ns.region, **limit_settings(ns))
     df = run_benchmark(
         scenarios=split_list(ns.scenario) or ["seed"],
         strategies=split_list(ns.strategies) or None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from report_lib import config
 from report_lib.llm.backends import BACKENDS
@@ -91,14 +92,35 @@ def add_backend_options(p: argparse.ArgumentParser) -> None:
         default=BackendSettings.max_attempts,
         help="attempt budget per report for throttling/5xx/timeouts",
     )
-    g.add_argument("--tpm-limit", type=positive_int, help="client-side tokens-per-minute limit")
-    g.add_argument("--rpm-limit", type=positive_int, help="client-side requests-per-minute limit")
+    add_limit_options(g)
     g.add_argument(
         "--time-scale",
         type=positive_float,
         default=1.0,
         help="emulator only: multiply every latency by this factor (1.0 = realistic)",
     )
+
+
+def tpm_limit_arg(text: str) -> int | str:
+    """A positive number of tokens per minute, or "auto"."""
+    return "auto" if text.strip().lower() == "auto" else positive_int(text)
+
+
+def add_limit_options(g: Any) -> None:
+    """--tpm-limit N|auto and --rpm-limit N (a parser or an argument group)."""
+    g.add_argument(
+        "--tpm-limit", type=tpm_limit_arg, metavar="N|auto",
+        help="client-side tokens-per-minute limit; 'auto' finds the quota from the service's "
+        "throttling (start fast, halve-ish on 429, probe up while clean)",
+    )
+    g.add_argument("--rpm-limit", type=positive_int, help="client-side requests-per-minute limit")
+
+
+def limit_settings(ns: argparse.Namespace) -> dict[str, Any]:
+    """BackendSettings fields for --tpm-limit / --rpm-limit."""
+    auto = ns.tpm_limit == "auto"
+    return {"tpm_limit": None if auto else ns.tpm_limit, "tpm_auto": auto,
+            "rpm_limit": ns.rpm_limit}
 
 
 def settings_from_args(ns: argparse.Namespace) -> BackendSettings:
@@ -114,6 +136,5 @@ def settings_from_args(ns: argparse.Namespace) -> BackendSettings:
         stream=ns.stream,
         cache_dir=str(ns.cache) if ns.cache else None,
         max_attempts=ns.max_attempts,
-        tpm_limit=ns.tpm_limit,
-        rpm_limit=ns.rpm_limit,
+        **limit_settings(ns),
     )

@@ -17,7 +17,7 @@ from aiobotocore.session import AioSession
 from report_lib.jobs import CallOutcome, ReportJob
 from report_lib.llm import converse as wire
 from report_lib.llm.credentials import credential_errors, fixed_keys, require_credentials
-from report_lib.llm.retry import acall_with_retries
+from report_lib.llm.retry import THROTTLING_CODES, acall_with_retries, classify
 
 if TYPE_CHECKING:
     from report_lib.llm.limiter import RateLimiter
@@ -94,10 +94,16 @@ class AsyncBedrock:
 
         async def attempt(number: int) -> CallOutcome:
             reservation = await limiter.aacquire(plan.estimate) if limiter is not None else None
-            if settings.stream:
-                outcome = await self._stream_once(plan.request, on_text)
-            else:
-                outcome = wire.parse_converse_response(await self.client.converse(**plan.request))
+            try:
+                if settings.stream:
+                    outcome = await self._stream_once(plan.request, on_text)
+                else:
+                    response = await self.client.converse(**plan.request)
+                    outcome = wire.parse_converse_response(response)
+            except Exception as exc:
+                if reservation is not None:  # an adaptive limiter learns the quota from 429s
+                    reservation.fail(classify(exc).error_type in THROTTLING_CODES)
+                raise
             return plan.settle(outcome, number, reservation)
 
         outcome = await acall_with_retries(attempt, settings, label=job.key)

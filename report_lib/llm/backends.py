@@ -21,7 +21,7 @@ from report_lib.jobs import CallOutcome, ReportJob
 from report_lib.llm.async_client import AsyncBedrock
 from report_lib.llm.cache import ResponseCache, cache_key, check_cache_dir
 from report_lib.llm.converse import TextCallback, build_request
-from report_lib.llm.limiter import RateLimiter
+from report_lib.llm.limiter import RateLimiter, limiter_for
 from report_lib.llm.settings import BackendSettings
 from report_lib.llm.sync_client import converse, make_client
 
@@ -44,7 +44,8 @@ class BedrockBackend:
     One sync client is created here, before any worker thread starts, and shared by all threads;
     ``acall`` lazily opens one aiobotocore client per event loop (so it works in a script's
     ``asyncio.run`` and in a notebook's running loop alike). Optional response cache
-    (``settings.cache_dir``) and client-side limiter (``settings.tpm_limit`` / ``rpm_limit``).
+    (``settings.cache_dir``) and client-side limiter (``settings.tpm_limit`` / ``rpm_limit``, or
+    ``tpm_auto``).
     Cost is not computed here: callers use report_lib.llm.pricing.
     """
 
@@ -62,11 +63,7 @@ class BedrockBackend:
         self.max_concurrency = max(1, int(max_concurrency))
         self.client: Any = client if client is not None else make_client(settings, max_concurrency)
         self.cache = ResponseCache(settings.cache_dir) if settings.cache_dir else None
-        self.limiter: RateLimiter | None = None
-        if settings.tpm_limit is not None or settings.rpm_limit is not None:
-            self.limiter = RateLimiter(
-                settings.tpm_limit, settings.rpm_limit, settings.limiter_window_s
-            )
+        self.limiter: RateLimiter | None = limiter_for(settings)
         self._aclient = aclient  # injected async client (report_lib.llm.testing)
         self._lock = threading.Lock()
         # id(loop) -> (loop, client of that loop)

@@ -21,10 +21,14 @@ tokens. A request therefore waits until ``tokens + rate * margin_s`` are in the 
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+
+from report_lib.errors import ConfigError
+from report_lib.llm.settings import BackendSettings
 
 
 class _Bucket:
@@ -32,7 +36,7 @@ class _Bucket:
 
     def __init__(self, capacity: float, window_s: float, now: float) -> None:
         if capacity <= 0:
-            raise ValueError(
+            raise ConfigError(
                 f"a rate limit must be positive, got {capacity}; use None for no limit"
             )
         self.capacity = float(capacity)
@@ -67,6 +71,8 @@ class Reservation:
     tokens: int
     wait_s: float = 0.0
     settled: bool = False
+    epoch: int = 0  # the adaptive limiter's rate generation it was made under
+    send_at: float = 0.0  # when it may be sent (clock of the limiter)
 
     def settle(self, actual_tokens: int) -> None:
         """Return unused tokens (or charge the extra) once the response's usage is known."""
@@ -74,7 +80,15 @@ class Reservation:
             self.settled = True
             return
         self.settled = True
-        self.limiter._adjust(self.tokens - int(actual_tokens))
+        self.limiter.on_success(self, int(actual_tokens))
+
+    def fail(self, throttled: bool) -> None:
+        """The request failed; ``throttled`` when the service said the quota was exceeded."""
+        if self.settled or self.limiter is None:
+            self.settled = True
+            return
+        self.settled = True
+        self.limiter.on_failure(self, throttled)
 
 
 class RateLimiter:
@@ -92,9 +106,9 @@ class RateLimiter:
         margin_s: float = 0.05,
     ) -> None:
         if window_s <= 0:
-            raise ValueError(f"window_s must be positive, got {window_s}")
+            raise ConfigError(f"window_s must be positive, got {window_s}")
         if margin_s < 0:
-            raise ValueError(f"margin_s must be >= 0, got {margin_s}")
+            raise ConfigError(f"margin_s must be >= 0, got {margin_s}")
         self.margin_s = margin_s
         self.tpm = tpm
         self.rpm = rpm
@@ -149,6 +163,13 @@ class RateLimiter:
             await self._asleep(reservation.wait_s)
         return reservation
 
+    def on_success(self, reservation: Reservation, actual_tokens: int) -> None:
+        """A reserved request succeeded: correct the bucket with its real usage."""
+        self._adjust(reservation.tokens - actual_tokens)
+
+    def on_failure(self, reservation: Reservation, throttled: bool) -> None:
+        """A reserved request failed: a fixed limiter keeps the reservation (conservative)."""
+
     def _adjust(self, unused_tokens: int) -> None:
         if self._tokens is None or unused_tokens == 0:
             return
@@ -159,3 +180,152 @@ class RateLimiter:
             else:
                 self._tokens._refill(now)
                 self._tokens.take(-unused_tokens)
+
+
+class AdaptiveRateLimiter(RateLimiter):
+    """``--tpm-limit auto``: a tokens-per-minute limit found without being told (AIMD).
+
+    - **Start optimistic, paced**: a burst of ``burst_requests`` requests, then a rate of
+      ``initial_requests`` requests' worth of tokens per window (sized on the first request),
+      growing by twice every success's tokens while nothing is throttled. Pacing, not a burst,
+      means the first 429 comes after one request too many, not after a whole round.
+    - **First 429**: the service's bucket is empty now, so the tokens it accepted since the
+      start tell its quota: ``accepted / (1 + elapsed / window)`` (a bucket of one window's
+      quota that started full). The rate becomes that estimate and the local bucket empties.
+    - **Later 429s**: the rate is multiplied by ``decrease``; **clean successes** add
+      ``increase`` × their tokens to it (about ``increase`` more per window of traffic).
+
+    Token-aware (reservations are estimates, settled with the real usage); one instance is
+    shared by the threads or tasks of a run; process and dask workers each adapt their own share.
+    """
+
+    def __init__(
+        self,
+        window_s: float = 60.0,
+        *,
+        rpm: int | None = None,
+        burst_requests: int = 4,
+        initial_requests: float = 120.0,
+        decrease: float = 0.8,
+        increase: float = 0.05,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        asleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        margin_s: float = 0.05,
+    ) -> None:
+        super().__init__(None, rpm, window_s, clock=clock, sleep=sleep, asleep=asleep,
+                         margin_s=margin_s)
+        if not 0 < decrease < 1 or increase < 0:
+            raise ConfigError(f"decrease must be in (0, 1) and increase >= 0, got "
+                              f"{decrease}, {increase}")
+        self.burst_requests, self.initial_requests = burst_requests, initial_requests
+        self.decrease, self.increase = decrease, increase
+        self.found = False  # True once a 429 has told the quota
+        self.throttles = 0
+        self.rate_tpw: float | None = None  # tokens per window, once the first request came
+        self.epoch = 0
+        self._outstanding: dict[int, Reservation] = {}
+        self._accepted = 0.0  # tokens of the answered requests
+        self._started: float | None = None
+        self._request_tokens = 1.0  # the first request's size: the bucket holds one at least
+
+    @property
+    def enabled(self) -> bool:
+        return True
+
+    @property
+    def tpm(self) -> int | None:
+        """The current rate in tokens per window (None before the first request)."""
+        return None if self.rate_tpw is None else int(self.rate_tpw)
+
+    @tpm.setter
+    def tpm(self, value: int | None) -> None:  # the base class sets it; the rate is found
+        pass
+
+    def _start(self, tokens: int, now: float) -> None:
+        self._started, self._request_tokens = now, float(tokens)
+        self.rate_tpw = max(1.0, tokens * self.initial_requests)
+        self._tokens = _Bucket(self.rate_tpw, self.window_s, now)
+        self._set_rate(self.rate_tpw, now, empty=False)
+        self._tokens.level = min(self._tokens.capacity, max(1.0, tokens * self.burst_requests))
+
+    def _set_rate(self, rate_tpw: float, now: float, empty: bool) -> None:
+        bucket = self._tokens
+        assert bucket is not None
+        bucket._refill(now)
+        self.rate_tpw = max(1.0, rate_tpw)
+        bucket.capacity = max(self._request_tokens, self.rate_tpw / 10)
+        bucket.rate = self.rate_tpw / self.window_s
+        bucket.level = 0.0 if empty else min(bucket.level, bucket.capacity)
+
+    def reserve(self, tokens: int) -> Reservation:
+        if self._tokens is None:
+            with self._lock:
+                if self._tokens is None:
+                    self._start(max(1, int(tokens)), self._clock())
+        reservation = super().reserve(tokens)
+        with self._lock:
+            reservation.epoch = self.epoch
+            reservation.send_at = self._clock() + reservation.wait_s
+            self._outstanding[id(reservation)] = reservation
+        return reservation
+
+    def valid(self, reservation: Reservation) -> bool:
+        """False when a 429 changed the rate after ``reservation`` was made: reserve again."""
+        return reservation.epoch == self.epoch
+
+    def acquire(self, tokens: int) -> Reservation:
+        while True:
+            reservation = super().acquire(tokens)
+            if self.valid(reservation):
+                return reservation
+            self.cancel(reservation)
+
+    async def aacquire(self, tokens: int) -> Reservation:
+        while True:
+            reservation = await super().aacquire(tokens)
+            if self.valid(reservation):
+                return reservation
+            self.cancel(reservation)
+
+    def cancel(self, reservation: Reservation) -> None:
+        """Forget a reservation made under an old rate (``acquire`` then reserves again)."""
+        with self._lock:
+            self._outstanding.pop(id(reservation), None)
+            reservation.settled = True  # its tokens went with the old rate's bucket
+
+    def on_success(self, reservation: Reservation, actual_tokens: int) -> None:
+        super().on_success(reservation, actual_tokens)
+        with self._lock:
+            self._outstanding.pop(id(reservation), None)
+            self._accepted += actual_tokens
+            assert self.rate_tpw is not None
+            gain = self.increase if self.found else 2.0
+            self._set_rate(self.rate_tpw + gain * actual_tokens, self._clock(), empty=False)
+
+    def on_failure(self, reservation: Reservation, throttled: bool) -> None:
+        with self._lock:
+            self._outstanding.pop(id(reservation), None)
+            if not throttled or self.rate_tpw is None or self._started is None:
+                return
+            now = self._clock()
+            self.throttles += 1
+            if self.found:
+                rate = self.rate_tpw * self.decrease
+            else:  # accepted = answered + sent and still in flight (charged on arrival)
+                sent = sum(r.tokens for r in self._outstanding.values() if r.send_at <= now)
+                elapsed = max(0.0, now - self._started)
+                rate = min(self.rate_tpw, (self._accepted + sent) / (1 + elapsed / self.window_s))
+                self.found = True
+            self.epoch += 1  # reservations waiting under the old rate are made again
+            self._set_rate(rate if math.isfinite(rate) else self.rate_tpw, now, empty=True)
+
+
+def limiter_for(settings: BackendSettings) -> RateLimiter | None:
+    """The limiter ``settings`` ask for: adaptive (``tpm_auto``), fixed (``tpm_limit`` /
+    ``rpm_limit``), or None."""
+    if settings.tpm_auto:
+        return AdaptiveRateLimiter(settings.limiter_window_s, rpm=settings.rpm_limit)
+    if settings.tpm_limit is not None or settings.rpm_limit is not None:
+        return RateLimiter(settings.tpm_limit, settings.rpm_limit, settings.limiter_window_s)
+    return None

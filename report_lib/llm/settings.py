@@ -39,6 +39,7 @@ class BackendSettings:
     # client-side limiter (None = off)
     tpm_limit: int | None = None
     rpm_limit: int | None = None
+    tpm_auto: bool = False  # --tpm-limit auto: find the tokens-per-minute quota (AIMD)
     expected_output_tokens: int = 900  # limiter's reservation before usage is known
     limiter_window_s: float = 60.0  # the limiter's minute (60 x time_scale against the emulator)
     # price table override: {model_id or substring: (usd per 1M input, usd per 1M output)}

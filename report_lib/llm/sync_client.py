@@ -26,7 +26,7 @@ from report_lib.llm.converse import (
     require_text,
 )
 from report_lib.llm.credentials import credential_errors, fixed_keys, require_credentials
-from report_lib.llm.retry import call_with_retries
+from report_lib.llm.retry import THROTTLING_CODES, call_with_retries, classify
 
 if TYPE_CHECKING:
     from report_lib.llm.limiter import RateLimiter
@@ -90,10 +90,15 @@ def converse(
 
     def attempt(number: int) -> CallOutcome:
         reservation = limiter.acquire(plan.estimate) if limiter is not None else None
-        if settings.stream:
-            outcome = _stream_once(client, plan.request, on_text, deadline)
-        else:
-            outcome = parse_converse_response(client.converse(**plan.request))
+        try:
+            if settings.stream:
+                outcome = _stream_once(client, plan.request, on_text, deadline)
+            else:
+                outcome = parse_converse_response(client.converse(**plan.request))
+        except Exception as exc:
+            if reservation is not None:  # an adaptive limiter learns the quota from 429s
+                reservation.fail(classify(exc).error_type in THROTTLING_CODES)
+            raise
         return plan.settle(outcome, number, reservation)
 
     return require_text(call_with_retries(attempt, settings, label=job.key), settings)

@@ -1,0 +1,173 @@
+"""What to use, computed from the rows: a "which to use" table and the original analysis's
+claims, each confirmed or refuted with this run's numbers.
+
+For each situation the table names the fastest strategy that lost nothing, its margin over the
+runner-up, and "equivalent" when the two are within the measured spread (``equivalent``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from report_lib.bench.analysis import equivalent, summarize
+from report_lib.bench.comparison import case_groups, fmt_seconds, speed_phrase
+from report_lib.bench.plan import ORIGINAL, SEQUENTIAL
+
+WHICH_COLUMNS = ("situation", "measured at", "use", "median", "runner-up", "margin", "note")
+
+
+def _ranked(group: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted((c for c in group if c["strategy"] not in (SEQUENTIAL, ORIGINAL)
+                   and int(c["failed"]) == 0), key=lambda c: float(c["makespan_s"]))
+
+
+def _margin(best: dict[str, Any], second: dict[str, Any] | None) -> str:
+    if second is None:
+        return "–"
+    if equivalent(best, second):
+        return "equivalent (within the measured spread)"
+    phrase = speed_phrase(float(best["makespan_s"]), float(second["makespan_s"]))
+    return phrase.removesuffix(" than").removesuffix(" as")
+
+
+def _row(situation: str, group: tuple[str, int, int, list[dict[str, Any]]] | None,
+         note: str = "") -> dict[str, Any]:
+    if group is None:
+        return {"situation": situation, "measured at": "not in these results", "use": "–",
+                "median": "–", "runner-up": "–", "margin": "–", "note": note}
+    scenario, n, conc, members = group
+    ranked = _ranked(members)
+    lost = [f"{c['label']} lost {int(c['failed'])}" for c in members if int(c["failed"]) > 0]
+    note = "; ".join(x for x in (note, *lost) if x)
+    where = f"{scenario}, N={n}, concurrency {conc}"
+    if not ranked:
+        return {"situation": situation, "measured at": where, "use": "none lost nothing",
+                "median": "–", "runner-up": "–", "margin": "–", "note": note}
+    best = ranked[0]
+    second = ranked[1] if len(ranked) > 1 else None
+    return {"situation": situation, "measured at": where, "use": best["label"],
+            "median": fmt_seconds(float(best["makespan_s"])),
+            "runner-up": "–" if second is None else
+            f"{second['label']} ({fmt_seconds(float(second['makespan_s']))})",
+            "margin": _margin(best, second), "note": note}
+
+
+def _find(groups: list[tuple[str, int, int, list[dict[str, Any]]]], scenario: str,
+          lo: int, hi: int) -> tuple[str, int, int, list[dict[str, Any]]] | None:
+    """The group of ``scenario`` with the largest N in [lo, hi] at concurrency N (else the
+    largest concurrency)."""
+    mine = [g for g in groups if g[0] == scenario and lo <= g[1] <= hi]
+    if not mine:
+        return None
+    return max(mine, key=lambda g: (g[1], g[2] == g[1], g[2]))
+
+
+def which_to_use(results: pd.DataFrame) -> pd.DataFrame:
+    """Situation → the fastest strategy that lost nothing, its margin, computed from the rows."""
+    cases = summarize(results)
+    groups = [g for g in case_groups(cases)
+              if all(c["variant"] != "cold" for c in g[3])]  # warm: a service's steady state
+    rows = [
+        _row("3 reports", _find(groups, "seed", 3, 3)),
+        _row("tens of reports", _find(groups, "scale", 10, 99)),
+        _row("hundreds of reports", _find(groups, "scale", 100, 10**6)),
+        _row("under a token quota", _find(groups, "throttled", 1, 10**6),
+             "only clients that delivered every report are ranked"),
+    ]
+    rows.append(_across_machines(groups))
+    return pd.DataFrame(rows, columns=list(WHICH_COLUMNS))
+
+
+def _across_machines(groups: list[tuple[str, int, int, list[dict[str, Any]]]]) -> dict[str, Any]:
+    """dask, the one strategy that spreads calls over machines, against the best on one."""
+    dask = [g for g in groups if any(c["strategy"] == "dask" and int(c["failed"]) == 0
+                                     for c in g[3])]
+    if not dask:
+        return _row("across machines", None, "no dask rows")
+    scenario, n, conc, members = max(dask, key=lambda g: g[1])
+    mine = next(c for c in members if c["strategy"] == "dask")
+    best = next((c for c in _ranked(members) if c["strategy"] != "dask"), None)
+    return {"situation": "across machines", "measured at": f"{scenario}, N={n}, concurrency "
+            f"{conc} (one machine)", "use": "dask",
+            "median": fmt_seconds(float(mine["makespan_s"])),
+            "runner-up": "–" if best is None else
+            f"{best['label']} ({fmt_seconds(float(best['makespan_s']))})",
+            "margin": _margin(mine, best),
+            "note": "the only strategy here that can spread calls over several machines"}
+
+
+def _pairs(cases: pd.DataFrame, a: str, b: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(case of strategy a, case of strategy b) run side by side (same scenario, N,
+    concurrency, warm), both without lost reports."""
+    out = []
+    for _, n, conc, members in case_groups(cases):
+        if conc != n or any(c["variant"] for c in members):
+            continue
+        x = next((c for c in members if c["label"].startswith(a) and int(c["failed"]) == 0),
+                 None)
+        y = next((c for c in members if c["label"] == b and int(c["failed"]) == 0), None)
+        if x is not None and y is not None:
+            out.append((x, y))
+    return out
+
+
+def _versus(x: dict[str, Any], y: dict[str, Any]) -> str:
+    where = f"{x['scenario']} N={int(x['n_jobs'])}"
+    if equivalent(x, y):
+        return (f"{where}: {x['label']} {fmt_seconds(float(x['makespan_s']))} ≈ {y['label']} "
+                f"{fmt_seconds(float(y['makespan_s']))}")
+    return (f"{where}: {x['label']} {fmt_seconds(float(x['makespan_s']))}, "
+            f"{speed_phrase(float(x['makespan_s']), float(y['makespan_s']))} {y['label']}")
+
+
+def _thread_claim(cases: pd.DataFrame) -> dict[str, str]:
+    pairs = _pairs(cases, "asyncio", "thread")
+    if not pairs:
+        return {"verdict": "not measured", "evidence": "no thread and asyncio side by side"}
+    beaten = [(x, y) for x, y in pairs
+              if not equivalent(x, y) and float(x["makespan_s"]) < float(y["makespan_s"])]
+    evidence = "; ".join(_versus(x, y) for x, y in pairs)
+    if beaten:
+        return {"verdict": "refuted" if len(beaten) == len(pairs) else "partly refuted",
+                "evidence": evidence}
+    return {"verdict": "confirmed", "evidence": evidence}
+
+
+def _process_claim(cases: pd.DataFrame) -> dict[str, str]:
+    pairs = _pairs(cases, "process", "thread")
+    if not pairs:
+        return {"verdict": "not measured", "evidence": "no process and thread side by side"}
+    slower = [(x, y) for x, y in pairs
+              if not equivalent(x, y) and float(x["makespan_s"]) > float(y["makespan_s"])]
+    evidence = "; ".join(
+        f"{_versus(x, y)} (peak memory {float(x['peak_rss_mb']):.0f} vs "
+        f"{float(y['peak_rss_mb']):.0f} MB)" for x, y in pairs)
+    verdict = ("confirmed" if len(slower) == len(pairs)
+               else "partly confirmed" if slower else "refuted")
+    return {"verdict": verdict, "evidence": evidence}
+
+
+def _asyncio_claim(cases: pd.DataFrame, metadata: dict[str, Any] | None) -> dict[str, str]:
+    packages = (metadata or {}).get("packages") or {}
+    used = packages.get("aiobotocore", "not recorded")
+    aioboto3 = packages.get("aioboto3", "not recorded")
+    pairs = _pairs(cases, "asyncio", "thread")
+    numbers = "; ".join(_versus(x, y) for x, y in pairs) or "no asyncio rows"
+    return {"verdict": "refuted (dependency); complexity not measured",
+            "evidence": f"asyncio ran on aiobotocore {used} (aioboto3: {aioboto3}); "
+                        f"{numbers}"}
+
+
+def claims(results: pd.DataFrame, metadata: dict[str, Any] | None = None) -> pd.DataFrame:
+    """The original analysis's three claims, each with this run's verdict and numbers."""
+    cases = summarize(results)
+    rows = [
+        {"claim": "ThreadPoolExecutor is optimal", **_thread_claim(cases)},
+        {"claim": "ProcessPoolExecutor is not recommended (creation overhead, memory)",
+         **_process_claim(cases)},
+        {"claim": "asyncio needs aioboto3 and is more complex",
+         **_asyncio_claim(cases, metadata)},
+    ]
+    return pd.DataFrame(rows, columns=["claim", "verdict", "evidence"])
