@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -19,12 +21,15 @@ import pandas as pd
 import pytest
 
 from report_lib.app.generate import generate_reports
+from report_lib.cli.generate import PendingReports, settings_with_time_limits
+from report_lib.cli.main import build_parser, main
 from report_lib.emulator import Emulator, EmulatorConfig
 from report_lib.emulator.options import add_arguments, config_from_args
 from report_lib.errors import BackendError, ConfigError, DeadlineExceeded, MalformedResponseError
-from report_lib.jobs import CallOutcome, ReportJob
+from report_lib.jobs import CallOutcome, ReportJob, ReportResult
 from report_lib.llm.backends import BedrockBackend
 from report_lib.llm.cache import CacheWarning
+from report_lib.llm.progress import ProgressTicker
 from report_lib.llm.settings import BackendSettings
 
 FAST = "fixed:0.05"
@@ -215,3 +220,72 @@ def test_fault_flags_round_trip() -> None:
 def test_bad_fault_options_are_config_errors(options: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         EmulatorConfig(**options)
+
+
+# -- the command line -------------------------------------------------------------------------
+def test_cli_deadline_ends_a_run_against_a_hanging_endpoint(
+    sample_dir: dict[str, Any], tmp_path: Path, dummy_credentials: None,
+    emulator: Callable[..., Emulator],
+) -> None:
+    emu = emulator(hang_rate=1.0)
+    out = tmp_path / "run.json"
+    started = time.monotonic()
+    code = main(["generate", "--data", str(sample_dir["workbooks_dir"]), "--backend", "bedrock",
+                 "--endpoint-url", emu.url, "--deadline", "2", "--out", str(out),
+                 "--no-progress"])
+    elapsed = time.monotonic() - started
+    assert code == 1
+    run = json.loads(out.read_text(encoding="utf-8"))
+    assert run["reports"] == {} and sorted(run["errors"]) == ["cpo", "kpi", "trend"]
+    assert {e["type"] for e in run["errors"].values()} == {"DeadlineExceeded"}
+    assert elapsed < 30  # 2 s plus start-up; generous for a shared machine
+
+
+def test_cli_cache_path_that_is_a_file_exits_2_before_any_call(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "cache"
+    path.write_text("", encoding="utf-8")
+    out = tmp_path / "run.json"
+    code = main(["generate", "--backend", "offline", "--cache", str(path), "--out", str(out),
+                 "--no-progress"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "this is a file" in err and "--cache" in err
+    assert not out.exists()
+
+
+def test_cli_time_limits_reach_the_settings() -> None:
+    ns = build_parser().parse_args(["generate", "--deadline", "7", "--read-timeout", "3",
+                                    "--connect-timeout", "2"])
+    settings = settings_with_time_limits(ns)
+    assert (settings.deadline_s, settings.read_timeout, settings.connect_timeout) == (7, 3, 2)
+    default = settings_with_time_limits(build_parser().parse_args(["generate"]))
+    assert (default.deadline_s, default.read_timeout, default.connect_timeout) == (
+        BackendSettings.deadline_s, BackendSettings.read_timeout, BackendSettings.connect_timeout
+    )
+
+
+def test_progress_line_counts_reports_run_elsewhere() -> None:
+    pending = PendingReports(3)
+    line = pending.line()
+    assert line is not None and line.startswith("report-lib: 3 of 3 reports outstanding (")
+    for _ in range(3):
+        pending.finished(ReportResult(key="k", kind="kpi", content="x"))
+    assert pending.line() is None
+
+
+def test_progress_ticker_emits_while_something_is_outstanding() -> None:
+    seen: list[str] = []
+    said = threading.Event()
+
+    def emit(line: str) -> None:
+        seen.append(line)
+        said.set()
+
+    with ProgressTicker(emit, interval_s=0.05, describe=lambda: "2 calls outstanding"):
+        assert said.wait(timeout=10)
+    before = len(seen)
+    with ProgressTicker(emit, interval_s=0.01, describe=lambda: None):
+        time.sleep(0.05)  # nothing outstanding: nothing said
+    assert len(seen) == before and set(seen) == {"2 calls outstanding"}

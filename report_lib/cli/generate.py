@@ -3,20 +3,32 @@
 from __future__ import annotations
 
 import argparse
+import sys
+import time
+from contextlib import nullcontext
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
+
+from tqdm.auto import tqdm
 
 from report_lib import config
 from report_lib.app.generate import generate_reports, write_outputs
 from report_lib.cli.common import (
     add_backend_options,
     add_parser,
+    positive_float,
     positive_int,
     settings_from_args,
 )
 from report_lib.data.sample import ensure_sample_data
 from report_lib.errors import ConfigError
 from report_lib.execution import STRATEGIES
-from report_lib.jobs import RunResult
+from report_lib.jobs import ReportResult, RunResult
+from report_lib.llm.progress import OUTSTANDING, ProgressTicker
+from report_lib.llm.settings import BackendSettings
+
+PROGRESS_EVERY_S = 5.0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -75,9 +87,73 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="emulator only: throttle the first N requests",
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bar, and no line every few seconds about the calls still outstanding",
+    )
     add_backend_options(p)
+    add_time_limit_options(p)
     p.set_defaults(func=run)
+
+
+def add_time_limit_options(p: argparse.ArgumentParser) -> None:
+    """--deadline per report; --read-timeout and --connect-timeout per attempt."""
+    g = p.add_argument_group("time limits (a hung endpoint cannot hold a run longer)")
+    g.add_argument(
+        "--deadline",
+        type=positive_float,
+        default=BackendSettings.deadline_s,
+        metavar="SECONDS",
+        help="per report, all attempts and waits included; a report past it is listed under "
+        "errors as DeadlineExceeded",
+    )
+    g.add_argument(
+        "--read-timeout",
+        type=positive_float,
+        default=BackendSettings.read_timeout,
+        metavar="SECONDS",
+        help="per attempt: the longest wait for the next byte of the answer (raise it for "
+        "long answers without --stream)",
+    )
+    g.add_argument(
+        "--connect-timeout",
+        type=positive_float,
+        default=BackendSettings.connect_timeout,
+        metavar="SECONDS",
+        help="per attempt: the longest wait to open a connection",
+    )
+
+
+def settings_with_time_limits(ns: argparse.Namespace) -> BackendSettings:
+    """BackendSettings from the backend options and the time limits."""
+    return replace(
+        settings_from_args(ns),
+        deadline_s=ns.deadline,
+        read_timeout=ns.read_timeout,
+        connect_timeout=ns.connect_timeout,
+    )
+
+
+class PendingReports:
+    """The progress line: the calls outstanding in this process (attempts, waits) or, when
+    they run in worker processes, how many reports are still out."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.done = 0
+        self.started = time.monotonic()
+
+    def finished(self, result: ReportResult) -> None:
+        self.done += 1
+
+    def line(self) -> str | None:
+        detail = OUTSTANDING.line()
+        if detail is None and self.done < self.total:
+            waited = time.monotonic() - self.started
+            left = self.total - self.done
+            detail = f"{left} of {self.total} reports outstanding ({waited:.0f} s)"
+        return None if detail is None else f"report-lib: {detail}"
 
 
 def report_kinds(text: str) -> list[str]:
@@ -107,21 +183,25 @@ def run(ns: argparse.Namespace) -> int:
     if ns.emulator_throttle_first:
         emulator_options["throttle_first"] = ns.emulator_throttle_first
     data = ns.data if ns.data is not None else ensure_sample_data()
-    run = generate_reports(
-        data,
-        month=ns.month,
-        focus_cpo=ns.focus_cpo or None,
-        window=ns.window,
-        language=ns.language,
-        kinds=kinds,
-        backend=ns.backend,
-        strategy=ns.strategy,
-        max_concurrency=ns.max_concurrency,
-        settings=settings_from_args(ns),
-        time_scale=ns.time_scale,
-        emulator_options=emulator_options,
-        progress=not ns.no_progress,
-    )
+    pending = PendingReports(len(kinds))
+    ticker = ProgressTicker(partial(tqdm.write, file=sys.stderr), PROGRESS_EVERY_S, pending.line)
+    with nullcontext() if ns.no_progress else ticker:
+        run = generate_reports(
+            data,
+            month=ns.month,
+            focus_cpo=ns.focus_cpo or None,
+            window=ns.window,
+            language=ns.language,
+            kinds=kinds,
+            backend=ns.backend,
+            strategy=ns.strategy,
+            max_concurrency=ns.max_concurrency,
+            settings=settings_with_time_limits(ns),
+            time_scale=ns.time_scale,
+            emulator_options=emulator_options,
+            progress=not ns.no_progress,
+            on_result=pending.finished,
+        )
     written = write_outputs(run, out_json=ns.out, markdown_dir=ns.markdown_dir)
     print(format_run_table(run))
     for path in written:

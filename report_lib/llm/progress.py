@@ -91,23 +91,26 @@ OUTSTANDING = Outstanding()
 
 
 class ProgressTicker:
-    """Call ``emit(line)`` every ``interval_s`` seconds while calls are outstanding."""
+    """Call ``emit(line)`` every ``interval_s`` seconds while there is something to say.
+
+    ``describe`` makes the line (default ``OUTSTANDING.line``; None: nothing outstanding).
+    """
 
     def __init__(
         self,
         emit: Callable[[str], None],
         interval_s: float = 5.0,
-        outstanding: Outstanding = OUTSTANDING,
+        describe: Callable[[], str | None] = OUTSTANDING.line,
     ) -> None:
         self.emit = emit
         self.interval_s = interval_s
-        self.outstanding = outstanding
+        self.describe = describe
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="llm-progress", daemon=True)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
-            line = self.outstanding.line()
+            line = self.describe()
             if line is not None:
                 self.emit(line)
 
