@@ -13,6 +13,7 @@ of this package. Only the CLI turns them into exit codes (``report_lib.cli.main.
     │   ├── CallTimeoutError(TimeoutError)  connect/read timeouts used up the budget
     │   │   └── DeadlineExceeded       no answer within the report's deadline_s
     │   └── MalformedResponseError(ValueError)  bodies cut short/not Converse (retried)
+    ├── EmulatorError(RuntimeError)    the local emulator did not start or stopped  exit 1
     └── PipelineError(RuntimeError)    a notebook of the pipeline failed            exit 1
 
 A report that fails is listed under ``errors`` of the run (its type and message) and the run
@@ -86,6 +87,10 @@ class MalformedResponseError(BackendError, ValueError):
 
 class CredentialsError(ReportLabError, RuntimeError):
     """No AWS credentials were found in the standard boto3 chain."""
+
+
+class EmulatorError(ReportLabError, RuntimeError):
+    """The local Bedrock emulator did not start, or is not running; the message has its stderr."""
 
 
 class PipelineError(ReportLabError, RuntimeError):

@@ -29,6 +29,7 @@ from report_lib.emulator.answers import split_chunks, truncate_to_tokens
 from report_lib.emulator.eventstream import encode_event, encode_exception, encode_message
 from report_lib.emulator.server import THROTTLE_MESSAGE, TokenBucket, add_arguments
 from report_lib.emulator.server import config_from_args as emulator_config_from_args
+from report_lib.errors import EmulatorError
 from report_lib.llm.tokens import estimate_tokens
 
 MODEL_ID = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
@@ -424,7 +425,7 @@ def test_startup_failure_raises_with_the_child_stderr() -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        with pytest.raises(RuntimeError, match="exited with code") as info:
+        with pytest.raises(EmulatorError, match="exited with code") as info:
             Emulator(latency_model=FAST, port=port)
     assert "address already in use" in str(info.value).lower()
 

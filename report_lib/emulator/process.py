@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import IO, Any
 
 from report_lib.emulator.options import READY_PREFIX, EmulatorConfig
+from report_lib.errors import EmulatorError
 
 _PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
 
@@ -73,12 +74,12 @@ class Emulator:
                     return line[len(READY_PREFIX) :].strip()
                 seen.append(line)
         except queue.Empty:
-            raise RuntimeError(
+            raise EmulatorError(
                 f"Bedrock emulator did not report its URL within {self.startup_timeout:g} s; "
                 f"command: {' '.join(self.command())}; stderr:\n{self._read_stderr()}"
             ) from None
         code = self._proc.wait(timeout=10)
-        raise RuntimeError(
+        raise EmulatorError(
             f"Bedrock emulator exited with code {code} before it was ready; "
             f"stdout: {''.join(seen)!r}; stderr:\n{self._read_stderr()}"
         )
@@ -98,7 +99,7 @@ class Emulator:
 
     def _request(self, method: str, path: str) -> dict[str, Any]:
         if not self.url:
-            raise RuntimeError("the Bedrock emulator is not running")
+            raise EmulatorError("the Bedrock emulator is not running")
         data = b"" if method == "POST" else None
         req = urllib.request.Request(self.url + path, data=data, method=method)
         with urllib.request.urlopen(req, timeout=10) as resp:  # only our loopback URL
