@@ -295,3 +295,13 @@ def test_close_called_synchronously_inside_the_running_loop(
     outcome, client = asyncio.run(cell())
     assert outcome.text.strip()
     assert client.client is None
+
+
+def test_a_script_past_its_end_fails_the_call_at_once() -> None:
+    mock = MockBedrock.script(converse_response("# only", 1, 1))
+    with mock.backend(bedrock_settings(max_attempts=5)) as backend:
+        assert backend.call(PLAIN_JOB).text == "# only"
+        with pytest.raises(BackendError) as info:
+            backend.call(PLAIN_JOB)
+    assert (info.value.error_type, info.value.attempts) == ("UnexpectedCall", 1)
+    assert len(mock.requests) == 2

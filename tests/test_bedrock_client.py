@@ -25,6 +25,7 @@ from report_lib.llm.limiter import RateLimiter
 from report_lib.llm.settings import BackendSettings
 from report_lib.llm.sync_client import converse, make_client
 from report_lib.llm.testing import MockBedrock, client_error, converse_response, stream_events
+from report_lib.llm.tokens import estimate_tokens
 
 MODEL = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
 JOB = ReportJob(key="kpi", kind="kpi", system="You write reports.", prompt="Write the KPI report.")
@@ -277,7 +278,8 @@ def test_http_converse(dummy_credentials: None, emulator: Any) -> None:
     client = make_client(emulator_settings(emulator.url))
     outcome = converse(client, JOB, emulator_settings(emulator.url))
     assert outcome.text.strip()
-    assert outcome.input_tokens > 0 and outcome.output_tokens > 0
+    assert outcome.input_tokens == estimate_tokens(f"{JOB.system}\n{JOB.prompt}")
+    assert outcome.output_tokens == estimate_tokens(outcome.text)
     assert outcome.attempts == 1
 
 
@@ -288,7 +290,8 @@ def test_http_converse_stream(dummy_credentials: None, emulator: Any) -> None:
     assert len(seen) > 1  # the answer arrived in several deltas
     assert "".join(seen) == outcome.text
     assert outcome.ttft_s is not None and outcome.ttft_s > 0
-    assert outcome.output_tokens > 0 and outcome.input_tokens > 0
+    assert outcome.input_tokens == estimate_tokens(f"{JOB.system}\n{JOB.prompt}")
+    assert outcome.output_tokens == estimate_tokens(outcome.text)
 
 
 def test_http_rejected_kind_is_validation_error(dummy_credentials: None, emulator: Any) -> None:

@@ -27,6 +27,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from report_lib.errors import BackendError
 from report_lib.llm.backends import BedrockBackend
 from report_lib.llm.settings import BackendSettings
 
@@ -105,14 +106,19 @@ class MockBedrock:
 
     @classmethod
     def script(cls, *items: Any) -> MockBedrock:
-        """Answer ``items`` in order, one per call; a call past the end fails the test."""
+        """Answer ``items`` in order, one per call; a call past the end raises BackendError
+        ``UnexpectedCall`` (not retried), so a test that calls too often fails."""
         queue = list(items)
         lock = threading.Lock()
 
         def next_item(operation: str, request: dict[str, Any]) -> Any:
             with lock:
                 if not queue:
-                    raise AssertionError(f"MockBedrock.script: unexpected {operation} call")
+                    raise BackendError(
+                        f"MockBedrock.script: unexpected {operation} call after the "
+                        f"{len(items)} scripted answer(s)",
+                        error_type="UnexpectedCall",
+                    )
                 return queue.pop(0)
 
         return cls(next_item)
