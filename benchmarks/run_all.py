@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/run_all.py            # the full run (~15 min on 2 CPUs)
     .venv/bin/python benchmarks/run_all.py --quick    # every scenario, scaled down (~3 min)
     .venv/bin/python benchmarks/run_all.py --only seed,scale
+    .venv/bin/python benchmarks/run_all.py --report   # report.md again from the saved results
 
 Each scenario runs with its own time scale (recorded in every row): latencies that the targets
 are about (seed 2.0 s, scale 1.0 s, original 1.0 s) run unscaled; the Sonnet scenario and the
@@ -34,7 +35,7 @@ PLAN: dict[str, dict[str, Any]] = {
     "seed": {"time_scale": 1.0, "start_methods": ["spawn"]},
     "realistic": {"time_scale": 0.1, "start_methods": ["spawn"]},
     "scale": {"time_scale": 1.0, "start_methods": ["spawn", "fork", "forkserver"]},
-    "throttled": {"time_scale": 0.05},
+    "throttled": {"time_scale": 0.05},  # a 3 s quota minute; calls stay 1.0 s
     "original": {"time_scale": 1.0, "repeats": 1},  # ~105 s per run at N=300: one is enough
 }
 QUICK_SCALE = 0.1  # --quick multiplies every time scale by this
@@ -88,7 +89,8 @@ def merge(parts: list[Path], out: Path) -> pd.DataFrame:
 
 def main(argv: list[str] | None = None) -> int:
     from report_lib.bench.analysis import check_targets, summarize
-    from report_lib.bench.summary import format_summary
+    from report_lib.bench.results import load_results
+    from report_lib.bench.summary import format_summary, report_markdown
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=",".join(SCENARIOS),
@@ -99,7 +101,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=BENCHMARK_DIR,
                         help="output folder (default: %(default)s)")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--report", action="store_true",
+                        help="run nothing: write report.md from the results already in --out")
     ns = parser.parse_args(argv)
+    if ns.report:
+        df, _, meta = load_results(ns.out)
+        text = report_markdown(df, meta)
+        (ns.out / "report.md").write_text(text + "\n", "utf-8")
+        print(text)
+        return 0
     scenarios = [s.strip() for s in ns.only.split(",") if s.strip()]
     unknown = [s for s in scenarios if s not in SCENARIOS]
     if unknown:
@@ -108,8 +118,11 @@ def main(argv: list[str] | None = None) -> int:
     df = merge(parts, ns.out)
     text = format_summary(summarize(df), check_targets(df))
     (ns.out / "summary.md").write_text(text + "\n", "utf-8")
+    _, _, meta = load_results(ns.out)
+    (ns.out / "report.md").write_text(report_markdown(df, meta) + "\n", "utf-8")
     print(text)
-    print(f"\nwrote {ns.out / 'results.csv'}, timelines.json, metadata.json, summary.md")
+    print(f"\nwrote {ns.out / 'results.csv'}, timelines.json, metadata.json, summary.md, "
+          "report.md")
     return 0
 
 

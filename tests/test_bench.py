@@ -141,14 +141,17 @@ def test_scale_plan_counts() -> None:
     cases = plan_cases("scale", start_methods=["spawn", "fork"])
     levels = {3: [3], 10: [10], 30: [30, 10], 100: [100, 10], 300: [300, 10]}
     by = pd.Series([c.strategy for c in cases]).value_counts().to_dict()
-    assert by["thread"] == by["asyncio"] == 8  # every (n, concurrency) pair
+    assert by["thread"] == by["asyncio"] == 8 + 1  # every (n, concurrency) pair; bare at 300
+    bare = [(c.strategy, c.n_jobs, c.concurrency) for c in cases if c.variant == "bare"]
+    assert bare == [("thread", 300, 300), ("asyncio", 300, 300)]
     assert by["dask"] == 5  # concurrency N only
     assert by["sequential"] == 2  # only N=3 and N=10 run sequentially by default
     # concurrency N only; both start methods at N=3 and N=100, the first one elsewhere
     process = sorted((c.n_jobs, c.start_method) for c in cases if c.strategy == "process")
     assert process == sorted([(3, "spawn"), (3, "fork"), (10, "spawn"), (30, "spawn"),
                               (100, "spawn"), (100, "fork"), (300, "spawn")])
-    assert {(c.n_jobs, c.concurrency) for c in cases if c.strategy == "thread"} == {
+    assert {(c.n_jobs, c.concurrency) for c in cases
+            if c.strategy == "thread" and not c.variant} == {
         (n, c) for n, cs in levels.items() for c in cs
     }
     chosen = plan_cases("scale", strategies=["dask", "sequential"], n_values=[30])
@@ -415,3 +418,14 @@ def test_bench_limit_options() -> None:
     assert limit_settings(ns) == {"tpm_limit": None, "tpm_auto": True, "rpm_limit": 60}
     ns = build_parser().parse_args(["generate", "--tpm-limit", "30000"])
     assert limit_settings(ns) == {"tpm_limit": 30000, "tpm_auto": False, "rpm_limit": None}
+
+
+def test_bare_client_rows_sit_beside_ours(tmp_path: Path) -> None:
+    df = run_benchmark(["scale"], strategies=["thread", "asyncio"], n_values=[300],
+                       max_concurrency=[300], repeats=1, time_scale=0.05, out_dir=tmp_path,
+                       progress=False, warmup=False)
+    bare = df[df["variant"] == "bare"]
+    assert sorted(bare["strategy"]) == ["asyncio", "thread"]
+    assert (bare["failed"] == 0).all() and (bare["requests"] == 300).all()
+    assert [c.target for c in check_targets(df) if "bare" in c.target] == [
+        "overhead ≤ 1.05 × bare client at N=300"] * 2

@@ -346,3 +346,27 @@ def test_claims_are_judged_by_this_runs_numbers() -> None:
     assert table["evidence"].tolist()[2].startswith(
         "asyncio ran on aiobotocore 3.1.0 (aioboto3: not installed); scale N=30: asyncio "
         "1.05 s, 5 % faster than thread")
+
+
+def test_cold_runs_are_ranked_apart_and_set_beside_their_warm_twin() -> None:
+    rows = pd.DataFrame([
+        row("seed", "thread", 3, 3, 0.56, lb=0.5), row("seed", "thread", 3, 3, 2.40, lb=0.5,
+                                                        variant="cold"),
+        row("seed", "asyncio", 3, 3, 0.55, lb=0.5), row("seed", "asyncio", 3, 3, 4.98, lb=0.5,
+                                                         variant="cold"),
+    ])
+    sentences = comparison.conclusions(rows)
+    assert sentences[1:3] == [
+        "seed: at N=3 with concurrency 3, asyncio finished in 0.550 s median, equivalent to "
+        "thread (0.560 s, within the measured spread).",
+        "seed: at N=3 with concurrency 3 from a cold start (a fresh process per run), "
+        "thread/cold finished in 2.40 s median, 2.1× as fast as asyncio/cold (4.98 s).",
+    ]
+    assert comparison.cold_sentences(summarize(rows)) == [
+        "seed: thread from a cold start (a fresh process, the client built inside the timing) "
+        "took 2.40 s (4.80× one call's 0.500 s), warm 0.560 s (1.12×): the first run costs "
+        "1.84 s more.",
+        "seed: asyncio from a cold start (a fresh process, the client built inside the timing) "
+        "took 4.98 s (9.96× one call's 0.500 s), warm 0.550 s (1.10×): the first run costs "
+        "4.43 s more.",
+    ]

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from report_lib.llm.limiter import AdaptiveRateLimiter, RateLimiter
+from report_lib.errors import ConfigError
+from report_lib.llm.limiter import AdaptiveRateLimiter, RateLimiter, tpm_fields
 
 
 class FakeClock:
@@ -241,3 +242,21 @@ def test_auto_limit_first_throttle_sets_the_rate_from_what_was_accepted() -> Non
     assert limiter.available_tokens() == 0.0  # the service's bucket is empty: so is ours
     limiter.reserve(1_000).fail(throttled=True)
     assert limiter.tpm == int(3_000 / 1.1 * 0.8)  # then multiplicative decrease
+
+
+@pytest.mark.parametrize(("value", "fields"), [
+    ("", {"tpm_limit": None, "tpm_auto": False}),
+    (None, {"tpm_limit": None, "tpm_auto": False}),
+    ("auto", {"tpm_limit": None, "tpm_auto": True}),
+    (" AUTO ", {"tpm_limit": None, "tpm_auto": True}),
+    ("30000", {"tpm_limit": 30000, "tpm_auto": False}),
+    (2000, {"tpm_limit": 2000, "tpm_auto": False}),
+])
+def test_tpm_fields(value: object, fields: dict[str, object]) -> None:
+    assert tpm_fields(value) == fields
+
+
+def test_tpm_fields_refuses_anything_else() -> None:
+    with pytest.raises(ConfigError, match="tpm_limit must be a positive number of tokens per "
+                                          "minute, 'auto' or empty, got '-5'"):
+        tpm_fields("-5")

@@ -18,7 +18,7 @@ from report_lib.bench.plan import CASE_KEYS, PUBLISHED, PUBLISHED_CALL_S
 from report_lib.bench.results import TEXT_COLUMNS, text_column
 
 CPU_SHARE_MAX = 0.05  # client CPU per call above this share of a call's latency: no efficiency
-EQUIVALENT_FLOOR = 0.01  # makespans closer than this (relative) are "equivalent"
+EQUIVALENT_FLOOR = 0.02  # makespans closer than this (relative) are "equivalent"
 SCALE_TARGET_N = 30  # efficiency targets from here up (0.80; 0.90 at N = 300)
 
 # column -> how the runs of one case are combined

@@ -145,13 +145,39 @@ def case_groups(cases: pd.DataFrame) -> list[tuple[str, int, int, list[dict[str,
     for case in records:
         if not _is_baseline(case) and case["variant"] != "bare":
             key = (case["scenario"], int(case["n_jobs"]), int(case["concurrency"]),
-                   float(case["time_scale"]))
+                   float(case["time_scale"]), case["variant"] == "cold")
             groups.setdefault(key, []).append(case)
     out = []
-    for (scenario, n, conc, _), members in groups.items():
+    for (scenario, n, conc, _, cold), members in groups.items():
         base = [c for c in records if _is_baseline(c) and same_condition(c, members[0])
-                and (c["scenario"] == scenario or c["strategy"] == ORIGINAL)]
+                and (c["scenario"] == scenario or c["strategy"] == ORIGINAL) and not cold]
         out.append((str(scenario), n, conc, members + base))
+    return out
+
+
+def is_cold(group: list[dict[str, Any]]) -> bool:
+    """A group of cold runs (a fresh process per run), compared among themselves only."""
+    return all(c["variant"] == "cold" for c in group)
+
+
+def cold_sentences(cases: pd.DataFrame) -> list[str]:
+    """Each cold case beside its warm twin: what a fresh process adds to the first run."""
+    out = []
+    for cold in cases[cases["variant"] == "cold"].to_dict("records"):
+        warm = cases[(cases["variant"] == "") & (cases["scenario"] == cold["scenario"])
+                     & (cases["strategy"] == cold["strategy"])
+                     & (cases["n_jobs"] == cold["n_jobs"])
+                     & (cases["concurrency"] == cold["concurrency"])
+                     & (cases["time_scale"] == cold["time_scale"])]
+        if warm.empty:
+            continue
+        t_cold, t_warm = float(cold["makespan_s"]), float(warm["makespan_s"].iloc[0])
+        call = float(cold["lower_bound_s"])
+        out.append(
+            f"{cold['scenario']}: {cold['strategy']} from a cold start (a fresh process, the "
+            f"client built inside the timing) took {fmt_seconds(t_cold)} ({t_cold / call:.2f}× "
+            f"one call's {fmt_seconds(call)}), warm {fmt_seconds(t_warm)} "
+            f"({t_warm / call:.2f}×): the first run costs {fmt_seconds(t_cold - t_warm)} more.")
     return out
 
 
@@ -174,6 +200,8 @@ def winner_sentence(scenario: str, n: int, conc: int, group: list[dict[str, Any]
     """Who was fastest among the cases that lost nothing, by how much, against what."""
     ok, lost = _ranked(group)
     head = f"{scenario}: at N={n} with concurrency {conc}"
+    if is_cold(group):
+        head += " from a cold start (a fresh process per run)"
     lost_text = "; ".join(f"{c['label']} lost {_reports(int(c['failed']))} and is not ranked"
                           for c in lost)
     if not ok:
@@ -336,6 +364,7 @@ def conclusions(
         sentence = scaling_sentence(cases, scenario)
         if sentence:
             out.append(sentence)
+    out += cold_sentences(cases)
     out += throttle_sentences(cases)
     out += [s for s in (resources_sentence(results), failures_sentence(cases),
                         scale_sentence(cases)) if s]

@@ -40,6 +40,7 @@ THROTTLED_N = 30
 THROTTLED_VARIANTS: tuple[str, ...] = ("retries", "limiter", "auto", "adaptive")
 # seed's "cold" variant (a fresh process per run), planned with the default strategies
 COLD_STRATEGIES: tuple[str, ...] = ("thread", "asyncio")
+BARE_N = (300,)  # where the bare client (variant "bare") runs beside thread and asyncio
 SEQUENTIAL_MAX_N = 10  # by default sequential runs only up to here; larger N are estimated
 PROCESS_METHOD_N = (3, 100)  # where every start method runs by default
 # The original's claim: 3 calls faked with time.sleep(2), sequential vs ThreadPoolExecutor(3).
@@ -179,6 +180,9 @@ def _scale_case(n: int, c: int, strategy: str, chosen: list[str] | None, methods
         return [Case("scale", strategy, n, _concurrency(strategy, n, c), model)] if c == n else []
     if not (chosen or c == n or strategy in ("thread", "asyncio")):
         return []
+    if strategy in ("thread", "asyncio") and c == n and n in BARE_N:
+        return [Case("scale", strategy, n, c, model),
+                Case("scale", strategy, n, c, model, variant="bare")]
     if strategy == "process":
         every = chosen or (c == n and n in PROCESS_METHOD_N)
         return [Case("scale", strategy, n, c, model, start_method=method)

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from report_lib.bench.analysis import equivalent, summarize
-from report_lib.bench.comparison import case_groups, fmt_seconds, speed_phrase
+from report_lib.bench.comparison import case_groups, fmt_seconds, is_cold, speed_phrase
 from report_lib.bench.plan import ORIGINAL, SEQUENTIAL
 
 WHICH_COLUMNS = ("situation", "measured at", "use", "median", "runner-up", "margin", "note")
@@ -67,8 +67,7 @@ def _find(groups: list[tuple[str, int, int, list[dict[str, Any]]]], scenario: st
 def which_to_use(results: pd.DataFrame) -> pd.DataFrame:
     """Situation → the fastest strategy that lost nothing, its margin, computed from the rows."""
     cases = summarize(results)
-    groups = [g for g in case_groups(cases)
-              if all(c["variant"] != "cold" for c in g[3])]  # warm: a service's steady state
+    groups = [g for g in case_groups(cases) if not is_cold(g[3])]  # warm: steady state
     rows = [
         _row("3 reports", _find(groups, "seed", 3, 3)),
         _row("tens of reports", _find(groups, "scale", 10, 99)),
@@ -103,7 +102,7 @@ def _pairs(cases: pd.DataFrame, a: str, b: str) -> list[tuple[dict[str, Any], di
     concurrency, warm), both without lost reports."""
     out = []
     for _, n, conc, members in case_groups(cases):
-        if conc != n or any(c["variant"] for c in members):
+        if conc != n or any(c["variant"] for c in members):  # warm, unthrottled runs only
             continue
         x = next((c for c in members if c["label"].startswith(a) and int(c["failed"]) == 0),
                  None)

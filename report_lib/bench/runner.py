@@ -21,6 +21,7 @@ from dataclasses import replace
 from typing import Any
 
 from report_lib.bench.cold import run_cold
+from report_lib.bench.floor import BareThreads, run_bare_async
 from report_lib.bench.plan import Case
 from report_lib.bench.resources import ResourceMonitor
 from report_lib.bench.rows import Measured, make_row, timeline
@@ -29,6 +30,7 @@ from report_lib.emulator import Emulator
 from report_lib.execution import STRATEGIES, arun_jobs, run_jobs
 from report_lib.execution.dask import local_cluster
 from report_lib.jobs import ReportJob, ReportResult
+from report_lib.llm.async_client import AsyncBedrock
 from report_lib.llm.backends import Backend, make_backend
 from report_lib.llm.settings import BackendSettings
 
@@ -136,6 +138,8 @@ class CaseRunner:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.thread: threading.Thread | None = None
         self.own_makespan_s: float | None = None  # a cold run measures itself
+        self.bare: BareThreads | None = None
+        self.abed: AsyncBedrock | None = None
 
     @property
     def warms_up(self) -> bool:
@@ -144,18 +148,37 @@ class CaseRunner:
 
     def __enter__(self) -> CaseRunner:
         case, strategy = self.case, STRATEGIES.get(self.case.strategy)
-        if case.tpm is None and strategy.reuses_backend and case.variant != "cold":
+        if case.variant == "bare":
+            self._open_bare()
+        elif case.tpm is None and strategy.reuses_backend and case.variant != "cold":
             pool = strategy.pool_size(case.concurrency)
             self.backend = make_backend(self.settings, max_concurrency=pool)
             if case.strategy == "asyncio":  # one long-lived loop, as in an async service
-                self.loop = asyncio.new_event_loop()
-                self.thread = threading.Thread(target=self.loop.run_forever, daemon=True,
-                                               name="bench-loop")
-                self.thread.start()
+                self._start_loop()
         return self
+
+    def _start_loop(self) -> asyncio.AbstractEventLoop:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True,
+                                       name="bench-loop")
+        self.thread.start()
+        return self.loop
+
+    def _open_bare(self) -> None:
+        if self.case.strategy == "asyncio":
+            self.abed = AsyncBedrock(self.settings, self.case.concurrency)
+            loop = self._start_loop()
+            asyncio.run_coroutine_threadsafe(self.abed.open(), loop).result()
+        else:
+            self.bare = BareThreads(self.settings, self.case.concurrency)
 
     def run(self, jobs: Sequence[ReportJob]) -> list[ReportResult]:
         case = self.case
+        if self.bare is not None:
+            return self.bare.run(jobs)
+        if self.abed is not None and self.loop is not None:
+            coro = run_bare_async(self.abed.client, jobs, self.settings)
+            return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
         if case.variant == "cold":
             self.own_makespan_s, results = run_cold(jobs, self.settings, case.strategy,
                                                     case.concurrency)
@@ -170,8 +193,10 @@ class CaseRunner:
                         scheduler=scheduler, backend=self.backend)
 
     def __exit__(self, *exc: object) -> None:
+        if self.bare is not None:
+            self.bare.close()
         if self.loop is not None and self.thread is not None:
-            aclose = getattr(self.backend, "aclose", None)
+            aclose = getattr(self.abed or self.backend, "aclose", None)
             if aclose is not None:
                 asyncio.run_coroutine_threadsafe(aclose(), self.loop).result(timeout=30)
             self.loop.call_soon_threadsafe(self.loop.stop)

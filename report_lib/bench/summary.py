@@ -8,7 +8,8 @@ from typing import Any
 
 import pandas as pd
 
-from report_lib.bench.analysis import TargetCheck
+from report_lib.bench import comparison, recommend
+from report_lib.bench.analysis import TargetCheck, check_targets, summarize
 from report_lib.bench.plan import PUBLISHED
 
 SUMMARY_COLUMNS = ("scenario", "variant", "strategy", "start_method", "n_jobs", "concurrency",
@@ -83,3 +84,31 @@ def format_summary(summary: pd.DataFrame, checks: Sequence[TargetCheck] | None =
     if checks:
         parts.append(markdown_table(target_rows(checks), TARGET_COLUMNS, {"measured": ".3f"}))
     return "\n\n".join(parts)
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{str(k): v for k, v in r.items()} for r in frame.to_dict("records")]
+
+
+def report_markdown(results: pd.DataFrame, metadata: Mapping[str, Any] | None = None) -> str:
+    """The whole written report of a run as Markdown: conditions, which to use, the original
+    claims checked, the conclusions, every case and the targets (benchmarks/README.md pastes
+    it)."""
+    meta = dict(metadata or {})
+    load = meta.get("load_avg_1m") or {}
+    head = (f"Run {meta.get('created', '?')} → {meta.get('finished', '?')}, "
+            f"`{meta.get('command', '?')}`; {meta.get('cpu_count', '?')} CPUs, load average "
+            f"{load.get('start', float('nan')):.1f} → {load.get('end', float('nan')):.1f}; "
+            f"python {meta.get('python', '?')}.")
+    which = recommend.which_to_use(results)
+    claims = recommend.claims(results, meta)
+    sentences = comparison.conclusions(results, meta)
+    return "\n\n".join([
+        head,
+        "### Which to use\n\n" + markdown_table(_records(which), list(which.columns)),
+        "### The original analysis's claims\n\n"
+        + markdown_table(_records(claims), list(claims.columns)),
+        "### Conclusions\n\n" + "\n".join(f"- {s}" for s in sentences),
+        "### Every case (medians) and the targets\n\n"
+        + format_summary(summarize(results), check_targets(results)),
+    ])

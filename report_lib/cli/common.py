@@ -8,6 +8,7 @@ from typing import Any
 
 from report_lib import config
 from report_lib.llm.backends import BACKENDS
+from report_lib.llm.limiter import tpm_fields
 from report_lib.llm.settings import BackendSettings
 
 
@@ -118,9 +119,7 @@ def add_limit_options(g: Any) -> None:
 
 def limit_settings(ns: argparse.Namespace) -> dict[str, Any]:
     """BackendSettings fields for --tpm-limit / --rpm-limit."""
-    auto = ns.tpm_limit == "auto"
-    return {"tpm_limit": None if auto else ns.tpm_limit, "tpm_auto": auto,
-            "rpm_limit": ns.rpm_limit}
+    return {**tpm_fields(ns.tpm_limit), "rpm_limit": ns.rpm_limit}
 
 
 def settings_from_args(ns: argparse.Namespace) -> BackendSettings:

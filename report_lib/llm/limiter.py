@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from report_lib.errors import ConfigError
 from report_lib.llm.settings import BackendSettings
@@ -329,3 +330,17 @@ def limiter_for(settings: BackendSettings) -> RateLimiter | None:
     if settings.tpm_limit is not None or settings.rpm_limit is not None:
         return RateLimiter(settings.tpm_limit, settings.rpm_limit, settings.limiter_window_s)
     return None
+
+
+def tpm_fields(value: object) -> dict[str, Any]:
+    """BackendSettings fields for a tokens-per-minute limit given as a number, "auto" or
+    empty/None (no limit); ConfigError for anything else."""
+    text = "" if value is None else str(value).strip().lower()
+    if text in ("", "none"):
+        return {"tpm_limit": None, "tpm_auto": False}
+    if text == "auto":
+        return {"tpm_limit": None, "tpm_auto": True}
+    if text.isdigit() and int(text) > 0:
+        return {"tpm_limit": int(text), "tpm_auto": False}
+    raise ConfigError(f"tpm_limit must be a positive number of tokens per minute, 'auto' or "
+                      f"empty, got {value!r}")
