@@ -23,7 +23,7 @@ _EXPORTS: dict[str, str] = {
     "build_jobs": "report_lib.reports.jobs",
     "build_many_jobs": "report_lib.reports.jobs",
     "generate_reports": "report_lib.app.generate",
-    "write_outputs": "report_lib.app.generate",
+    "write_outputs": "report_lib.app.outputs",
     "ReportJob": "report_lib.jobs",
     "ReportResult": "report_lib.jobs",
     "RunResult": "report_lib.jobs",
@@ -68,7 +68,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from report_lib.app.generate import generate_reports, write_outputs
+    from report_lib.app.generate import generate_reports
+    from report_lib.app.outputs import write_outputs
     from report_lib.data.loader import load_data
     from report_lib.emulator import Emulator
     from report_lib.errors import (

@@ -16,6 +16,10 @@ of this package. Only the CLI turns them into exit codes (``report_lib.cli.main.
     ├── EmulatorError(RuntimeError)    the local emulator did not start or stopped  exit 1
     └── PipelineError(RuntimeError)    a notebook of the pipeline failed            exit 1
 
+    KeyboardInterrupt
+    └── RunInterrupted                 Ctrl-C or SIGTERM; carries the finished      exit 130/143
+                                       results (not an Exception, on purpose)
+
 A report that fails is listed under ``errors`` of the run (its type and message) and the run
 exits 1; the other reports are kept.
 """

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -13,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from report_lib import config
+from report_lib.app.outputs import write_outputs
 from report_lib.data.loader import load_data
 from report_lib.emulator import Emulator
 from report_lib.errors import RunInterrupted
@@ -21,6 +21,8 @@ from report_lib.jobs import ReportResult, RunResult
 from report_lib.llm.backends import check_settings
 from report_lib.llm.settings import BackendSettings
 from report_lib.reports.jobs import build_jobs
+
+__all__ = ["backend_endpoint", "generate_reports", "write_outputs"]  # write_outputs: app.outputs
 
 
 @contextmanager
@@ -104,26 +106,3 @@ def _stats(emu: Emulator) -> dict[str, Any] | None:
         return emu.stats()
     except OSError:
         return None
-
-
-def write_outputs(
-    run: RunResult, *, out_json: Path | None = None, markdown_dir: Path | None = None
-) -> list[Path]:
-    """Write the result contract as JSON and one ``KEY.md`` per delivered report."""
-    written: list[Path] = []
-    if out_json is not None:
-        out_json = Path(out_json)
-        out_json.parent.mkdir(parents=True, exist_ok=True)
-        out_json.write_text(
-            json.dumps(run.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
-        )
-        written.append(out_json)
-    if markdown_dir is not None:
-        markdown_dir = Path(markdown_dir)
-        markdown_dir.mkdir(parents=True, exist_ok=True)
-        for key, content in run.reports.items():
-            safe = "".join(ch if ch.isalnum() or ch in "-_@." else "_" for ch in key)
-            path = markdown_dir / f"{safe}.md"
-            path.write_text(content, encoding="utf-8")
-            written.append(path)
-    return written

@@ -200,6 +200,9 @@ def run_benchmark(
         for scenario, scenario_cases in cases.items():
             scale = float(for_scenario(time_scale, scenario, 1.0))
             _run_scenario(session, scenario, scenario_cases, scale)
+    except KeyboardInterrupt:  # Ctrl-C/SIGTERM: the shared cluster goes at once
+        session.dask.close(interrupted=True)
+        raise
     finally:
         session.progress.close()
         session.dask.close()

@@ -28,7 +28,7 @@ from report_lib.bench.rows import Measured, make_row, timeline
 from report_lib.bench.workload import estimate_job_tokens
 from report_lib.emulator import Emulator
 from report_lib.execution import STRATEGIES, arun_jobs, run_jobs
-from report_lib.execution.dask import local_cluster
+from report_lib.execution.dask import close_cluster, local_cluster
 from report_lib.jobs import ReportJob, ReportResult
 from report_lib.llm.async_client import AsyncBedrock
 from report_lib.llm.backends import Backend, make_backend
@@ -85,9 +85,10 @@ class DaskCluster:
             self.address = self.cluster.scheduler_address
         return str(self.address)
 
-    def close(self) -> None:
+    def close(self, interrupted: bool = False) -> None:
+        """Close the cluster; ``interrupted``: kill its workers first, do not wait for them."""
         if self.cluster is not None:
-            self.cluster.close()
+            close_cluster(self.cluster, interrupted=interrupted)
             self.cluster = None
             self.address = self.external
 

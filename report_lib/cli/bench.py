@@ -21,6 +21,13 @@ from report_lib.bench.results import DEFAULT_DIR, output_paths
 from report_lib.bench.run import run_benchmark
 from report_lib.bench.summary import format_summary
 from report_lib.cli.common import add_limit_options, add_parser, limit_settings
+from report_lib.errors import ConfigError
+from report_lib.execution import (
+    MAX_CONCURRENCY,
+    MAX_JOBS,
+    check_concurrency,
+    check_job_count,
+)
 from report_lib.llm.settings import BackendSettings
 
 
@@ -51,6 +58,22 @@ def _int_list(text: str) -> list[int]:
     return values
 
 
+def _job_counts(text: str) -> list[int]:
+    """``--n``: job counts, each from 1 to MAX_JOBS."""
+    try:
+        return [check_job_count(n, "--n") for n in _int_list(text)]
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _concurrencies(text: str) -> list[int]:
+    """``--max-concurrency``: levels, each from 1 to MAX_CONCURRENCY."""
+    try:
+        return [check_concurrency(c, "--max-concurrency") for c in _int_list(text)]
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _scale_arg(text: str) -> float:
     try:
         value = float(text)
@@ -73,9 +96,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"comma-separated subset of {', '.join(BENCH_STRATEGIES)} "
         "(default: per scenario)",
     )
-    parser.add_argument("--n", type=_int_list, default=None, metavar="N[,N...]",
-                        help=f"job counts for scale/original (default: scale {SCALE_N}, "
-                        f"original {ORIGINAL_N}, throttled {THROTTLED_N})")
+    parser.add_argument("--n", type=_job_counts, default=None, metavar="N[,N...]",
+                        help=f"job counts for scale/original, each 1 to {MAX_JOBS} (default: "
+                        f"scale {SCALE_N}, original {ORIGINAL_N}, throttled {THROTTLED_N})")
     parser.add_argument("--repeats", type=int, default=3,
                         help="measured runs per case, after one warm-up (default: 3)")
     parser.add_argument("--time-scale", type=_scale_arg, default=1.0,
@@ -96,8 +119,10 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--start-methods", default=None, metavar="LIST",
                         help="process start methods, comma-separated: spawn,fork,forkserver "
                         "(default: spawn)")
-    parser.add_argument("--max-concurrency", type=_int_list, default=None, metavar="C[,C...]",
-                        help="concurrency levels (capped at N; default: N, and 10 for scale)")
+    parser.add_argument("--max-concurrency", type=_concurrencies, default=None,
+                        metavar="C[,C...]",
+                        help=f"concurrency levels, each 1 to {MAX_CONCURRENCY} (capped at N; "
+                        "default: N, and 10 for scale)")
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
                         help="dask scheduler address (default: a LocalCluster for the run)")
     parser.add_argument("--no-warmup", action="store_true", help="skip the warm-up runs")

@@ -21,5 +21,4 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(ns: argparse.Namespace) -> int:
-    serve(config_from_args(ns))
-    return 0
+    return serve(config_from_args(ns))  # 130/143 when stopped by SIGINT/SIGTERM

@@ -13,7 +13,8 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from report_lib import config
-from report_lib.app.generate import generate_reports, write_outputs
+from report_lib.app.generate import generate_reports
+from report_lib.app.outputs import check_outputs, write_outputs
 from report_lib.cli.common import (
     add_backend_options,
     add_parser,
@@ -22,8 +23,8 @@ from report_lib.cli.common import (
     settings_from_args,
 )
 from report_lib.data.sample import ensure_sample_data
-from report_lib.errors import ConfigError
-from report_lib.execution import STRATEGIES
+from report_lib.errors import ConfigError, RunInterrupted
+from report_lib.execution import MAX_CONCURRENCY, STRATEGIES, check_concurrency
 from report_lib.jobs import ReportResult, RunResult
 from report_lib.llm.progress import OUTSTANDING, ProgressTicker
 from report_lib.llm.settings import BackendSettings
@@ -68,11 +69,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--max-concurrency",
-        type=positive_int,
-        help="bound on calls in flight (default: one per report)",
+        type=concurrency,
+        help=f"bound on calls in flight, 1 to {MAX_CONCURRENCY} (default: one per report)",
     )
-    p.add_argument("--out", type=Path, help="write the result JSON here")
-    p.add_argument("--markdown-dir", type=Path, help="write one KEY.md per report here")
+    p.add_argument(
+        "--out", type=Path, help="write the result JSON here (checked before the run starts)"
+    )
+    p.add_argument(
+        "--markdown-dir",
+        type=Path,
+        help="write one KEY.md per report here (checked before the run starts)",
+    )
     p.add_argument(
         "--emulator-reject",
         action="append",
@@ -156,6 +163,14 @@ class PendingReports:
         return None if detail is None else f"report-lib: {detail}"
 
 
+def concurrency(text: str) -> int:
+    """An argparse type: calls in flight, a whole number from 1 to MAX_CONCURRENCY."""
+    try:
+        return check_concurrency(positive_int(text), "--max-concurrency")
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def report_kinds(text: str) -> list[str]:
     """The ``--reports`` list, checked against the known report kinds."""
     kinds = [k.strip() for k in text.split(",") if k.strip()]
@@ -175,6 +190,7 @@ def report_kinds(text: str) -> list[str]:
 
 def run(ns: argparse.Namespace) -> int:
     kinds = report_kinds(ns.reports)
+    check_outputs(ns.out, ns.markdown_dir)  # a bad path fails now, not after paid calls
     if ns.endpoint_url and ns.backend == "emulator":
         ns.backend = "bedrock"  # an explicit endpoint replaces the embedded emulator
     emulator_options: dict[str, object] = {}
@@ -185,30 +201,40 @@ def run(ns: argparse.Namespace) -> int:
     data = ns.data if ns.data is not None else ensure_sample_data()
     pending = PendingReports(len(kinds))
     ticker = ProgressTicker(partial(tqdm.write, file=sys.stderr), PROGRESS_EVERY_S, pending.line)
-    with nullcontext() if ns.no_progress else ticker:
-        run = generate_reports(
-            data,
-            month=ns.month,
-            focus_cpo=ns.focus_cpo or None,
-            window=ns.window,
-            language=ns.language,
-            kinds=kinds,
-            backend=ns.backend,
-            strategy=ns.strategy,
-            max_concurrency=ns.max_concurrency,
-            settings=settings_with_time_limits(ns),
-            time_scale=ns.time_scale,
-            emulator_options=emulator_options,
-            progress=not ns.no_progress,
-            on_result=pending.finished,
-        )
+    try:
+        with nullcontext() if ns.no_progress else ticker:
+            run = generate_reports(
+                data,
+                month=ns.month,
+                focus_cpo=ns.focus_cpo or None,
+                window=ns.window,
+                language=ns.language,
+                kinds=kinds,
+                backend=ns.backend,
+                strategy=ns.strategy,
+                max_concurrency=ns.max_concurrency,
+                settings=settings_with_time_limits(ns),
+                time_scale=ns.time_scale,
+                emulator_options=emulator_options,
+                progress=not ns.no_progress,
+                on_result=pending.finished,
+            )
+    except RunInterrupted as exc:  # Ctrl-C/SIGTERM: keep what had finished, then exit 130/143
+        if exc.run is not None:
+            deliver(exc.run, ns)
+        raise
+    deliver(run, ns)
+    return 0 if run.success else 1
+
+
+def deliver(run: RunResult, ns: argparse.Namespace) -> None:
+    """Write the outputs asked for and print the run's table."""
     written = write_outputs(run, out_json=ns.out, markdown_dir=ns.markdown_dir)
     print(format_run_table(run))
     for path in written:
         print(f"wrote {path}")
     if not ns.out and not ns.markdown_dir:
         print("(use --out RUN.json and --markdown-dir DIR to save the reports)")
-    return 0 if run.success else 1
 
 
 def format_run_table(run: RunResult) -> str:

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from report_lib import __version__
+from report_lib.app.signals import exit_status, sigterm_as_interrupt
 from report_lib.cli import bench, demo, emulator, generate, pipeline, sample_data
 from report_lib.errors import (
     ConfigError,
@@ -28,7 +29,7 @@ EXIT_CODES: tuple[tuple[type[BaseException], int, str], ...] = (
     (PipelineError, 1, "pipeline failed"),
     (ReportLabError, 1, "error"),
 )
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # 128 + the signal: app.signals.exit_status (143 for SIGTERM)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,14 +58,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     ns = parser.parse_args(argv)
     try:
-        return int(ns.func(ns))
+        with sigterm_as_interrupt():  # SIGTERM unwinds like Ctrl-C: workers stopped, 143
+            return int(ns.func(ns))
     except ReportLabError as exc:
         code, prefix = exit_code(exc)
         print(f"report-lib: {prefix}: {exc}", file=sys.stderr)
         return code
-    except KeyboardInterrupt:
-        print("report-lib: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:  # Ctrl-C, or RunInterrupted (signum 2 or 15)
+        print(f"report-lib: {exc or 'interrupted'}", file=sys.stderr)
+        return exit_status(exc)
 
 
 if __name__ == "__main__":

@@ -20,8 +20,7 @@ def main(argv: list[str] | None = None) -> int:
         config = config_from_args(ns)
     except ValueError as exc:
         parser.error(str(exc))
-    serve(config)
-    return 0
+    return serve(config)  # 130/143 when stopped by SIGINT/SIGTERM
 
 
 if __name__ == "__main__":

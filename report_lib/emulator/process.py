@@ -24,6 +24,10 @@ _PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
 class Emulator:
     """Start ``python -m report_lib.emulator`` on a free loopback port; stop it on exit.
 
+    The child runs in its own session, so signals sent to the caller's process group (Ctrl-C in
+    a terminal) do not reach it; ``stop()`` (or leaving the ``with`` block) ends it, and it also
+    ends by itself within a second of the parent process's death.
+
     >>> with Emulator(latency_model="fixed:0.1") as emu:   # doctest: +SKIP
     ...     client = boto3.client("bedrock-runtime", endpoint_url=emu.url, ...)
     """
@@ -45,6 +49,9 @@ class Emulator:
             stdout=subprocess.PIPE,
             stderr=self._stderr,
             env=_child_env(),
+            # Its own session: a Ctrl-C to the terminal's process group reaches the client, which
+            # gives up and then stops the emulator itself (never the emulator first).
+            start_new_session=True,
         )
         self._finalizer = weakref.finalize(self, _shutdown, self._proc, self._stderr)
         try:

@@ -386,16 +386,28 @@ def build_app(config: EmulatorConfig) -> web.Application:
     return app
 
 
-def serve(config: EmulatorConfig, ready: Callable[[str], None] | None = None) -> None:
-    """Bind, print ``Bedrock emulator listening on URL``, serve until SIGINT/SIGTERM."""
+def serve(config: EmulatorConfig, ready: Callable[[str], None] | None = None) -> int:
+    """Bind, print ``Bedrock emulator listening on URL``, serve until SIGINT/SIGTERM.
+
+    Returns the exit status: 128 + the signal that stopped it (130 Ctrl-C, 143 SIGTERM), or 0
+    when it stopped because its parent process ended.
+    """
     _raise_open_files_limit()
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(config, ready))
+    received: list[int] = []
+    try:
+        asyncio.run(_serve(config, ready, received))
+    except KeyboardInterrupt:  # Ctrl-C before the loop's handlers were installed
+        received.append(signal.SIGINT)
+    return 128 + received[0] if received else 0
 
 
-async def _serve(config: EmulatorConfig, ready: Callable[[str], None] | None) -> None:
+async def _serve(
+    config: EmulatorConfig, ready: Callable[[str], None] | None, received: list[int]
+) -> None:
+    # No graceful drain on stop: whoever stops the emulator has given up on its calls, and a
+    # run interrupted with calls hanging must end within a second or two.
     runner = web.AppRunner(
-        build_app(config), access_log=None, handle_signals=False, shutdown_timeout=0.5
+        build_app(config), access_log=None, handle_signals=False, shutdown_timeout=0.1
     )
     await runner.setup()
     try:
@@ -409,9 +421,14 @@ async def _serve(config: EmulatorConfig, ready: Callable[[str], None] | None) ->
             ready(url)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+
+        def stop_on(sig: int) -> None:
+            received.append(sig)
+            stop.set()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, stop.set)
+                loop.add_signal_handler(sig, stop_on, sig)
         watcher = None
         if config.parent_pid:
             watcher = asyncio.create_task(_watch_parent(config.parent_pid, stop))

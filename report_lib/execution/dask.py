@@ -27,7 +27,7 @@ from report_lib.jobs import ReportJob, ReportResult
 from report_lib.llm.backends import Backend, make_backend
 from report_lib.llm.settings import BackendSettings
 
-_CLOSE_S = 1.0  # an interrupted run's cluster gets this long to close before its processes die
+_CLOSE_S = 0.5  # an interrupted run's client and cluster get this long each to close
 
 _BACKENDS: dict[tuple[str, int], Backend] = {}
 _LOCK = threading.Lock()
@@ -54,11 +54,14 @@ def default_dask_workers(max_concurrency: int) -> int:
     return max(1, min(2, os.cpu_count() or 1, max_concurrency))
 
 
-def quiet_dask() -> None:
+_LOGGERS = ("distributed", "distributed.worker", "distributed.scheduler", "distributed.nanny",
+            "distributed.core", "distributed.comm", "distributed.utils", "tornado", "bokeh")
+
+
+def quiet_dask(level: int = logging.ERROR) -> None:
     """Only errors from dask/distributed's loggers (they are chatty at start and close)."""
-    for name in ("distributed", "distributed.worker", "distributed.scheduler", "distributed.nanny",
-                 "distributed.core", "distributed.comm", "tornado", "bokeh"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+    for name in _LOGGERS:
+        logging.getLogger(name).setLevel(level)
 
 
 def local_cluster(threads: int, workers: int | None = None) -> Any:
@@ -92,16 +95,43 @@ def _children() -> set[int]:
     return set()
 
 
-def _kill_new_children(before: set[int]) -> None:
-    """Kill this process's descendants that did not exist before the run (its cluster)."""
+def _kill(pids: set[int]) -> None:
+    """Kill these processes (multiprocessing's resource tracker spared: it ends by itself when
+    this process does, and killing it would make every later semaphore clean-up complain)."""
     procs = []
-    for pid in _children() - before:
+    for pid in pids:
         with contextlib.suppress(psutil.Error):
-            procs.append(psutil.Process(pid))
+            proc = psutil.Process(pid)
+            if "resource_tracker" not in " ".join(proc.cmdline()):
+                procs.append(proc)
     for proc in procs:
         with contextlib.suppress(psutil.Error):
             proc.kill()
     psutil.wait_procs(procs, timeout=1.0)
+
+
+def close_cluster(cluster: Any, *, interrupted: bool = False) -> None:
+    """Close a LocalCluster. After an interrupt its worker processes are killed first (their
+    calls in flight are abandoned) and the close gets a short timeout, so Ctrl-C ends a run
+    that shares one cluster between runs (bench) as fast as one that owns it."""
+    if interrupted:
+        quiet_dask(logging.CRITICAL)  # nannies would log the workers' deaths at length
+        _kill({pid for w in cluster.workers.values() if (pid := getattr(w, "pid", None))})
+    _close(None, cluster, timeout=_CLOSE_S if interrupted else None)
+
+
+def _close(client: Any, cluster: Any, timeout: float | None) -> None:
+    """Close the client, then the run's own cluster; with a ``timeout`` (an interrupted run,
+    whose workers are already gone) a cluster that does not close in time is marked closed, so
+    distributed's exit hook does not wait for it again."""
+    for part in (client, cluster):
+        if part is not None:
+            with contextlib.suppress(Exception):
+                part.close(timeout=timeout)
+    if cluster is not None and timeout is not None:
+        from distributed.core import Status
+
+        cluster.status = Status.closed
 
 
 class DaskStrategy(Strategy):
@@ -114,38 +144,46 @@ class DaskStrategy(Strategy):
 
         quiet_dask()
         before = _children()
-        cluster = None
-        finished = False
+        cluster = client = None
         try:
             if run.options.scheduler:
                 client = Client(run.options.scheduler, set_as_default=False)
             else:
                 cluster = local_cluster(run.concurrency, run.options.workers)
                 client = Client(cluster, set_as_default=False)
-            try:
-                self._submit_all(run, client)
-                finished = True
-            finally:
-                with contextlib.suppress(Exception):
-                    client.close(timeout=None if finished else _CLOSE_S)
-        finally:
-            if cluster is not None:
-                with contextlib.suppress(Exception):
-                    cluster.close(timeout=None if finished else _CLOSE_S)
-            if not finished:
-                _kill_new_children(before)
+            self._submit_all(run, client)
+        except BaseException:  # interrupted (or failed): no waiting for the calls in flight
+            quiet_dask(logging.CRITICAL)  # nannies would log the workers' deaths at length
+            _kill(_children() - before)  # the run's cluster, even one still starting
+            _close(client, cluster, timeout=_CLOSE_S)
+            raise
+        _close(client, cluster, timeout=None)
 
     def _submit_all(self, run: Run, client: Any) -> None:
-        from dask.distributed import as_completed
-
         n_workers = len(client.scheduler_info().get("workers", {})) or 1
         worker_settings = share_limits(run.settings, n_workers)
         run_id = f"{os.getpid()}-{time.time_ns()}"
         pending = iter(enumerate(run.jobs))
+        submitted: list[Any] = []
 
         def submit(index: int, job: ReportJob) -> Any:
-            return client.submit(_task, index, job, worker_settings, run.t0_wall,
-                                 run.concurrency, key=f"report-{run_id}-{index}", pure=False)
+            submitted.append(client.submit(_task, index, job, worker_settings, run.t0_wall,
+                                           run.concurrency, key=f"report-{run_id}-{index}",
+                                           pure=False))
+            return submitted[-1]
+
+        try:
+            self._collect(run, client, submit, pending)
+        except KeyboardInterrupt:  # keep the answers that are in
+            for future in submitted:
+                with contextlib.suppress(Exception):
+                    if future.status == "finished":
+                        run.collector.add(*future.result(timeout=_CLOSE_S))
+            raise
+
+    def _collect(self, run: Run, client: Any, submit: Any, pending: Any) -> None:
+        """A sliding window of ``run.concurrency`` tasks; each result to the collector."""
+        from dask.distributed import as_completed
 
         window = as_completed([submit(i, job) for i, job in _take(pending, run.concurrency)],
                               loop=client.loop)

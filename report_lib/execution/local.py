@@ -81,14 +81,21 @@ def run_in_threads(run: Run, n_threads: int, answer: Callable[[ReportJob], Repor
             except BaseException as exc:
                 done.put(exc)
 
-    for i in range(max(1, min(n_threads, len(run.jobs)))):
-        threading.Thread(target=slot, name=f"{prefix}_{i}", daemon=True).start()
     try:
+        for i in range(max(1, min(n_threads, len(run.jobs)))):
+            threading.Thread(target=slot, name=f"{prefix}_{i}", daemon=True).start()
         for _ in run.jobs:
             item = done.get()
             if isinstance(item, BaseException):
                 raise item
             run.collector.add(*item)
+    except KeyboardInterrupt:
+        stop.set()
+        with contextlib.suppress(queue.Empty):  # keep the answers that are already here
+            while True:
+                if not isinstance(item := done.get_nowait(), BaseException):
+                    run.collector.add(*item)
+        raise
     finally:
         stop.set()
 
@@ -154,12 +161,17 @@ async def _arun(run: Run, backend: Backend, report: Callable[[int, ReportResult]
 
     tasks = [asyncio.create_task(one(i, job), name=f"report-{i}")
              for i, job in enumerate(run.jobs)]
+    reported: set[int] = set()
     try:
         for next_done in asyncio.as_completed(tasks):
             index, result = await next_done
+            reported.add(index)
             report(index, result)
-    finally:
-        for task in tasks:
+    finally:  # interrupted: keep the answers that are in, cancel the rest
+        for i, task in enumerate(tasks):
+            if i not in reported and task.done() and not task.cancelled() \
+                    and task.exception() is None:
+                report(*task.result())
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
@@ -235,6 +247,9 @@ class AsyncioStrategy(Strategy):
                 with contextlib.suppress(RuntimeError):  # its loop has just ended
                     started["loop"].call_soon_threadsafe(started["task"].cancel)
             thread.join(_HELPER_JOIN_S)
+            with contextlib.suppress(queue.Empty):  # keep the answers that are already here
+                while (item := inbox.get_nowait()) is not done:
+                    run.collector.add(*item)
             raise
         thread.join()
         if failure:

@@ -129,6 +129,9 @@ class ProcessStrategy(Strategy):
                 proc.start()
             _collect(run, results, procs)
             finished = True
+        except KeyboardInterrupt:
+            _keep_arrived(run, results)
+            raise
         finally:  # interrupted (or failed): stop the workers now, whatever they are doing
             _stop(procs, wait_s=_FINISH_S if finished else 0.0)
             for q in (jobs, results):
@@ -164,6 +167,15 @@ def _collect(run: Run, results: Any, procs: list[Any]) -> None:
             "a worker process stopped without a result"
         )
         run.collector.fail_missing(run.settings, error, time.time() - run.t0_wall)
+
+
+def _keep_arrived(run: Run, results: Any) -> None:
+    """Add the results already in the pipe (an interrupted run keeps every finished report)."""
+    with contextlib.suppress(queue.Empty, OSError, ValueError, EOFError):
+        while True:
+            kind, _, payload = results.get(timeout=0.05)
+            if kind == "result":
+                run.collector.add(*payload)
 
 
 def _stop(procs: list[Any], wait_s: float) -> None:
