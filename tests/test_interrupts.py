@@ -259,3 +259,21 @@ def test_the_emulator_exits_128_plus_the_signal(signum: int, tmp_path: Path) -> 
             proc.kill()
             proc.wait()
     assert proc.returncode == 128 + signum
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("strategy", ["thread", "asyncio"])
+def test_ctrl_c_with_one_answered_and_two_hanging_keeps_the_answer(
+    strategy: str, tmp_path: Path
+) -> None:
+    """Three calls at once against an endpoint that never answers the first two."""
+    with Emulator(latency_model="fixed:0.2", hang_first=2) as emu:
+        proc = _generate(["--endpoint-url", emu.url, "--strategy", strategy,
+                          "--max-attempts", "1"], tmp_path)
+        ended = _signal_after_first_answer(proc, emu, signal.SIGINT, to_group=True)
+    assert ended["code"] == 130, ended["err"]
+    run = json.loads((tmp_path / "run.json").read_text(encoding="utf-8"))
+    assert len(run["reports"]) == 1
+    assert [e["type"] for e in run["errors"].values()] == ["Interrupted", "Interrupted"]
+    assert _still_running(ended["family"]) == []
+    print(f"{strategy}: 1 answered, 2 hanging, Ctrl-C: exit 130 in {ended['seconds']:.2f} s")

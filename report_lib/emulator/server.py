@@ -396,8 +396,8 @@ def serve(config: EmulatorConfig, ready: Callable[[str], None] | None = None) ->
     received: list[int] = []
     try:
         asyncio.run(_serve(config, ready, received))
-    except KeyboardInterrupt:  # Ctrl-C before the loop's handlers were installed
-        received.append(signal.SIGINT)
+    except KeyboardInterrupt as exc:  # before the loop's handlers (SIGTERM: RunInterrupted)
+        received.append(getattr(exc, "signum", signal.SIGINT))
     return 128 + received[0] if received else 0
 
 
@@ -416,9 +416,6 @@ async def _serve(
         host, port = runner.addresses[0][:2]
         shown = f"[{host}]" if ":" in host else host
         url = f"http://{shown}:{port}"
-        print(f"{READY_PREFIX}{url}", flush=True)
-        if ready is not None:
-            ready(url)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
 
@@ -426,9 +423,12 @@ async def _serve(
             received.append(sig)
             stop.set()
 
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM):  # before READY: a signal after it counts
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, stop_on, sig)
+        print(f"{READY_PREFIX}{url}", flush=True)
+        if ready is not None:
+            ready(url)
         watcher = None
         if config.parent_pid:
             watcher = asyncio.create_task(_watch_parent(config.parent_pid, stop))
