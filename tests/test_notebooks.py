@@ -21,7 +21,7 @@ from report_lib.bench import comparison
 from report_lib.bench import rows as bench_rows
 from report_lib.bench.results import load_results
 from report_lib.data.sample import synthesize
-from report_lib.pipeline.core import NOTEBOOKS
+from report_lib.pipeline.parameters import NOTEBOOKS
 
 
 def run_notebook(name: str, out: Path, **parameters: object) -> nbformat.NotebookNode:

@@ -18,7 +18,9 @@ from report_lib import config
 from report_lib.cli import pipeline as pipeline_command
 from report_lib.data.sample import synthesize
 from report_lib.errors import PipelineError
-from report_lib.pipeline import core as pipeline
+from report_lib.pipeline import export, index, parameters
+from report_lib.pipeline import run as pipeline
+from report_lib.pipeline.execute import NotebookRun, PipelineResult
 
 PLANTED = "<script>alert(1)</script>"
 IMG_RE = re.compile(r'<img[^>]*src="data:image/png;base64,')
@@ -58,20 +60,20 @@ def scripts_of(page: str) -> _Scripts:
     ("-3", -3), ("1e-3", 0.001), ("GS차지비", "GS차지비"), ("2025-11", "2025-11"), ("", ""),
 ])
 def test_parse_value_like_papermill(text: str, value: object) -> None:
-    parsed = pipeline.parse_value(text)
+    parsed = parameters.parse_value(text)
     assert parsed == value and type(parsed) is type(value)
 
 
 def test_parse_yaml_inline_and_file(tmp_path: Path) -> None:
-    assert pipeline.parse_yaml("scenarios: [seed, scale]\nrepeats: 2") == {
+    assert parameters.parse_yaml("scenarios: [seed, scale]\nrepeats: 2") == {
         "scenarios": ["seed", "scale"], "repeats": 2}
     path = tmp_path / "params.yaml"
     path.write_text("n_values:\n  - 3\n  - 30\nfocus_cpo: 에버온\n", encoding="utf-8")
-    assert pipeline.parse_yaml(str(path)) == {"n_values": [3, 30], "focus_cpo": "에버온"}
+    assert parameters.parse_yaml(str(path)) == {"n_values": [3, 30], "focus_cpo": "에버온"}
     with pytest.raises(PipelineError, match="mapping"):
-        pipeline.parse_yaml("[1, 2]")
+        parameters.parse_yaml("[1, 2]")
     with pytest.raises(PipelineError, match="not valid YAML"):
-        pipeline.parse_yaml("a: [1, 2")
+        parameters.parse_yaml("a: [1, 2")
 
 
 DECLARED = {
@@ -82,7 +84,7 @@ DECLARED = {
 
 
 def test_route_parameters_sends_each_name_where_declared(tmp_path: Path) -> None:
-    routed = pipeline.route_parameters(
+    routed = parameters.route_parameters(
         {"time_scale": 0.1, "focus_cpo": "에버온", "scenarios": ["seed"]}, DECLARED, tmp_path)
     assert routed == {
         "reports": {"time_scale": 0.1, "focus_cpo": "에버온",
@@ -94,7 +96,7 @@ def test_route_parameters_sends_each_name_where_declared(tmp_path: Path) -> None
 
 
 def test_route_parameters_explicit_dirs_win(tmp_path: Path) -> None:
-    routed = pipeline.route_parameters({"output_dir": "/x", "results_dir": "/r"}, DECLARED,
+    routed = parameters.route_parameters({"output_dir": "/x", "results_dir": "/r"}, DECLARED,
                                        tmp_path)
     assert routed["reports"]["output_dir"] == "/x"
     assert routed["benchmark"]["output_dir"] == "/x"
@@ -103,26 +105,26 @@ def test_route_parameters_explicit_dirs_win(tmp_path: Path) -> None:
 
 def test_route_parameters_without_benchmark_leaves_results_dir_default(tmp_path: Path) -> None:
     declared = {"comparison_report": DECLARED["comparison_report"]}
-    assert pipeline.route_parameters({}, declared, tmp_path) == {"comparison_report": {}}
+    assert parameters.route_parameters({}, declared, tmp_path) == {"comparison_report": {}}
 
 
 def test_unknown_parameter_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(PipelineError, match="focus_cop"):
-        pipeline.route_parameters({"focus_cop": "x"}, DECLARED, tmp_path)
+        parameters.route_parameters({"focus_cop": "x"}, DECLARED, tmp_path)
 
 
 def test_resolve_notebooks() -> None:
-    resolved = pipeline.resolve_notebooks(None)
-    assert [name for name, _ in resolved] == list(pipeline.NOTEBOOKS)
+    resolved = parameters.resolve_notebooks(None)
+    assert [name for name, _ in resolved] == list(parameters.NOTEBOOKS)
     assert all(path.parent == config.NOTEBOOKS_DIR for _, path in resolved)
-    assert pipeline.resolve_notebooks(["reports.ipynb"])[0][0] == "reports"
+    assert parameters.resolve_notebooks(["reports.ipynb"])[0][0] == "reports"
     with pytest.raises(PipelineError, match="not found"):
-        pipeline.resolve_notebooks(["nope"])
+        parameters.resolve_notebooks(["nope"])
 
 
 def test_every_notebook_declares_typed_documented_parameters() -> None:
-    for name, path in pipeline.resolve_notebooks(None):
-        declared = pipeline.declared_parameters(path)
+    for name, path in parameters.resolve_notebooks(None):
+        declared = parameters.declared_parameters(path)
         assert declared, name
         for param, info in declared.items():
             assert info["inferred_type_name"] not in ("None", ""), (name, param)
@@ -151,7 +153,7 @@ def test_export_html_hides_code_embeds_images_and_sanitizes(tmp_path: Path) -> N
     nb = new_notebook(cells=[new_markdown_cell("# Title"), chart, report, hidden])
     source = tmp_path / "nb.ipynb"
     nbformat.write(nb, source)
-    page = pipeline.export_html(source, tmp_path / "nb.html", title="nb").read_text("utf-8")
+    page = export.export_html(source, tmp_path / "nb.html", title="nb").read_text("utf-8")
     assert "secret_function" not in page and "show_report" not in page
     assert len(IMG_RE.findall(page)) == 1
     assert "<h1>KPI</h1>" in page and "GS차지비" in page
@@ -166,17 +168,17 @@ def test_write_index_lists_pages_parameters_and_failure(tmp_path: Path) -> None:
     ok_html = tmp_path / "reports.html"
     ok_html.write_text("<html></html>")
     runs = [
-        pipeline.NotebookRun("reports", Path("reports.ipynb"), {"focus_cpo": "<b>x</b>"},
+        NotebookRun("reports", Path("reports.ipynb"), {"focus_cpo": "<b>x</b>"},
                              {"focus_cpo": {"default": '"GS차지비"', "help": "operator"},
                               "window_months": {"default": "12", "help": "months"}},
                              status="ok", html=ok_html, seconds=1.5),
-        pipeline.NotebookRun("benchmark", Path("benchmark.ipynb"), {}, status="failed",
+        NotebookRun("benchmark", Path("benchmark.ipynb"), {}, status="failed",
                              cell_index=4, ename="ValueError", evalue="bad <scenario>"),
-        pipeline.NotebookRun("comparison_report", Path("c.ipynb"), {}),
+        NotebookRun("comparison_report", Path("c.ipynb"), {}),
     ]
-    result = pipeline.PipelineResult(tmp_path, tmp_path / "index.html", runs, "2025-12-01T09:00",
+    result = PipelineResult(tmp_path, tmp_path / "index.html", runs, "2025-12-01T09:00",
                                      3.0, "report-lib", {"pandas": "3.0"})
-    page = pipeline.write_index(result).read_text("utf-8")
+    page = index.write_index(result).read_text("utf-8")
     assert '<a href="reports.html">' in page
     assert "FAILED in <b>benchmark</b> (cell 4): ValueError: bad &lt;scenario&gt;" in page
     assert "not run" in page
@@ -199,7 +201,7 @@ def test_run_from_args_passes_parsed_parameters(monkeypatch: pytest.MonkeyPatch,
 
     def fake(out_dir, parameters, **kw):
         seen.update(out_dir=out_dir, parameters=parameters, **kw)
-        return pipeline.PipelineResult(Path(out_dir), Path(out_dir) / "index.html", [], "now",
+        return PipelineResult(Path(out_dir), Path(out_dir) / "index.html", [], "now",
                                        0.0, kw["kernel_name"])
 
     monkeypatch.setattr(pipeline_command, "run_pipeline", fake)
@@ -218,7 +220,7 @@ def test_run_from_args_passes_parsed_parameters(monkeypatch: pytest.MonkeyPatch,
 def test_run_from_args_defaults() -> None:
     ns = _args()
     assert ns.out == config.OUTPUT_DIR / "site"
-    assert ns.notebooks == list(pipeline.NOTEBOOKS)
+    assert ns.notebooks == list(parameters.NOTEBOOKS)
     assert ns.kernel == config.KERNEL_NAME
     assert ns.execution_timeout == 600
 
@@ -256,7 +258,7 @@ def planted_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def site(planted_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> pipeline.PipelineResult:
+def site(planted_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> PipelineResult:
     out = tmp_path_factory.mktemp("site")
     return pipeline.run_pipeline(out, {
         "data_path": str(planted_csv), "focus_cpo": PLANTED, "window_months": 6,
@@ -266,10 +268,10 @@ def site(planted_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> pipelin
 
 
 @pytest.mark.slow
-def test_pipeline_writes_every_page_and_links_them(site: pipeline.PipelineResult) -> None:
+def test_pipeline_writes_every_page_and_links_them(site: PipelineResult) -> None:
     assert site.ok and [r.status for r in site.runs] == ["ok", "ok", "ok"]
     index = site.index.read_text("utf-8")
-    for name in pipeline.NOTEBOOKS:
+    for name in parameters.NOTEBOOKS:
         assert (site.out_dir / f"{name}.html").is_file()
         assert (site.out_dir / "notebooks" / f"{name}.ipynb").is_file()
         assert f'href="{name}.html"' in index
@@ -279,7 +281,7 @@ def test_pipeline_writes_every_page_and_links_them(site: pipeline.PipelineResult
 
 
 @pytest.mark.slow
-def test_reports_page_holds_three_reports_and_charts(site: pipeline.PipelineResult) -> None:
+def test_reports_page_holds_three_reports_and_charts(site: PipelineResult) -> None:
     page = (site.out_dir / "reports.html").read_text("utf-8")
     for kind in config.REPORT_KINDS:
         md = (site.out_dir / "reports" / f"{kind}.md").read_text("utf-8")
@@ -290,11 +292,11 @@ def test_reports_page_holds_three_reports_and_charts(site: pipeline.PipelineResu
 
 
 @pytest.mark.slow
-def test_planted_script_does_not_survive(site: pipeline.PipelineResult) -> None:
+def test_planted_script_does_not_survive(site: PipelineResult) -> None:
     reports = [(site.out_dir / "reports" / f"{k}.md").read_text("utf-8")
                for k in config.REPORT_KINDS]
     assert any(PLANTED in text for text in reports)  # it did reach the report text
-    for name in pipeline.NOTEBOOKS:
+    for name in parameters.NOTEBOOKS:
         page = (site.out_dir / f"{name}.html").read_text("utf-8")
         assert PLANTED not in page, name
         found = scripts_of(page)
@@ -305,7 +307,7 @@ def test_planted_script_does_not_survive(site: pipeline.PipelineResult) -> None:
 
 
 @pytest.mark.slow
-def test_comparison_page_has_conclusions_and_plots(site: pipeline.PipelineResult) -> None:
+def test_comparison_page_has_conclusions_and_plots(site: PipelineResult) -> None:
     page = (site.out_dir / "comparison_report.html").read_text("utf-8")
     assert "Conclusions" in page
     assert "seed: at N=3 with concurrency 3" in page
@@ -358,10 +360,10 @@ def test_cell_timeout_is_reported_with_its_cell(tmp_path: Path) -> None:
 def test_relative_path_parameters_resolve_against_the_callers_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from report_lib.pipeline.core import _absolute_paths
+    from report_lib.pipeline.parameters import absolute_paths
 
     monkeypatch.chdir(tmp_path)
-    got = _absolute_paths({"data_path": "data/wb", "output_dir": "", "focus_cpo": "x/y"})
+    got = absolute_paths({"data_path": "data/wb", "output_dir": "", "focus_cpo": "x/y"})
     assert got["data_path"] == str(tmp_path / "data" / "wb")
     assert got["output_dir"] == ""
     assert got["focus_cpo"] == "x/y"

@@ -10,7 +10,8 @@ from typing import Any
 from report_lib import config
 from report_lib.cli.common import add_parser
 from report_lib.errors import PipelineError
-from report_lib.pipeline.core import NOTEBOOKS, parse_value, parse_yaml, run_pipeline
+from report_lib.pipeline.parameters import NOTEBOOKS, parse_value, parse_yaml
+from report_lib.pipeline.run import run_pipeline
 
 
 def register(sub: argparse._SubParsersAction) -> None:

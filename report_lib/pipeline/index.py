@@ -1,0 +1,121 @@
+"""``out_dir/index.html``: the run's status, a link to every page, parameters, versions, time.
+
+The page is a list of sections (``index_sections``) put into one document (``render_page``);
+a caller with more to show (a table of runs) adds its own sections built with ``html_table``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import platform
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from report_lib.pipeline.execute import NotebookRun, PipelineResult, first_line
+
+esc = html.escape
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 60em; padding: 0 1em; }
+table { border-collapse: collapse; margin: 1em 0; }
+td, th { border: 1px solid #ccc; padding: .3em .7em; text-align: left; vertical-align: top; }
+.ok { color: #1a7f37; } .failed { color: #cf222e; font-weight: bold; }
+.not-run { color: #777; } pre { background: #f6f8fa; padding: .5em; }
+"""
+
+
+def html_table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """A table from header texts (escaped here) and rows of cells given as HTML."""
+    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>"
+                   for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def render_page(title: str, sections: Iterable[str]) -> str:
+    """A whole HTML document: ``title`` as <title> and <h1>, then the sections (HTML)."""
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n'
+            f"<title>{esc(title)}</title>\n<style>{STYLE}</style></head><body>\n"
+            f"<h1>{esc(title)}</h1>\n" + "\n".join(sections) + "\n</body></html>\n")
+
+
+def link(path: Path | None, base: Path, text: str) -> str:
+    """An <a> to ``path`` relative to ``base``; "—" when there is no such file."""
+    if path is None or not path.exists():
+        return "—"
+    try:
+        href = path.relative_to(base).as_posix()
+    except ValueError:
+        href = path.as_uri()
+    return f'<a href="{esc(href, quote=True)}">{esc(text)}</a>'
+
+
+def _outputs(run: NotebookRun, base: Path) -> str:
+    folder = run.parameters.get("output_dir")
+    if not folder or not Path(folder).is_dir():
+        return "—"
+    files = sorted(p for p in Path(folder).iterdir() if p.is_file())
+    return "<br>".join(link(p, base, p.name) for p in files) or "—"
+
+
+def _parameters_table(run: NotebookRun) -> str:
+    """Every parameter the notebook declares: the value it ran with and where that came from."""
+    rows = []
+    for name, info in run.declared.items():
+        if name in run.parameters:
+            value = json.dumps(run.parameters[name], ensure_ascii=False, default=str)
+            source = "pipeline"
+        else:
+            value, source = str(info.get("default", "")), "notebook default"
+        rows.append((f"<code>{esc(name)}</code>", f"<code>{esc(value)}</code>", esc(source),
+                     esc(str(info.get("help", "")))))
+    if not rows:  # declared parameters unknown: show what was passed
+        rows = [(f"<code>{esc(k)}</code>",
+                 f"<code>{esc(json.dumps(v, ensure_ascii=False, default=str))}</code>",
+                 "pipeline", "") for k, v in run.parameters.items()]
+    return f"<h3>{esc(run.name)}</h3>" + html_table(("parameter", "value", "from", "meaning"),
+                                                    rows)
+
+
+def _status(result: PipelineResult) -> str:
+    failed = result.failed
+    if failed is None:
+        return '<p class="ok">All notebooks ran.</p>'
+    where = f"cell {failed.cell_index}" if failed.cell_index is not None else "a cell"
+    return (f'<p class="failed">FAILED in <b>{esc(failed.name)}</b> ({esc(where)}): '
+            f"{esc(str(failed.ename))}: {esc(first_line(failed.evalue))}</p>")
+
+
+def _pages(result: PipelineResult) -> str:
+    base = result.out_dir
+    rows = [(esc(run.name),
+             f'<span class="{esc(run.status.replace(" ", "-"))}">{esc(run.status)}</span>',
+             f"{run.seconds:.1f} s", link(run.html, base, run.name + ".html"),
+             link(run.notebook, base, run.name + ".ipynb"), _outputs(run, base))
+            for run in result.runs]
+    return "<h2>Pages</h2>" + html_table(
+        ("notebook", "status", "time", "page", "executed notebook", "saved outputs"), rows)
+
+
+def index_sections(result: PipelineResult) -> list[str]:
+    """The sections of the index page: status, run line, pages, parameters, versions."""
+    versions = html_table(("package", "version"),
+                          ((esc(k), esc(v)) for k, v in result.packages.items()))
+    return [
+        _status(result),
+        f"<p>Started {esc(result.started)}, took {result.seconds:.1f} s; kernel "
+        f"<code>{esc(result.kernel_name)}</code>; host {esc(platform.node())} "
+        f"({esc(platform.platform())}).</p>",
+        _pages(result),
+        "<h2>Parameters</h2>" + "".join(_parameters_table(run) for run in result.runs),
+        "<h2>Package versions</h2>" + versions,
+    ]
+
+
+def write_index(result: PipelineResult) -> Path:
+    """Write ``result.index`` and return its path."""
+    page = render_page(f"EV Infra Report Lab — pipeline run {result.started}",
+                       index_sections(result))
+    result.index.write_text(page, encoding="utf-8")
+    return result.index

@@ -1,0 +1,98 @@
+"""The headless run: execute the notebooks with papermill, export shareable HTML, write an index.
+
+``run_pipeline(out_dir, parameters)`` writes::
+
+    out_dir/index.html                 links every page, the run's parameters, versions and time
+    out_dir/NAME.html                  each executed notebook without code cells (figures embedded)
+    out_dir/notebooks/NAME.ipynb       the executed notebooks (kept when a cell fails)
+    out_dir/reports/, out_dir/benchmark/   what the notebooks save (their ``output_dir``)
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from report_lib import config
+from report_lib.errors import PipelineError
+from report_lib.pipeline.execute import (
+    NotebookRun,
+    PipelineResult,
+    check_kernel,
+    execute_notebook,
+    first_line,
+)
+from report_lib.pipeline.export import export_html
+from report_lib.pipeline.index import write_index
+from report_lib.pipeline.parameters import (
+    absolute_paths,
+    declared_parameters,
+    resolve_notebooks,
+    route_parameters,
+)
+
+CORE_PACKAGES: tuple[str, ...] = (
+    "report-lib", "pandas", "numpy", "matplotlib", "papermill", "nbconvert", "nbclient",
+    "ipykernel", "boto3", "botocore", "aiobotocore", "dask", "distributed", "nh3", "mistune",
+    "openpyxl",
+)
+
+
+def _failure(result: PipelineResult, failed: NotebookRun) -> PipelineError:
+    cell = f"cell {failed.cell_index}" if failed.cell_index is not None else "a cell"
+    if failed.exec_count is not None:
+        cell += f" (In [{failed.exec_count}])"
+    return PipelineError(
+        f"notebook '{failed.name}' failed at {cell}: {failed.ename}: "
+        f"{first_line(failed.evalue)}\n"
+        f"  partial notebook: {failed.notebook}\n  its page: {failed.html}\n"
+        f"  index: {result.index}",
+        notebook=failed.name, cell_index=failed.cell_index, ename=failed.ename,
+        evalue=failed.evalue,
+    )
+
+
+def run_pipeline(
+    out_dir: Path,
+    parameters: Mapping[str, Any] | None = None,
+    notebooks: Sequence[str] | None = None,
+    kernel_name: str = config.KERNEL_NAME,
+    execution_timeout: int = 600,
+    progress: bool = True,
+) -> PipelineResult:
+    """Run the notebooks in order, export each to HTML and write the index.
+
+    On a failing cell the partial notebook and its HTML are kept, later notebooks are not run,
+    the index marks the failure, and ``PipelineError`` is raised with the notebook, cell index,
+    exception name and value.
+    """
+    out_dir = Path(out_dir).resolve()
+    selected = resolve_notebooks(notebooks)
+    declared = {name: declared_parameters(path) for name, path in selected}
+    routed = route_parameters(absolute_paths(dict(parameters or {})), declared, out_dir)
+    check_kernel(kernel_name)
+    (out_dir / "notebooks").mkdir(parents=True, exist_ok=True)
+    started_at = datetime.now().astimezone().isoformat(timespec="seconds")
+    clock = time.perf_counter()
+    runs = [NotebookRun(name, path, routed[name], declared[name]) for name, path in selected]
+    result = PipelineResult(out_dir, out_dir / "index.html", runs, started_at, 0.0, kernel_name,
+                            config.package_versions(CORE_PACKAGES))
+    for run in runs:
+        run.notebook = out_dir / "notebooks" / f"{run.name}.ipynb"
+        if progress:
+            print(f"pipeline: running {run.name}.ipynb", file=sys.stderr, flush=True)
+        execute_notebook(run, kernel_name, execution_timeout, progress)
+        if run.notebook.is_file():
+            run.html = export_html(run.notebook, out_dir / f"{run.name}.html", title=run.name)
+        if run.status == "failed":
+            break
+    result.seconds = time.perf_counter() - clock
+    write_index(result)
+    failed = result.failed
+    if failed is not None:
+        raise _failure(result, failed)
+    return result
