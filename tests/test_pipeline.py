@@ -16,8 +16,11 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 
 from report_lib import config
 from report_lib.cli import pipeline as pipeline_command
+from report_lib.cli.main import main as cli_main
 from report_lib.data.sample import synthesize
-from report_lib.errors import PipelineError
+from report_lib.errors import ConfigError, PipelineError
+from report_lib.execution.strategies import STRATEGIES as STRATEGY_NAMES
+from report_lib.llm.backends import BACKENDS
 from report_lib.pipeline import export, index, parameters
 from report_lib.pipeline import run as pipeline
 from report_lib.pipeline.execute import NotebookRun, PipelineResult
@@ -70,9 +73,9 @@ def test_parse_yaml_inline_and_file(tmp_path: Path) -> None:
     path = tmp_path / "params.yaml"
     path.write_text("n_values:\n  - 3\n  - 30\nfocus_cpo: 에버온\n", encoding="utf-8")
     assert parameters.parse_yaml(str(path)) == {"n_values": [3, 30], "focus_cpo": "에버온"}
-    with pytest.raises(PipelineError, match="mapping"):
+    with pytest.raises(ConfigError, match="mapping"):
         parameters.parse_yaml("[1, 2]")
-    with pytest.raises(PipelineError, match="not valid YAML"):
+    with pytest.raises(ConfigError, match="not valid YAML"):
         parameters.parse_yaml("a: [1, 2")
 
 
@@ -109,7 +112,7 @@ def test_route_parameters_without_benchmark_leaves_results_dir_default(tmp_path:
 
 
 def test_unknown_parameter_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(PipelineError, match="focus_cop"):
+    with pytest.raises(ConfigError, match="focus_cop"):
         parameters.route_parameters({"focus_cop": "x"}, DECLARED, tmp_path)
 
 
@@ -118,7 +121,7 @@ def test_resolve_notebooks() -> None:
     assert [name for name, _ in resolved] == list(parameters.NOTEBOOKS)
     assert all(path.parent == config.NOTEBOOKS_DIR for _, path in resolved)
     assert parameters.resolve_notebooks(["reports.ipynb"])[0][0] == "reports"
-    with pytest.raises(PipelineError, match="not found"):
+    with pytest.raises(ConfigError, match="not found"):
         parameters.resolve_notebooks(["nope"])
 
 
@@ -129,6 +132,86 @@ def test_every_notebook_declares_typed_documented_parameters() -> None:
         for param, info in declared.items():
             assert info["inferred_type_name"] not in ("None", ""), (name, param)
             assert info["help"], (name, param)
+
+
+REPORTS_DECLARED = {
+    "window_months": {"inferred_type_name": "int", "help": "months in the trend window"},
+    "time_scale": {"inferred_type_name": "float", "help": ""},
+    "language": {"inferred_type_name": "str", "help": ""},
+    "backend": {"inferred_type_name": "str", "help": ""},
+    "strategy": {"inferred_type_name": "str", "help": ""},
+    "stream": {"inferred_type_name": "bool", "help": ""},
+    "target_month": {"inferred_type_name": "str", "help": ""},
+    "strategies": {"inferred_type_name": "list", "help": ""},
+    "n_values": {"inferred_type_name": "list[int]", "help": ""},
+}
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("window_months", "twelve",
+     "parameter window_months = 'twelve': expected an integer (months in the trend window)"),
+    ("window_months", 0, "parameter window_months = 0: expected a number at least 1 and at most "
+                         "120 (months in the trend window)"),
+    ("time_scale", 0.0, "parameter time_scale = 0.0: expected a number above 0 and at most 100"),
+    ("time_scale", True, "parameter time_scale = True: expected a number"),
+    ("language", "fr", "parameter language = 'fr': expected one of ko, en"),
+    ("backend", "openai", "parameter backend = 'openai': expected one of "
+                          + ", ".join(BACKENDS.names())),
+    ("strategy", "fibers", "parameter strategy = 'fibers': expected one of "
+                           + ", ".join(STRATEGY_NAMES)),
+    ("strategies", ["thread", "fibers"], "parameter strategies = ['thread', 'fibers']: expected "
+                                         "one of " + ", ".join(STRATEGY_NAMES)),
+    ("stream", "yes", "parameter stream = 'yes': expected True or False"),
+    ("target_month", "2025-13", "parameter target_month = '2025-13': expected \"latest\" or "
+                                "YYYY-MM"),
+    ("n_values", [3, "x"], "parameter n_values = [3, 'x']: expected a list of int values"),
+])
+def test_validate_parameters_names_parameter_value_and_expectation(
+        name: str, value: object, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parameters.validate_parameters({name: value}, REPORTS_DECLARED)
+    assert str(info.value) == message
+
+
+def test_validate_parameters_accepts_good_values() -> None:
+    good = {"window_months": 6, "time_scale": 1, "language": "en", "backend": "offline",
+            "strategy": "thread", "stream": True, "target_month": "2025-11",
+            "strategies": ["sequential", "dask"], "n_values": [3, 30], "unknown_type": object()}
+    parameters.validate_parameters(good, REPORTS_DECLARED)
+    parameters.validate_parameters({"target_month": "latest"}, REPORTS_DECLARED)
+
+
+def test_notebook_check_reads_the_annotations_of_the_parameters_cell() -> None:
+    namespace = {"__annotations__": {"window_months": int, "language": str, "n": list[int]},
+                 "window_months": 12, "language": "ko", "n": [1]}
+    parameters.check_notebook_parameters(namespace)
+    namespace["window_months"] = "twelve"  # what papermill's injected cell would set
+    with pytest.raises(ConfigError, match="parameter window_months = 'twelve': expected an "
+                                          "integer"):
+        parameters.check_notebook_parameters(namespace)
+    namespace.update(window_months=12, n=["a"])
+    with pytest.raises(ConfigError, match="expected a list of int values"):
+        parameters.check_notebook_parameters(namespace)
+
+
+def test_bad_parameter_stops_before_any_kernel_starts(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_kernel(*args: object, **kw: object) -> None:
+        raise AssertionError("a kernel was started")
+
+    monkeypatch.setattr(pipeline, "execute_notebook", no_kernel)
+    monkeypatch.setattr(pipeline, "check_kernel", no_kernel)
+    with pytest.raises(ConfigError, match="parameter language = 'fr': expected one of ko, en"):
+        pipeline.run_pipeline(tmp_path, {"language": "fr"}, notebooks=["reports"],
+                              progress=False)
+    assert not (tmp_path / "index.html").exists()
+
+
+def test_bad_parameter_exits_2_with_one_line(capsys) -> None:
+    assert cli_main(["pipeline", "--notebooks", "reports", "-p", "window_months", "twelve"]) == 2
+    err = capsys.readouterr().err
+    assert err == ("report-lib: error: parameter window_months = 'twelve': expected an integer "
+                   "(months in the trend window)\n")
 
 
 # ---------------------------------------------------------------- export and index
@@ -239,8 +322,8 @@ def test_run_from_args_reports_failure_without_traceback(monkeypatch: pytest.Mon
     assert "Traceback" not in err
 
 
-def test_run_from_args_bad_yaml_is_a_usage_error(capsys) -> None:
-    assert pipeline_command.run(_args("-y", "a: [1")) == 2
+def test_bad_yaml_is_a_usage_error(capsys) -> None:
+    assert cli_main(["pipeline", "-y", "a: [1"]) == 2
     assert "YAML" in capsys.readouterr().err
 
 

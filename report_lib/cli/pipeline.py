@@ -59,16 +59,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(ns: argparse.Namespace) -> int:
-    """Run the pipeline for parsed CLI options; print where the index is, or why it failed."""
-    try:
-        parameters: dict[str, Any] = {}
-        for text in ns.parameters_yaml:
-            parameters.update(parse_yaml(text))
-        for name, value in ns.parameters:
-            parameters[name] = parse_value(value)
-    except PipelineError as exc:
-        print(f"report-lib pipeline: {exc}", file=sys.stderr)
-        return 2
+    """Run the pipeline for parsed CLI options; print where the index is, or why it failed.
+
+    Bad options and parameters (ConfigError: unknown name, wrong type, not a choice, out of
+    range) stop before any kernel starts and reach the exit-code table in cli.main (exit 2)."""
+    parameters: dict[str, Any] = {}
+    for text in ns.parameters_yaml:
+        parameters.update(parse_yaml(text))
+    for name, value in ns.parameters:
+        parameters[name] = parse_value(value)
     try:
         result = run_pipeline(
             ns.out, parameters, notebooks=ns.notebooks, kernel_name=ns.kernel,

@@ -6,14 +6,18 @@ benchmark's output folder becomes the comparison notebook's ``results_dir``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from report_lib import config
-from report_lib.errors import PipelineError
+from report_lib.errors import ConfigError
+from report_lib.execution.strategies import STRATEGIES
+from report_lib.llm.backends import BACKENDS
 
 NOTEBOOKS: tuple[str, ...] = ("reports", "benchmark", "comparison_report")
 # Where a notebook's output_dir goes when the caller does not set one (relative to out_dir).
@@ -34,9 +38,8 @@ def resolve_notebooks(names: Sequence[str] | None = None) -> list[tuple[str, Pat
             path = config.NOTEBOOKS_DIR / f"{Path(item).stem}.ipynb"
         if not path.is_file():
             known = ", ".join(p.stem for p in sorted(config.NOTEBOOKS_DIR.glob("*.ipynb")))
-            raise PipelineError(
-                f"notebook '{item}' not found in {config.NOTEBOOKS_DIR}; choose from: {known}",
-                notebook=str(item),
+            raise ConfigError(
+                f"notebook '{item}' not found in {config.NOTEBOOKS_DIR}; choose from: {known}"
             )
         resolved.append((path.stem, path.resolve()))
     return resolved
@@ -59,7 +62,7 @@ def route_parameters(
     known = set().union(*(set(d) for d in declared.values())) if declared else set()
     unknown = sorted(set(parameters) - known)
     if unknown:
-        raise PipelineError(
+        raise ConfigError(
             f"parameter(s) {', '.join(unknown)} are declared by none of the notebooks "
             f"({', '.join(declared)}); known parameters: {', '.join(sorted(known))}"
         )
@@ -108,11 +111,122 @@ def parse_yaml(text: str) -> dict[str, Any]:
     try:
         data = yaml.safe_load(source)
     except yaml.YAMLError as exc:
-        raise PipelineError(f"-y {text!r} is not valid YAML: {exc}") from None
+        raise ConfigError(f"-y {text!r} is not valid YAML: {' '.join(str(exc).split())}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise PipelineError(
+        raise ConfigError(
             f"-y {text!r} must be a YAML mapping (NAME: VALUE), got {type(data).__name__}"
         )
     return {str(k): v for k, v in data.items()}
+
+
+# ---------------------------------------------------------------- validation
+@dataclass(frozen=True)
+class Rule:
+    """What a parameter's value (or each item of a list) must be beyond its type."""
+
+    choices: Callable[[], Sequence[str]] | None = None  # read when checked (registries)
+    minimum: float | None = None
+    maximum: float | None = None
+    above: float | None = None  # exclusive lower bound
+    pattern: str | None = None
+    expect: str = ""  # what the pattern means, for the message
+
+
+def _strategy_names() -> Sequence[str]:
+    return STRATEGIES
+
+
+RULES: dict[str, Rule] = {
+    "language": Rule(choices=lambda: config.LANGUAGES),
+    "backend": Rule(choices=BACKENDS.names),
+    "strategy": Rule(choices=_strategy_names),
+    "strategies": Rule(choices=_strategy_names),
+    "window_months": Rule(minimum=1, maximum=120),
+    "time_scale": Rule(above=0, maximum=100),
+    "repeats": Rule(minimum=1, maximum=100),
+    "n_values": Rule(minimum=1, maximum=100_000),
+    "target_month": Rule(pattern=r"latest|\d{4}-(0[1-9]|1[0-2])", expect='"latest" or YYYY-MM'),
+}
+
+_TYPE_WORDS = {"int": "an integer", "float": "a number", "str": "text", "bool": "True or False",
+               "list": "a list (-y 'NAME: [a, b]')"}
+
+
+def _type_name(annotation: Any) -> str:
+    """"int", "list[str]"... from a papermill type name or an annotation object."""
+    if isinstance(annotation, type):
+        return annotation.__name__
+    return str(annotation).replace("typing.", "").strip()
+
+
+def _is_type(value: Any, type_name: str) -> bool:
+    base, _, inner = type_name.partition("[")
+    if base == "bool":
+        return isinstance(value, bool)
+    if base == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if base == "float":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if base == "str":
+        return isinstance(value, str)
+    if base == "list":
+        inner = inner.rstrip("]")
+        return isinstance(value, list | tuple) and all(_is_type(v, inner) for v in value)
+    return True  # a type this check does not know: papermill's own behaviour
+
+
+def _rule_problem(value: Any, rule: Rule) -> str | None:
+    """What ``value`` (one scalar) should be instead, or None when it passes ``rule``."""
+    if rule.choices is not None and value not in (choices := tuple(rule.choices())):
+        return f"one of {', '.join(choices)}"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        low = f"at least {rule.minimum:g}" if rule.minimum is not None else ""
+        low = f"above {rule.above:g}" if rule.above is not None else low
+        bounds = " and ".join(b for b in (low, f"at most {rule.maximum:g}"
+                                          if rule.maximum is not None else "") if b)
+        if ((rule.minimum is not None and value < rule.minimum)
+                or (rule.above is not None and value <= rule.above)
+                or (rule.maximum is not None and value > rule.maximum)):
+            return f"a number {bounds}"
+    if rule.pattern and isinstance(value, str) and not re.fullmatch(rule.pattern, value):
+        return rule.expect or f"text matching {rule.pattern}"
+    return None
+
+
+def check_parameter(name: str, value: Any, type_name: str = "", meaning: str = "") -> None:
+    """ConfigError naming the parameter, its value and what is expected, unless ``value`` has the
+    declared type and passes the parameter's rule (RULES)."""
+    expected = None
+    type_name = _type_name(type_name) if type_name else ""
+    if type_name and not _is_type(value, type_name):
+        base, _, inner = type_name.partition("[")
+        expected = _TYPE_WORDS.get(base, type_name)
+        if base == "list" and inner:
+            expected = f"a list of {inner.rstrip(']')} values"
+    elif name in RULES:
+        items = value if isinstance(value, list | tuple) else [value]
+        expected = next((p for v in items if (p := _rule_problem(v, RULES[name]))), None)
+    if expected is not None:
+        what = f" ({meaning})" if meaning else ""
+        raise ConfigError(f"parameter {name} = {value!r}: expected {expected}{what}")
+
+
+def validate_parameters(values: Mapping[str, Any],
+                        declared: Mapping[str, Mapping[str, Any]]) -> None:
+    """Check each given value against the type its notebook declares (papermill's
+    ``inferred_type_name``) and the parameter's rule; the first problem is a ConfigError."""
+    for name, value in values.items():
+        info = declared.get(name, {})
+        check_parameter(name, value, str(info.get("inferred_type_name") or ""),
+                        str(info.get("help") or ""))
+
+
+def check_notebook_parameters(namespace: Mapping[str, Any]) -> None:
+    """In a notebook, right after the parameters cell: ``check_notebook_parameters(globals())``
+    checks every annotated parameter (``name: type = value``) the way the pipeline does before
+    it starts a kernel, so a plain papermill run fails at once with the same message."""
+    for name, annotation in dict(namespace.get("__annotations__", {})).items():
+        if name in namespace:
+            check_parameter(name, namespace[name], _type_name(annotation))

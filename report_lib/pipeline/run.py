@@ -33,6 +33,7 @@ from report_lib.pipeline.parameters import (
     declared_parameters,
     resolve_notebooks,
     route_parameters,
+    validate_parameters,
 )
 
 CORE_PACKAGES: tuple[str, ...] = (
@@ -68,12 +69,19 @@ def run_pipeline(
 
     On a failing cell the partial notebook and its HTML are kept, later notebooks are not run,
     the index marks the failure, and ``PipelineError`` is raised with the notebook, cell index,
-    exception name and value.
+    exception name and value. Unknown parameter names and values of the wrong type, outside
+    their choices or range raise ``ConfigError`` before any kernel starts.
     """
     out_dir = Path(out_dir).resolve()
     selected = resolve_notebooks(notebooks)
     declared = {name: declared_parameters(path) for name, path in selected}
-    routed = route_parameters(absolute_paths(dict(parameters or {})), declared, out_dir)
+    given = absolute_paths(dict(parameters or {}))
+    routed = route_parameters(given, declared, out_dir)
+    merged: dict[str, dict[str, Any]] = {}
+    for names in declared.values():
+        for name, info in names.items():
+            merged.setdefault(name, info)
+    validate_parameters(given, merged)
     check_kernel(kernel_name)
     (out_dir / "notebooks").mkdir(parents=True, exist_ok=True)
     started_at = datetime.now().astimezone().isoformat(timespec="seconds")
