@@ -13,6 +13,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from report_lib.pipeline.execute import NotebookRun, PipelineResult, first_line
+from report_lib.pipeline.page import data_source_name
+from report_lib.pipeline.parameters import PATH_PARAMETERS
 
 esc = html.escape
 
@@ -40,14 +42,26 @@ def render_page(title: str, sections: Iterable[str]) -> str:
             f"<h1>{esc(title)}</h1>\n" + "\n".join(sections) + "\n</body></html>\n")
 
 
+def shown_path(value: object, base: Path) -> object:
+    """A path as a shared page may show it: relative to ``base`` when inside it (the page stays
+    right when the folder is moved or zipped), else only its last part."""
+    if not isinstance(value, str | Path) or not str(value) or "://" in str(value):
+        return value
+    try:
+        return Path(value).resolve().relative_to(base.resolve()).as_posix() or "."
+    except ValueError:
+        return data_source_name(value)
+
+
 def link(path: Path | None, base: Path, text: str) -> str:
-    """An <a> to ``path`` relative to ``base``; "—" when there is no such file."""
+    """An <a> to ``path`` relative to ``base``; the bare name for a file outside ``base`` (a
+    shared page carries no local path); "—" when there is no such file."""
     if path is None or not path.exists():
         return "—"
     try:
-        href = path.relative_to(base).as_posix()
+        href = path.resolve().relative_to(base.resolve()).as_posix()
     except ValueError:
-        href = path.as_uri()
+        return esc(text)
     return f'<a href="{esc(href, quote=True)}">{esc(text)}</a>'
 
 
@@ -59,12 +73,17 @@ def _outputs(run: NotebookRun, base: Path) -> str:
     return "<br>".join(link(p, base, p.name) for p in files) or "—"
 
 
-def _parameters_table(run: NotebookRun) -> str:
+def _shown(name: str, value: object, base: Path) -> str:
+    shown = shown_path(value, base) if name in PATH_PARAMETERS else value
+    return json.dumps(shown, ensure_ascii=False, default=str)
+
+
+def _parameters_table(run: NotebookRun, base: Path) -> str:
     """Every parameter the notebook declares: the value it ran with and where that came from."""
     rows = []
     for name, info in run.declared.items():
         if name in run.parameters:
-            value = json.dumps(run.parameters[name], ensure_ascii=False, default=str)
+            value = _shown(name, run.parameters[name], base)
             source = "pipeline"
         else:
             value, source = str(info.get("default", "")), "notebook default"
@@ -72,7 +91,7 @@ def _parameters_table(run: NotebookRun) -> str:
                      esc(str(info.get("help", "")))))
     if not rows:  # declared parameters unknown: show what was passed
         rows = [(f"<code>{esc(k)}</code>",
-                 f"<code>{esc(json.dumps(v, ensure_ascii=False, default=str))}</code>",
+                 f"<code>{esc(_shown(k, v, base))}</code>",
                  "pipeline", "") for k, v in run.parameters.items()]
     return f"<h3>{esc(run.name)}</h3>" + html_table(("parameter", "value", "from", "meaning"),
                                                     rows)
@@ -108,7 +127,8 @@ def index_sections(result: PipelineResult) -> list[str]:
         f"<code>{esc(result.kernel_name)}</code>; host {esc(platform.node())} "
         f"({esc(platform.platform())}).</p>",
         _pages(result),
-        "<h2>Parameters</h2>" + "".join(_parameters_table(run) for run in result.runs),
+        "<h2>Parameters</h2>"
+        + "".join(_parameters_table(run, result.out_dir) for run in result.runs),
         "<h2>Package versions</h2>" + versions,
     ]
 

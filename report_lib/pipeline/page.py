@@ -1,0 +1,122 @@
+"""What a shared page is about: its name, report month, focus operator and how it was made.
+
+A notebook displays ``page_header(...)`` near its top: in JupyterLab that shows the header block;
+the HTML export (report_lib.pipeline.export) reads the same fields from the output to title the
+page and to draw the header at the top of the page with a link back to the index.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from pandas.io.formats.style import Styler
+
+PAGE_MIME = "application/vnd.report-lib.page+json"
+
+# The page name of each pipeline notebook (its file name otherwise).
+PAGE_NAMES: dict[str, str] = {
+    "reports": "EV charging operators — monthly reports",
+    "benchmark": "Strategy benchmark",
+    "comparison_report": "Strategy comparison report",
+}
+
+
+@dataclass
+class PageInfo:
+    """The facts a page states about itself (all text; "" when not known)."""
+
+    name: str = ""
+    month: str = ""
+    focus_cpo: str = ""
+    data_source: str = ""
+    backend: str = ""
+    model_id: str = ""
+    strategy: str = ""
+    run_time: str = ""
+    language: str = ""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PageInfo:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: str(v) for k, v in data.items() if k in known and v is not None})
+
+    def title(self) -> str:
+        """"<name> — <month> — <focus operator>" (the parts that are known)."""
+        return " — ".join(part for part in (self.name, self.month, self.focus_cpo) if part)
+
+    def header_html(self, back_link: str | None = None) -> str:
+        """The header block: a link back to the index, then what the page is about."""
+        esc = html.escape
+        rows = [("report month", self.month), ("focus operator", self.focus_cpo),
+                ("data", self.data_source), ("backend", self.backend),
+                ("model", self.model_id), ("strategy", self.strategy),
+                ("run", self.run_time)]
+        items = "".join(f"<div><dt>{esc(k)}</dt><dd>{esc(v)}</dd></div>" for k, v in rows if v)
+        nav = (f'<nav><a href="{esc(back_link, quote=True)}">← all pages</a></nav>'
+               if back_link else "")
+        return f'<header class="rl-header">{nav}<dl>{items}</dl></header>'
+
+
+def data_source_name(path: str | Path) -> str:
+    """The name a shared page shows for a data path: its last part, never the whole path."""
+    text = str(path).rstrip("/\\")
+    return Path(text).name or text
+
+
+class PageHeader:
+    """A display object: the header block for JupyterLab and the fields for the export."""
+
+    def __init__(self, info: PageInfo) -> None:
+        self.info = info
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        return {PAGE_MIME: asdict(self.info), "text/html": self.info.header_html()}
+
+
+def page_header(name: str, *, month: str = "", focus_cpo: str | None = None,
+                data_path: str | Path = "", backend: str = "", model_id: str = "",
+                strategy: str = "", language: str = "") -> PageHeader:
+    """``display(page_header(...))`` in a notebook: the run time is now, the data source is
+    shown by its name only (a shared page carries no local path)."""
+    run_time = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z").strip()
+    return PageHeader(PageInfo(
+        name=PAGE_NAMES.get(name, name), month=month, focus_cpo=focus_cpo or "",
+        data_source=data_source_name(data_path) if str(data_path) else "",
+        backend=backend, model_id=model_id, strategy=strategy, run_time=run_time,
+        language=language,
+    ))
+
+
+MISSING = "—"
+
+
+def _formatter(series: pd.Series, decimals: int) -> str | None:
+    """A format string for a column: thousands separators, ``decimals`` places for fractions."""
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(series) or not pd.api.types.is_numeric_dtype(series):
+        return None
+    values = series.dropna()
+    upcast = series.isna().any() and len(values) and (values % 1 == 0).all()  # ints with gaps
+    if pd.api.types.is_integer_dtype(series) or upcast:
+        return "{:,.0f}"
+    return f"{{:,.{decimals}f}}"
+
+
+def tidy(df: pd.DataFrame, decimals: Mapping[str, int] | None = None) -> Styler:
+    """A table as a shared page shows it: no index column (a named index becomes a column),
+    thousands separators, 2 decimals (or ``decimals[column]``), ``—`` for missing values."""
+    frame = df.reset_index() if any(df.index.names) else df.reset_index(drop=True)
+    decimals = dict(decimals or {})
+    formats: dict[Any, str | Callable[[object], str] | None] = {col: fmt for col in frame.columns
+               if (fmt := _formatter(frame[col], decimals.get(str(col), 2))) is not None}
+    return frame.style.format(formats, na_rep=MISSING).format(
+        na_rep=MISSING, subset=[c for c in frame.columns if c not in formats]
+    ).hide(axis="index")
