@@ -11,6 +11,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
@@ -24,6 +25,7 @@ from report_lib.llm.backends import BACKENDS
 from report_lib.pipeline import export, index, parameters
 from report_lib.pipeline import run as pipeline
 from report_lib.pipeline.execute import NotebookRun, PipelineResult
+from report_lib.pipeline.selfcontained import external_resources
 
 PLANTED = "<script>alert(1)</script>"
 IMG_RE = re.compile(r'<img[^>]*src="data:image/png;base64,')
@@ -361,6 +363,21 @@ def test_pipeline_writes_every_page_and_links_them(site: PipelineResult) -> None
         assert f'href="notebooks/{name}.ipynb"' in index
     assert "All notebooks ran." in index
     assert 'href="reports/result.json"' in index and 'href="benchmark/results.csv"' in index
+
+
+@pytest.mark.slow
+def test_pages_stand_alone_without_local_paths(site: PipelineResult, planted_csv: Path) -> None:
+    pages = {p.name: p.read_text("utf-8") for p in sorted(site.out_dir.glob("*.html"))}
+    assert set(pages) == {"index.html", *(f"{name}.html" for name in parameters.NOTEBOOKS)}
+    for name, page in pages.items():
+        assert external_resources(page) == [], name
+    for name in ("index.html", "reports.html"):
+        page = pages[name]
+        assert str(site.out_dir) not in page and str(planted_csv.parent) not in page, name
+        assert str(config.PROJ_ROOT) not in page, name
+    month = sorted(pd.read_csv(planted_csv)["month"])[-1]
+    assert re.search(rf"<title>[^<]+ — {month} — [^<]+</title>", pages["reports.html"])
+    assert "cpo.csv" in pages["reports.html"]  # the data source, by name
 
 
 @pytest.mark.slow
