@@ -49,7 +49,7 @@ class ReportResult:
     end_s: float = 0.0
     input_tokens: int = 0
     output_tokens: int = 0
-    cost_usd: float = 0.0
+    cost_usd: float | None = 0.0  # None: the model has no known price (llm.pricing)
     attempts: int = 1
     cached: bool = False
     ttft_s: float | None = None
@@ -63,6 +63,12 @@ class ReportResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _total_cost(results: list[ReportResult]) -> float | None:
+    """The run's cost; None (unknown) when any report's cost is unknown."""
+    costs = [r.cost_usd for r in results]
+    return None if any(c is None for c in costs) else round(sum(c or 0.0 for c in costs), 6)
 
 
 @dataclass
@@ -95,7 +101,7 @@ class RunResult:
             r.key: {
                 "input_tokens": r.input_tokens,
                 "output_tokens": r.output_tokens,
-                "cost_usd": round(r.cost_usd, 6),
+                "cost_usd": None if r.cost_usd is None else round(r.cost_usd, 6),
                 "cached": r.cached,
             }
             for r in self.results
@@ -117,7 +123,7 @@ class RunResult:
             "usage_total": {
                 "input_tokens": sum(r.input_tokens for r in self.results),
                 "output_tokens": sum(r.output_tokens for r in self.results),
-                "cost_usd": round(sum(r.cost_usd for r in self.results), 6),
+                "cost_usd": _total_cost(self.results),
             },
             "timeline": {
                 r.key: {

@@ -7,6 +7,7 @@ import base64
 import html
 import io
 import re
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -20,11 +21,11 @@ from report_lib.cli import pipeline as pipeline_command
 from report_lib.cli.main import main as cli_main
 from report_lib.data.sample import synthesize
 from report_lib.errors import ConfigError, PipelineError
-from report_lib.execution.strategies import STRATEGIES as STRATEGY_NAMES
+from report_lib.execution.base import STRATEGIES
 from report_lib.llm.backends import BACKENDS
 from report_lib.pipeline import export, index, parameters
 from report_lib.pipeline import run as pipeline
-from report_lib.pipeline.execute import NotebookRun, PipelineResult
+from report_lib.pipeline.execute import CURRENT_PYTHON, NotebookRun, PipelineResult
 from report_lib.pipeline.selfcontained import external_resources
 
 PLANTED = "<script>alert(1)</script>"
@@ -160,9 +161,9 @@ REPORTS_DECLARED = {
     ("backend", "openai", "parameter backend = 'openai': expected one of "
                           + ", ".join(BACKENDS.names())),
     ("strategy", "fibers", "parameter strategy = 'fibers': expected one of "
-                           + ", ".join(STRATEGY_NAMES)),
+                           + ", ".join(STRATEGIES.names())),
     ("strategies", ["thread", "fibers"], "parameter strategies = ['thread', 'fibers']: expected "
-                                         "one of " + ", ".join(STRATEGY_NAMES)),
+                                         "one of " + ", ".join(STRATEGIES.names())),
     ("stream", "yes", "parameter stream = 'yes': expected True or False"),
     ("target_month", "2025-13", "parameter target_month = '2025-13': expected \"latest\" or "
                                 "YYYY-MM"),
@@ -202,7 +203,7 @@ def test_bad_parameter_stops_before_any_kernel_starts(tmp_path: Path,
         raise AssertionError("a kernel was started")
 
     monkeypatch.setattr(pipeline, "execute_notebook", no_kernel)
-    monkeypatch.setattr(pipeline, "check_kernel", no_kernel)
+    monkeypatch.setattr(pipeline, "resolve_kernel", no_kernel)
     with pytest.raises(ConfigError, match="parameter language = 'fr': expected one of ko, en"):
         pipeline.run_pipeline(tmp_path, {"language": "fr"}, notebooks=["reports"],
                               progress=False)
@@ -467,3 +468,29 @@ def test_relative_path_parameters_resolve_against_the_callers_folder(
     assert got["data_path"] == str(tmp_path / "data" / "wb")
     assert got["output_dir"] == ""
     assert got["focus_cpo"] == "x/y"
+
+
+def test_missing_kernel_falls_back_to_this_interpreter() -> None:
+    assert pipeline.resolve_kernel(config.KERNEL_NAME) == (config.KERNEL_NAME, None)
+    name, note = pipeline.resolve_kernel("no-such-kernel")
+    assert name == CURRENT_PYTHON
+    assert note == ("pipeline: Jupyter kernel 'no-such-kernel' is not installed; running the "
+                    f"notebooks with this interpreter's kernel ({sys.executable}) instead")
+
+
+@pytest.mark.slow
+def test_kernel_runs_quietly_over_ipc_with_the_fallback_kernel(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    nb = new_notebook(cells=[new_code_cell("import sys\nprint(sys.executable)")],
+                      metadata={"kernelspec": {"name": "no-such-kernel", "language": "python",
+                                               "display_name": "gone"}})
+    source = tmp_path / "tiny.ipynb"
+    nbformat.write(nb, source)
+    result = pipeline.run_pipeline(tmp_path / "site", {}, notebooks=[str(source)],
+                                   kernel_name="no-such-kernel", progress=False)
+    err = capfd.readouterr().err
+    assert "without encryption" not in err and "WARNING" not in err
+    assert err.count("is not installed") == 1
+    executed = nbformat.read(tmp_path / "site" / "notebooks" / "tiny.ipynb", as_version=4)
+    assert executed.cells[0].outputs[0]["text"].strip() == sys.executable
+    assert result.kernel_name == CURRENT_PYTHON

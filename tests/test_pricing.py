@@ -52,13 +52,36 @@ def test_inference_profile_prefixes_are_ignored() -> None:
     assert prices == {ModelPrice(3.0, 15.0)}
 
 
-def test_unknown_model_costs_zero_and_warns_once() -> None:
-    with pytest.warns(PriceWarning, match="meta.llama-unknown"):
-        assert cost_usd("meta.llama-unknown-v1:0", 1000, 1000) == 0.0
+def test_unknown_model_has_no_cost_and_warns_once() -> None:
+    with pytest.warns(PriceWarning, match="meta.llama-unknown") as caught:
+        assert cost_usd("meta.llama-unknown-v1:0", 1000, 1000) is None
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert cost_usd("meta.llama-unknown-v1:0", 5, 5) == 0.0
+        assert cost_usd("meta.llama-unknown-v1:0", 5, 5) is None
     assert lookup_price("meta.llama-unknown-v1:0") is None
+    assert len(caught) == 1
+
+
+@pytest.mark.parametrize("model_id", [
+    "global.anthropic.claude-opus-4-7", "us.anthropic.claude-opus-4-7-20260101-v1:0",
+    "global.anthropic.claude-sonnet-4-6", "anthropic.claude-haiku-4-6-20260101-v1:0",
+])
+def test_newer_model_does_not_get_an_older_ones_price(model_id: str) -> None:
+    assert lookup_price(model_id) is None
+    with pytest.warns(PriceWarning) as caught:
+        assert cost_usd(model_id, 1000, 1000) is None
+    assert str(caught[0].message) == (
+        f"no price known for model {model_id!r}: its cost is shown as unknown. Give one in a "
+        f'JSON/YAML file named by ${PRICES_ENV}, e.g. {{"{model_id}": [3.0, 15.0]}} (USD per 1M '
+        "input and output tokens), or in BackendSettings.prices")
+
+
+def test_a_price_file_prices_the_new_model(monkeypatch: pytest.MonkeyPatch,
+                                           tmp_path: Path) -> None:
+    path = tmp_path / "prices.json"
+    path.write_text(json.dumps({"global.anthropic.claude-opus-4-7": [5, 25]}), encoding="utf-8")
+    monkeypatch.setenv(PRICES_ENV, str(path))
+    assert cost_usd("global.anthropic.claude-opus-4-7", 1_000_000, 1_000_000) == 30.0
 
 
 def test_settings_prices_override_the_table() -> None:
@@ -91,7 +114,7 @@ def test_price_file_from_environment_json(monkeypatch: pytest.MonkeyPatch, tmp_p
 
 def test_price_file_from_environment_yaml(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     path = tmp_path / "prices.yaml"
-    path.write_text("claude-sonnet-4:\n  input: 10\n  output: 20\n", encoding="utf-8")
+    path.write_text("claude-sonnet-4-5:\n  input: 10\n  output: 20\n", encoding="utf-8")
     monkeypatch.setenv(PRICES_ENV, str(path))
     assert lookup_price("global.anthropic.claude-sonnet-4-5-20250929-v1:0") == ModelPrice(10, 20)
 
@@ -118,3 +141,17 @@ def test_missing_price_file_says_what_to_do(
 def test_bad_override_value_is_a_data_error() -> None:
     with pytest.raises(DataError, match="claude-x"):
         cost_usd("claude-x", 1, 1, {"claude-x": "cheap"})
+
+
+def test_unknown_cost_reaches_the_result_as_unknown() -> None:
+    from report_lib.jobs import ReportResult, RunResult
+
+    results = [ReportResult("kpi", "kpi", content="# a", cost_usd=0.0123),
+               ReportResult("cpo", "cpo", content="# b", cost_usd=None)]
+    run = RunResult(results, 1.0, "thread", "bedrock", "global.anthropic.claude-opus-4-7",
+                    "2025-11")
+    d = run.to_dict()
+    assert d["usage"]["kpi"]["cost_usd"] == 0.0123 and d["usage"]["cpo"]["cost_usd"] is None
+    assert d["usage_total"]["cost_usd"] is None
+    results[1].cost_usd = 0.001
+    assert run.to_dict()["usage_total"]["cost_usd"] == 0.0133

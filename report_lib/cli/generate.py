@@ -251,10 +251,10 @@ def format_run_table(run: RunResult) -> str:
             f"{r.key:<10} {r.seconds:>8.2f} {chars:>7} {r.input_tokens:>7} "
             f"{r.output_tokens:>8}  {status}"
         )
-    d = run.to_dict()
+    cost = run.to_dict()["usage_total"]["cost_usd"]
     lines.append(
         f"total {run.total_time:.2f} s, strategy {run.strategy}, backend {run.backend}, "
-        f"month {run.target_month}, cost ${d['usage_total']['cost_usd']:.4f}, "
+        f"month {run.target_month}, cost {'unknown' if cost is None else f'${cost:.4f}'}, "
         f"success: {str(run.success).lower()}"
     )
     return "\n".join(lines)

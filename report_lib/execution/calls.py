@@ -38,7 +38,7 @@ def _text_callback(
     return None if on_text is None else partial(on_text, job.key)
 
 
-def _cost(settings: BackendSettings, outcome: CallOutcome) -> float:
+def _cost(settings: BackendSettings, outcome: CallOutcome) -> float | None:
     if outcome.cached or settings.backend == "offline":
         return 0.0  # a cache hit is not billed; the offline writer costs nothing
     return cost_usd(

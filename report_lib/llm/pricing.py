@@ -8,7 +8,7 @@ and long-context (>200k input) rates are not modelled):
 |----------------------------|------:|-------:|
 | claude-opus-4-5, -4-6      |  5.00 |  25.00 |
 | claude-opus-4, -4-1        | 15.00 |  75.00 |
-| claude-sonnet-4 (4, 4.5)   |  3.00 |  15.00 |
+| claude-sonnet-4, -4-5      |  3.00 |  15.00 |
 | claude-3-7-sonnet          |  3.00 |  15.00 |
 | claude-3-5-sonnet          |  3.00 |  15.00 |
 | claude-haiku-4-5           |  1.00 |   5.00 |
@@ -17,20 +17,24 @@ and long-context (>200k input) rates are not modelled):
 | claude-3-sonnet            |  3.00 |  15.00 |
 | claude-3-haiku             |  0.25 |   1.25 |
 
-A model id matches the longest table key it contains, so inference-profile prefixes
-("global.", "us.", "eu.", "apac.") and version suffixes ("-v1:0") are ignored; AWS charges
+A model id matches the longest table key it contains when what follows the key is not a further
+version number: inference-profile prefixes ("global.", "us.", "eu.", "apac."), release dates
+("-20250929") and version suffixes ("-v1:0") are ignored, but ``claude-opus-4-7`` is NOT priced
+as ``claude-opus-4`` (a newer model never silently gets an older one's price). AWS charges
 regional profiles of the 4.5-generation models about 10 % more than "global." ones, which this
 table does not model. Overrides, in order of precedence: the ``prices`` argument
 (``BackendSettings.prices``), then a JSON or YAML file named by the environment variable
 ``REPORT_LIB_PRICES`` mapping a model id (or any substring of one) to ``[input, output]`` or
-``{"input": ..., "output": ...}`` in USD per 1M tokens. An unknown model costs 0.0 and emits a
-``PriceWarning`` once; it never fails a run.
+``{"input": ..., "output": ...}`` in USD per 1M tokens. An unknown model has no price: its cost
+is ``None`` (shown as unknown) and a ``PriceWarning`` naming the id and how to give a price is
+emitted once per id; it never fails a run.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import warnings
 from collections.abc import Mapping
@@ -52,14 +56,16 @@ class ModelPrice:
 
 
 class PriceWarning(UserWarning):
-    """A model has no known price; its calls are counted as costing 0."""
+    """A model has no known price; the cost of its calls is unknown (None)."""
 
 
 PRICE_TABLE: dict[str, ModelPrice] = {
     "claude-opus-4-6": ModelPrice(5.0, 25.0),
     "claude-opus-4-5": ModelPrice(5.0, 25.0),
-    "claude-opus-4": ModelPrice(15.0, 75.0),  # Opus 4 and 4.1
-    "claude-sonnet-4": ModelPrice(3.0, 15.0),  # Sonnet 4, 4.5
+    "claude-opus-4-1": ModelPrice(15.0, 75.0),
+    "claude-opus-4": ModelPrice(15.0, 75.0),
+    "claude-sonnet-4-5": ModelPrice(3.0, 15.0),
+    "claude-sonnet-4": ModelPrice(3.0, 15.0),
     "claude-3-7-sonnet": ModelPrice(3.0, 15.0),
     "claude-3-5-sonnet": ModelPrice(3.0, 15.0),
     "claude-haiku-4-5": ModelPrice(1.0, 5.0),
@@ -131,8 +137,22 @@ def load_price_file(path: str | Path) -> dict[str, ModelPrice]:
     return table
 
 
+# After a matching key: a further version number ("-7", "-1") means another model; a release
+# date ("-20250929"), a suffix ("-v1:0", ":0") or the end of the id do not.
+_NEWER_VERSION = re.compile(r"-\d{1,2}(?!\d)")
+
+
+def _matches(key: str, model: str) -> bool:
+    start = model.find(key)
+    while start >= 0:
+        if not _NEWER_VERSION.match(model, start + len(key)):
+            return True
+        start = model.find(key, start + 1)
+    return False
+
+
 def _longest_match(model: str, table: Mapping[str, ModelPrice]) -> ModelPrice | None:
-    hits = [k for k in table if k and k in model]
+    hits = [k for k in table if k and _matches(k, model)]
     return table[max(hits, key=len)] if hits else None
 
 
@@ -158,8 +178,9 @@ def cost_usd(
     input_tokens: int,
     output_tokens: int,
     prices: Mapping[str, Any] | None = None,
-) -> float:
-    """USD cost of one call; 0.0 (and a PriceWarning once per model) when the model is unknown."""
+) -> float | None:
+    """USD cost of one call; None (cost unknown, and a PriceWarning once per model id) when the
+    model has no price."""
     price = lookup_price(model_id, prices)
     if price is None:
         with _lock:
@@ -167,10 +188,11 @@ def cost_usd(
             _warned.add(model_id)
         if first:
             warnings.warn(
-                f"no price known for model {model_id!r}; its cost is reported as 0. Add it to "
-                f"BackendSettings.prices or to a JSON/YAML file named by ${PRICES_ENV}",
+                f"no price known for model {model_id!r}: its cost is shown as unknown. Give one "
+                f"in a JSON/YAML file named by ${PRICES_ENV}, e.g. {{\"{model_id}\": [3.0, 15.0]}} "
+                "(USD per 1M input and output tokens), or in BackendSettings.prices",
                 PriceWarning,
                 stacklevel=2,
             )
-        return 0.0
+        return None
     return (input_tokens * price.input_per_m + output_tokens * price.output_per_m) / 1_000_000

@@ -5,11 +5,10 @@ from __future__ import annotations
 import html
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from report_lib.errors import PipelineError
 
 
 @dataclass
@@ -56,18 +55,51 @@ def first_line(text: str | None) -> str:
     return (text or "").strip().splitlines()[0] if (text or "").strip() else ""
 
 
-def check_kernel(kernel_name: str) -> None:
-    """PipelineError unless a Jupyter kernel named ``kernel_name`` is installed."""
+# The kernel name used when the named kernel is not installed: ipykernel in this interpreter.
+CURRENT_PYTHON = "current-python"
+
+
+def resolve_kernel(kernel_name: str) -> tuple[str, str | None]:
+    """(kernel to run, a one-line note or None): ``kernel_name`` when it is installed, else
+    this interpreter's own ipykernel (it has every package the pipeline runs with)."""
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
     try:
         KernelSpecManager().get_kernel_spec(kernel_name)
     except NoSuchKernel:
-        raise PipelineError(
-            f"Jupyter kernel '{kernel_name}' is not installed for {sys.executable}; run "
-            "`make setup` (it registers 'report-lib' in .venv) or pass --kernel python3",
-            ename="NoSuchKernel", evalue=kernel_name,
-        ) from None
+        return CURRENT_PYTHON, (
+            f"pipeline: Jupyter kernel '{kernel_name}' is not installed; running the notebooks "
+            f"with this interpreter's kernel ({sys.executable}) instead"
+        )
+    return kernel_name, None
+
+
+def _kernel_manager_class() -> type:
+    """A kernel manager that talks to its kernel over local IPC sockets in Jupyter's runtime
+    folder (so ipykernel has no reason to warn about unencrypted TCP) and that runs
+    ``CURRENT_PYTHON`` as ``sys.executable -m ipykernel_launcher``."""
+    from ipykernel.kernelspec import get_kernel_dict
+    from jupyter_client.kernelspec import KernelSpec
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    class PipelineKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            runtime = Path(jupyter_runtime_dir())
+            runtime.mkdir(parents=True, exist_ok=True)
+            self.transport = "ipc"
+            stem = runtime / f"kernel-{uuid.uuid4()}"
+            self.connection_file = f"{stem}.json"
+            self.ip = f"{stem}-ipc"  # sockets {ip}-1 … {ip}-5, removed with the kernel
+
+        @property
+        def kernel_spec(self) -> KernelSpec | None:
+            if self.kernel_name == CURRENT_PYTHON:
+                return KernelSpec(resource_dir="", **get_kernel_dict())
+            return super().kernel_spec
+
+    return PipelineKernelManager
 
 
 def execute_notebook(run: NotebookRun, kernel_name: str, execution_timeout: int,
@@ -82,6 +114,7 @@ def execute_notebook(run: NotebookRun, kernel_name: str, execution_timeout: int,
             str(run.source), str(run.notebook), parameters=run.parameters,
             kernel_name=kernel_name, execution_timeout=execution_timeout,
             progress_bar=progress, cwd=str(run.source.parent),
+            kernel_manager_class=_kernel_manager_class(),
         )
         run.status = "ok"
     except papermill.PapermillExecutionError as exc:

@@ -41,6 +41,11 @@ def strip_css_comments(page: str) -> str:
     return _STYLE.sub(lambda m: m.group(1) + _CSS_COMMENT.sub("", m.group(2)) + m.group(3), page)
 
 
+def page_css() -> str:
+    """The stylesheet of every shared page (font stacks, narrow screens, the header block)."""
+    return (TEMPLATE_DIR / TEMPLATE_NAME / "static" / "page.css").read_text(encoding="utf-8")
+
+
 def nanum_gothic() -> Path | None:
     """NanumGothic.ttf as shipped in the koreanize-matplotlib wheel (found without importing it)."""
     spec = importlib.util.find_spec("koreanize_matplotlib")

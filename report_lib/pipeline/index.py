@@ -13,13 +13,15 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from report_lib.pipeline.execute import NotebookRun, PipelineResult, first_line
+from report_lib.pipeline.export import font_face_css, page_css
 from report_lib.pipeline.page import data_source_name
 from report_lib.pipeline.parameters import PATH_PARAMETERS
 
 esc = html.escape
 
 STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 60em; padding: 0 1em; }
+body { margin: 2em auto; max-width: 60em; padding: 0 1em; }
+.table-box { overflow-x: auto; max-width: 100%; }
 table { border-collapse: collapse; margin: 1em 0; }
 td, th { border: 1px solid #ccc; padding: .3em .7em; text-align: left; vertical-align: top; }
 .ok { color: #1a7f37; } .failed { color: #cf222e; font-weight: bold; }
@@ -32,14 +34,17 @@ def html_table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     head = "".join(f"<th>{esc(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>"
                    for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
+    return f'<div class="table-box"><table><tr>{head}</tr>{body}</table></div>'
 
 
 def render_page(title: str, sections: Iterable[str]) -> str:
-    """A whole HTML document: ``title`` as <title> and <h1>, then the sections (HTML)."""
+    """A whole HTML document: ``title`` as <title> and <h1>, then the sections (HTML); the
+    shared pages' stylesheet and the Korean font cut down to the Hangul the page holds."""
+    body = f"<h1>{esc(title)}</h1>\n" + "\n".join(sections)
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n'
-            f"<title>{esc(title)}</title>\n<style>{STYLE}</style></head><body>\n"
-            f"<h1>{esc(title)}</h1>\n" + "\n".join(sections) + "\n</body></html>\n")
+            '<meta name="viewport" content="width=device-width, initial-scale=1.0">\n'
+            f"<title>{esc(title)}</title>\n<style>{page_css()}\n{STYLE}\n"
+            f"{font_face_css(body)}</style></head><body>\n{body}\n</body></html>\n")
 
 
 def shown_path(value: object, base: Path) -> object:

@@ -16,7 +16,7 @@ import yaml
 
 from report_lib import config
 from report_lib.errors import ConfigError
-from report_lib.execution.strategies import STRATEGIES
+from report_lib.execution.base import STRATEGIES
 from report_lib.llm.backends import BACKENDS
 
 NOTEBOOKS: tuple[str, ...] = ("reports", "benchmark", "comparison_report")
@@ -134,15 +134,11 @@ class Rule:
     expect: str = ""  # what the pattern means, for the message
 
 
-def _strategy_names() -> Sequence[str]:
-    return STRATEGIES
-
-
 RULES: dict[str, Rule] = {
     "language": Rule(choices=lambda: config.LANGUAGES),
     "backend": Rule(choices=BACKENDS.names),
-    "strategy": Rule(choices=_strategy_names),
-    "strategies": Rule(choices=_strategy_names),
+    "strategy": Rule(choices=STRATEGIES.names),
+    "strategies": Rule(choices=STRATEGIES.names),
     "window_months": Rule(minimum=1, maximum=120),
     "time_scale": Rule(above=0, maximum=100),
     "repeats": Rule(minimum=1, maximum=100),

@@ -22,9 +22,9 @@ from report_lib.errors import PipelineError
 from report_lib.pipeline.execute import (
     NotebookRun,
     PipelineResult,
-    check_kernel,
     execute_notebook,
     first_line,
+    resolve_kernel,
 )
 from report_lib.pipeline.export import export_html
 from report_lib.pipeline.index import write_index
@@ -82,7 +82,9 @@ def run_pipeline(
         for name, info in names.items():
             merged.setdefault(name, info)
     validate_parameters(given, merged)
-    check_kernel(kernel_name)
+    kernel_name, note = resolve_kernel(kernel_name)
+    if note:
+        print(note, file=sys.stderr, flush=True)
     (out_dir / "notebooks").mkdir(parents=True, exist_ok=True)
     started_at = datetime.now().astimezone().isoformat(timespec="seconds")
     clock = time.perf_counter()
