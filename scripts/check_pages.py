@@ -268,7 +268,8 @@ def no_cjk_fontconfig() -> Iterator[dict[str, str]]:
     dirs = "".join(f"<dir>{d}</dir>" for d in NO_CJK_FONT_DIRS if Path(d).is_dir())
     conf = folder / "fonts.conf"
     conf.write_text(f'<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd">'
-                    f"<fontconfig>{dirs}<cachedir>{folder / 'cache'}</cachedir></fontconfig>",
+                    f"<fontconfig>{dirs}<include ignore_missing=\"yes\">/etc/fonts/conf.d</include>"
+                    f"<cachedir>{folder / 'cache'}</cachedir></fontconfig>",
                     encoding="utf-8")
     env = {**os.environ, "FONTCONFIG_FILE": str(conf)}
     try:
