@@ -48,6 +48,10 @@ KOREAN_FAMILIES = re.compile(r"cjk|nanum|gothic|malgun|apple sd|noto sans kr|sou
 NO_CJK_FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/truetype/liberation")
 SHOT_HEIGHT = 2400
 
+RELAYOUT_JS = """document.fonts.ready.then(() => {
+  document.body.style.display = 'none'; void document.body.offsetHeight;
+  document.body.style.display = ''; void document.body.offsetHeight;
+  return document.fonts.ready; })"""
 MEASURE_JS = r"""(() => {
   const width = window.innerWidth;
   const problems = [];
@@ -221,8 +225,10 @@ def check_page(browser: Chromium, path: Path, width: int, fonts: str,
         session=session)
     browser.send("Page.navigate", {"url": path.resolve().as_uri()}, session=session)
     browser.wait_for("Page.loadEventFired")
-    browser.send("Runtime.evaluate", {"expression": "document.fonts.ready",
-                                      "awaitPromise": True}, session=session)
+    # Wait for the fonts, then lay the page out afresh: text shaped before the embedded font
+    # arrived would otherwise still be reported with the fallback font it was first shaped in.
+    browser.send("Runtime.evaluate", {"expression": RELAYOUT_JS, "awaitPromise": True},
+                 session=session)
     report.requests = [
         e["params"]["request"]["url"] for e in browser.events
         if e.get("method") == "Network.requestWillBeSent"

@@ -161,3 +161,23 @@ def test_missing_glyph_warnings_are_silenced_without_a_hangul_font(
         fig.subplots().set_title("충전기 현황")  # Hangul in a title, as a user might add
         render(fig)
     assert not [w for w in caught if "missing from font" in str(w.message)]
+
+
+def test_share_chart_shows_context_names_the_change_and_keeps_legends_off_the_data(
+        df: pd.DataFrame) -> None:
+    facts = facts_for(df, "에버온")["trend"]
+    fig = charts.focus_vs_market_chart(facts)
+    render(fig)
+    ax, ax_share = fig.axes
+    share = np.asarray(ax_share.get_lines()[0].get_ydata(), float)
+    low, high = ax_share.get_ylim()
+    assert low == 0 and high == pytest.approx(share.max() * 1.25)
+    first = str(facts.tables["focus"]["month"].iloc[0])
+    [note] = ax_share.texts
+    assert note.get_text() == f"{share[-1] - share[0]:+.2f} pp since {first}"
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    for axes in (ax, ax_share):
+        legend = axes.get_legend().get_window_extent(renderer)
+        assert legend.x0 >= axes.get_window_extent(renderer).x1  # beside the plot, not on it

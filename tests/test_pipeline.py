@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import base64
 import html
+import importlib.util
 import io
 import re
+import shutil
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
@@ -372,8 +374,7 @@ def test_pages_stand_alone_without_local_paths(site: PipelineResult, planted_csv
     assert set(pages) == {"index.html", *(f"{name}.html" for name in parameters.NOTEBOOKS)}
     for name, page in pages.items():
         assert external_resources(page) == [], name
-    for name in ("index.html", "reports.html"):
-        page = pages[name]
+        assert ">NaN<" not in page and ">None<" not in page, name
         assert str(site.out_dir) not in page and str(planted_csv.parent) not in page, name
         assert str(config.PROJ_ROOT) not in page, name
     month = sorted(pd.read_csv(planted_csv)["month"])[-1]
@@ -494,3 +495,39 @@ def test_kernel_runs_quietly_over_ipc_with_the_fallback_kernel(
     executed = nbformat.read(tmp_path / "site" / "notebooks" / "tiny.ipynb", as_version=4)
     assert executed.cells[0].outputs[0]["text"].strip() == sys.executable
     assert result.kernel_name == CURRENT_PYTHON
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Chromium is not installed")
+def test_pages_pass_the_chromium_check(site: PipelineResult, tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """scripts/check_pages.py on the site: no request, Korean drawn with and without CJK fonts,
+    titles, narrow screens, links after a zip round trip (see the script)."""
+    spec = importlib.util.spec_from_file_location(
+        "check_pages", config.PROJ_ROOT / "scripts" / "check_pages.py")
+    assert spec is not None and spec.loader is not None
+    check_pages = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "check_pages", check_pages)  # dataclasses look it up
+    spec.loader.exec_module(check_pages)
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    assert check_pages.run_checks(site.out_dir, shots, [1280, 400], "chromium") == []
+    assert len(list(shots.glob("*.png"))) == 2 * 2 * (len(parameters.NOTEBOOKS) + 1)
+
+
+@pytest.mark.slow
+def test_plain_papermill_run_stops_at_the_parameter_check(tmp_path: Path) -> None:
+    import papermill
+
+    with pytest.raises(papermill.PapermillExecutionError) as info:
+        papermill.execute_notebook(
+            str(config.NOTEBOOKS_DIR / "reports.ipynb"), str(tmp_path / "out.ipynb"),
+            parameters={"window_months": "twelve"}, kernel_name=config.KERNEL_NAME,
+            progress_bar=False, cwd=str(config.NOTEBOOKS_DIR))
+    assert info.value.ename == "ConfigError"
+    assert info.value.evalue == "parameter window_months = 'twelve': expected an integer"
+    # the check is the first cell after the parameters (papermill's injected cell comes between)
+    executed = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    checked = [c for c in executed.cells if c.cell_type == "code"
+               and c.get("execution_count") is not None]
+    assert "check_notebook_parameters(globals())" in checked[-1].source

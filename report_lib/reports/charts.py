@@ -274,12 +274,20 @@ def focus_vs_market_chart(facts: Facts) -> Figure:
     ax.axhline(100, color="#999999", linewidth=0.8)
     ax.set_ylabel(f"chargers, {since} = 100")
     ax.set_title(f"{name} against the market, to {facts.target_month}")
-    ax.legend(loc="upper left", fontsize=8)
+    outside = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0), "borderaxespad": 0.0,
+               "fontsize": 8, "frameon": False}  # legends beside the data, never over it
+    ax.legend(**outside)
     share = pd.to_numeric(own["share"], errors="coerce").astype(float)
     ax_share.plot(months, share, marker="o", color=FOCUS_COLOR, label=f"{name} share %")
     ax_share.set_ylabel("% of national chargers")
-    ax_share.yaxis.set_major_formatter(mpl.ticker.StrMethodFormatter("{x:.2f}"))
-    ax_share.legend(loc="upper left", fontsize=8)
+    # From 0, so a drift of a few tenths of a point looks as small as it is; the change is named.
+    ax_share.set_ylim(0, max(float(share.max()) * 1.25, 1.0))
+    known = share.dropna()
+    ax_share.annotate(f"{known.iloc[-1] - known.iloc[0]:+.2f} pp since {known.index[0]}",
+                      xy=(months.index(str(known.index[-1])), known.iloc[-1]), xytext=(0, 8),
+                      textcoords="offset points", ha="right", fontsize=8)
+    ax_share.yaxis.set_major_formatter(mpl.ticker.StrMethodFormatter("{x:.1f}"))
+    ax_share.legend(**outside)
     ax_share.tick_params(axis="x", labelrotation=45)
     return fig
 
