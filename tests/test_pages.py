@@ -120,7 +120,7 @@ def test_korean_font_is_embedded_once_with_exactly_the_pages_hangul(tmp_path: Pa
     text = re.sub(r"<[^>]+>", "", FONT_RE.sub("", page))
     hangul = {ch for ch in text if "\uac00" <= ch <= "\ud7a3"}
     assert hangul >= set("충전사업자보고서에버온차지비") and covered == hangul
-    assert f'"{export.EMBEDDED_FONT}", sans-serif' in page  # last in the stack, before generic
+    assert f'--rl-font: "{export.EMBEDDED_FONT}", ' in page  # first: Hangul only (unicode-range)
     for fallback in ("Apple SD Gothic Neo", "Malgun Gothic", "Noto Sans CJK KR"):
         assert f'"{fallback}"' in page
 
@@ -151,6 +151,14 @@ def test_tidy_formats_numbers_hides_the_index_and_marks_missing() -> None:
                      "cpo", "12.00", "—", "—", "ThrottlingException"]
     headers = re.findall(r"<th[^>]*>([^<]*)</th>", html)
     assert headers == ["key", "seconds", "input_tokens", "cost_usd", "error_type"]
+
+
+def test_tidy_writes_mixed_columns_cell_by_cell() -> None:
+    items = pd.Series({"results": "benchmark/", "time scale": 0.02, "tiny": 0.000123,
+                       "CPUs": 2, "calls": 12345, "created": None}, name="value")
+    html = tidy(items.rename_axis("item").to_frame()).to_html()
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", html)
+    assert cells[1::2] == ["benchmark/", "0.02", "0.00012", "2", "12,345", "—"]
 
 
 def test_tidy_drops_an_unnamed_range_index() -> None:

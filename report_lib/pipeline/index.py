@@ -115,7 +115,7 @@ def _pages(result: PipelineResult) -> str:
     base = result.out_dir
     rows = [(esc(run.name),
              f'<span class="{esc(run.status.replace(" ", "-"))}">{esc(run.status)}</span>',
-             f"{run.seconds:.1f} s", link(run.html, base, run.name + ".html"),
+             f"{run.seconds:.1f}\u00a0s", link(run.html, base, run.name + ".html"),
              link(run.notebook, base, run.name + ".ipynb"), _outputs(run, base))
             for run in result.runs]
     return "<h2>Pages</h2>" + html_table(

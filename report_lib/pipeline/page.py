@@ -8,6 +8,8 @@ page and to draw the header at the top of the page with a link back to the index
 from __future__ import annotations
 
 import html
+import math
+import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
@@ -97,12 +99,15 @@ def page_header(name: str, *, month: str = "", focus_cpo: str | None = None,
 MISSING = "—"
 
 
-def _formatter(series: pd.Series, decimals: int) -> str | None:
-    """A format string for a column: thousands separators, ``decimals`` places for fractions."""
+def _formatter(series: pd.Series, decimals: int) -> str | Callable[[object], str]:
+    """How a column's cells are written: thousands separators, ``decimals`` places for
+    fractions; a column of mixed values (text and numbers) is written cell by cell."""
     import pandas as pd
 
-    if pd.api.types.is_bool_dtype(series) or not pd.api.types.is_numeric_dtype(series):
-        return None
+    if pd.api.types.is_bool_dtype(series):
+        return str
+    if not pd.api.types.is_numeric_dtype(series):
+        return _cell
     values = series.dropna()
     upcast = series.isna().any() and len(values) and (values % 1 == 0).all()  # ints with gaps
     if pd.api.types.is_integer_dtype(series) or upcast:
@@ -110,13 +115,30 @@ def _formatter(series: pd.Series, decimals: int) -> str | None:
     return f"{{:,.{decimals}f}}"
 
 
+def _cell(value: object) -> str:
+    """One cell of a mixed column: integers with separators, numbers with 2 decimals (2
+    significant digits below 0.01), ``—`` for missing, anything else as text."""
+    import pandas as pd
+
+    if value is None or value is pd.NA or value is pd.NaT:
+        return MISSING
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, numbers.Integral):
+        return f"{int(value):,}"
+    if isinstance(value, numbers.Real):
+        number = float(value)
+        if math.isnan(number):
+            return MISSING
+        return f"{number:,.2f}" if number == 0 or abs(number) >= 0.01 else f"{number:.2g}"
+    return str(value)
+
+
 def tidy(df: pd.DataFrame, decimals: Mapping[str, int] | None = None) -> Styler:
     """A table as a shared page shows it: no index column (a named index becomes a column),
     thousands separators, 2 decimals (or ``decimals[column]``), ``—`` for missing values."""
     frame = df.reset_index() if any(df.index.names) else df.reset_index(drop=True)
     decimals = dict(decimals or {})
-    formats: dict[Any, str | Callable[[object], str] | None] = {col: fmt for col in frame.columns
-               if (fmt := _formatter(frame[col], decimals.get(str(col), 2))) is not None}
-    return frame.style.format(formats, na_rep=MISSING).format(
-        na_rep=MISSING, subset=[c for c in frame.columns if c not in formats]
-    ).hide(axis="index")
+    formats: dict[Any, str | Callable[[object], str] | None] = {
+        col: _formatter(frame[col], decimals.get(str(col), 2)) for col in frame.columns}
+    return frame.style.format(formats, na_rep=MISSING).hide(axis="index")
