@@ -147,7 +147,7 @@ REPORTS_DECLARED = {
     "strategy": {"inferred_type_name": "str", "help": ""},
     "stream": {"inferred_type_name": "bool", "help": ""},
     "target_month": {"inferred_type_name": "str", "help": ""},
-    "strategies": {"inferred_type_name": "list", "help": ""},
+    "strategies": {"inferred_type_name": "", "help": ""},
     "n_values": {"inferred_type_name": "list[int]", "help": ""},
 }
 
@@ -170,6 +170,9 @@ REPORTS_DECLARED = {
     ("target_month", "2025-13", "parameter target_month = '2025-13': expected \"latest\" or "
                                 "YYYY-MM"),
     ("n_values", [3, "x"], "parameter n_values = [3, 'x']: expected a list of int values"),
+    ("strategies", {"scale": ["thread", "fibers"]}, "parameter strategies = {'scale': "
+     "['thread', 'fibers']}: expected one of " + ", ".join(STRATEGIES.names())),
+    ("time_scale", {"seed": 0.25}, "parameter time_scale = {'seed': 0.25}: expected a number"),
 ])
 def test_validate_parameters_names_parameter_value_and_expectation(
         name: str, value: object, message: str) -> None:
@@ -184,6 +187,18 @@ def test_validate_parameters_accepts_good_values() -> None:
             "strategies": ["sequential", "dask"], "n_values": [3, 30], "unknown_type": object()}
     parameters.validate_parameters(good, REPORTS_DECLARED)
     parameters.validate_parameters({"target_month": "latest"}, REPORTS_DECLARED)
+
+
+def test_mappings_are_checked_value_by_value() -> None:
+    bench = {"time_scale": {"inferred_type_name": "dict", "help": ""},
+             "strategies": {"inferred_type_name": "dict", "help": ""}}
+    parameters.validate_parameters({"time_scale": {"seed": 0.25}, "strategies": {
+        "scale": ["thread", "asyncio"]}}, bench)
+    parameters.validate_parameters({"time_scale": 0.05}, bench)  # one number for every scenario
+    with pytest.raises(ConfigError) as info:
+        parameters.validate_parameters({"time_scale": {"seed": 0.25, "scale": -1}}, bench)
+    assert str(info.value) == ("parameter time_scale = {'seed': 0.25, 'scale': -1}: expected a "
+                               "number above 0 and at most 100")
 
 
 def test_notebook_check_reads_the_annotations_of_the_parameters_cell() -> None:

@@ -7,7 +7,7 @@ benchmark's output folder becomes the comparison notebook's ``results_dir``.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -191,6 +191,19 @@ def _rule_problem(value: Any, rule: Rule) -> str | None:
     return None
 
 
+def _scalars(value: Any) -> Iterator[Any]:
+    """The plain values inside ``value``: list items and mapping values, at any depth (a
+    mapping's keys are names such as scenarios, not values of the parameter)."""
+    if isinstance(value, Mapping):
+        for item in value.values():
+            yield from _scalars(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _scalars(item)
+    else:
+        yield value
+
+
 def check_parameter(name: str, value: Any, type_name: str = "", meaning: str = "") -> None:
     """ConfigError naming the parameter, its value and what is expected, unless ``value`` has the
     declared type and passes the parameter's rule (RULES)."""
@@ -202,8 +215,8 @@ def check_parameter(name: str, value: Any, type_name: str = "", meaning: str = "
         if base == "list" and inner:
             expected = f"a list of {inner.rstrip(']')} values"
     elif name in RULES:
-        items = value if isinstance(value, list | tuple) else [value]
-        expected = next((p for v in items if (p := _rule_problem(v, RULES[name]))), None)
+        expected = next((p for v in _scalars(value) if (p := _rule_problem(v, RULES[name]))),
+                        None)
     if expected is not None:
         what = f" ({meaning})" if meaning else ""
         raise ConfigError(f"parameter {name} = {value!r}: expected {expected}{what}")

@@ -77,11 +77,8 @@ def run_pipeline(
     declared = {name: declared_parameters(path) for name, path in selected}
     given = absolute_paths(dict(parameters or {}))
     routed = route_parameters(given, declared, out_dir)
-    merged: dict[str, dict[str, Any]] = {}
-    for names in declared.values():
-        for name, info in names.items():
-            merged.setdefault(name, info)
-    validate_parameters(given, merged)
+    for names in declared.values():  # each notebook checks what it will receive
+        validate_parameters({k: v for k, v in given.items() if k in names}, names)
     kernel_name, note = resolve_kernel(kernel_name)
     if note:
         print(note, file=sys.stderr, flush=True)
