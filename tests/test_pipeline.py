@@ -189,6 +189,15 @@ def test_validate_parameters_accepts_good_values() -> None:
     parameters.validate_parameters({"target_month": "latest"}, REPORTS_DECLARED)
 
 
+def test_numbers_given_to_text_parameters_become_text() -> None:
+    declared = {"reports": {"tpm_limit": {"inferred_type_name": "str"},
+                            "time_scale": {"inferred_type_name": "float"}},
+                "benchmark": {"time_scale": {"inferred_type_name": "dict"}}}
+    got = parameters.as_text({"tpm_limit": 1000, "time_scale": 1, "stream": True}, declared)
+    assert got == {"tpm_limit": "1000", "time_scale": 1, "stream": True}
+    parameters.validate_parameters({"tpm_limit": 1000}, declared["reports"])  # papermill's way
+
+
 def test_mappings_are_checked_value_by_value() -> None:
     bench = {"time_scale": {"inferred_type_name": "dict", "help": ""},
              "strategies": {"inferred_type_name": "dict", "help": ""}}

@@ -79,6 +79,18 @@ def route_parameters(
     return routed
 
 
+def as_text(parameters: dict[str, Any],
+            declared: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> dict[str, Any]:
+    """``parameters`` with numbers given to text parameters written as text, in place: ``-p
+    tpm_limit 1000`` is read as the number 1000, but every notebook declaring ``tpm_limit``
+    declares ``str``."""
+    for name, value in parameters.items():
+        types = {str(d[name].get("inferred_type_name")) for d in declared.values() if name in d}
+        if types == {"str"} and isinstance(value, int | float) and not isinstance(value, bool):
+            parameters[name] = str(value)
+    return parameters
+
+
 def absolute_paths(parameters: dict[str, Any]) -> dict[str, Any]:
     """``parameters`` with the file parameters (PATH_PARAMETERS) made absolute, in place."""
     for name in PATH_PARAMETERS:
@@ -165,8 +177,8 @@ def _is_type(value: Any, type_name: str) -> bool:
         return isinstance(value, int) and not isinstance(value, bool)
     if base == "float":
         return isinstance(value, int | float) and not isinstance(value, bool)
-    if base == "str":
-        return isinstance(value, str)
+    if base == "str":  # -p NAME 1000 arrives as a number (papermill reads it so); text is meant
+        return isinstance(value, str | int | float) and not isinstance(value, bool)
     if base == "list":
         inner = inner.rstrip("]")
         return isinstance(value, list | tuple) and all(_is_type(v, inner) for v in value)

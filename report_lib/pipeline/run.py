@@ -30,6 +30,7 @@ from report_lib.pipeline.export import export_html
 from report_lib.pipeline.index import write_index
 from report_lib.pipeline.parameters import (
     absolute_paths,
+    as_text,
     declared_parameters,
     resolve_notebooks,
     route_parameters,
@@ -75,7 +76,7 @@ def run_pipeline(
     out_dir = Path(out_dir).resolve()
     selected = resolve_notebooks(notebooks)
     declared = {name: declared_parameters(path) for name, path in selected}
-    given = absolute_paths(dict(parameters or {}))
+    given = as_text(absolute_paths(dict(parameters or {})), declared)
     routed = route_parameters(given, declared, out_dir)
     for names in declared.values():  # each notebook checks what it will receive
         validate_parameters({k: v for k, v in given.items() if k in names}, names)
