@@ -28,6 +28,7 @@ from report_lib.cli.bench import add_arguments
 from report_lib.cli.bench import run as run_bench_command
 from report_lib.cli.common import limit_settings
 from report_lib.cli.main import build_parser, main
+from report_lib.data.sample import synthesize
 from report_lib.emulator import Emulator
 from report_lib.jobs import ReportResult
 from report_lib.llm.settings import BackendSettings
@@ -401,11 +402,11 @@ def test_monitor_sees_peak_memory() -> None:
     assert mon.peak_rss_mb >= baseline + 70
 
 
-def test_cold_run_builds_everything_in_a_fresh_process(sample_frame: pd.DataFrame) -> None:
-    jobs = build_jobs(sample_frame)
+def test_cold_run_builds_everything_in_a_fresh_process() -> None:
+    jobs = build_jobs(synthesize(seed=0))  # what the child computes from the same seed
     with Emulator(latency_model="fixed:0.2") as emu:
         settings = BackendSettings(backend="emulator", endpoint_url=emu.url)
-        makespan, results = run_cold(jobs, settings, "asyncio", 3)
+        makespan, results = run_cold(settings, "asyncio", 3, data_seed=0)
         served = emu.stats()["answered"]
     assert served == 3 and [r.key for r in results] == [j.key for j in jobs]
     assert all(r.ok for r in results)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -18,7 +19,7 @@ from report_lib.emulator import Emulator
 from report_lib.errors import RunInterrupted
 from report_lib.execution import STRATEGIES, run_jobs
 from report_lib.jobs import ReportResult, RunResult
-from report_lib.llm.backends import check_settings
+from report_lib.llm.backends import Backend, check_settings, make_backend
 from report_lib.llm.settings import BackendSettings
 from report_lib.reports.jobs import build_jobs
 
@@ -40,6 +41,30 @@ def backend_endpoint(
     with Emulator(time_scale=time_scale, **(emulator_options or {})) as emu:
         # the emulator's quota minute is scaled like its latencies; the client limiter follows
         yield replace(settings, endpoint_url=emu.url, limiter_window_s=60.0 * time_scale), emu
+
+
+@contextmanager
+def client_ahead(settings: BackendSettings, strategy: str, max_concurrency: int | None,
+                 n_jobs: int) -> Iterator[Future[Backend | None]]:
+    """Build the client a strategy shares (sequential/thread/asyncio) on a helper thread while
+    the caller computes the facts, so a cold run does not wait for it; closed at the end.
+    The future holds None for strategies whose workers build their own."""
+    chosen = STRATEGIES.get(strategy)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="client-ahead") as helper:
+        future: Future[Backend | None]
+        if chosen.reuses_backend:
+            wanted = max_concurrency or chosen.default_concurrency(n_jobs)
+            pool = chosen.pool_size(max(1, min(wanted, n_jobs)))
+            future = helper.submit(make_backend, settings, pool)
+        else:
+            future = Future()
+            future.set_result(None)
+        try:
+            yield future
+        finally:
+            built = future.result() if future.done() and future.exception() is None else None
+            if built is not None:
+                built.close()
 
 
 def generate_reports(
@@ -69,15 +94,19 @@ def generate_reports(
     """
     STRATEGIES.validate(strategy)
     df = data if isinstance(data, pd.DataFrame) else load_data(data)
-    jobs = build_jobs(
-        df, month=month, focus_cpo=focus_cpo, window=window, language=language, kinds=kinds
-    )
     base = replace(settings or BackendSettings(), backend=backend)
     extra: dict[str, Any] = {"window_months": window}
-    with backend_endpoint(base, time_scale=time_scale, emulator_options=emulator_options) as (
-        ready,
-        emu,
+    with (
+        backend_endpoint(base, time_scale=time_scale, emulator_options=emulator_options) as (
+            ready,
+            emu,
+        ),
+        client_ahead(ready, strategy, max_concurrency, len(kinds)) as ahead,
     ):
+        jobs = build_jobs(  # the facts; the strategy's client is being built meanwhile
+            df, month=month, focus_cpo=focus_cpo, window=window, language=language, kinds=kinds
+        )
+        client = ahead.result()
         started = time.perf_counter()
 
         def finish(results: list[ReportResult]) -> RunResult:
@@ -93,7 +122,8 @@ def generate_reports(
 
         try:
             results = run_jobs(jobs, ready, strategy=strategy, max_concurrency=max_concurrency,
-                               progress=progress, on_result=on_result, on_text=on_text)
+                               progress=progress, on_result=on_result, on_text=on_text,
+                               backend=client)
         except RunInterrupted as exc:
             exc.run = finish(exc.results or [])
             raise

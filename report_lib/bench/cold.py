@@ -1,10 +1,11 @@
 """One cold run in a fresh process: the ``cold`` variant of the seed scenario.
 
-``python -m report_lib.bench.cold`` reads {"settings", "strategy", "concurrency", "jobs"} as
-JSON on stdin, runs the jobs from a cold start (no client, no connection, no event loop yet)
-and writes {"makespan_s", "results"} as JSON on stdout. The makespan is measured as ``report-lib
-generate`` measures ``total_time``: from before the client is built to the last answer; the
-interpreter's start and imports come before it and are not counted.
+``python -m report_lib.bench.cold`` reads {"settings", "strategy", "concurrency", "data_seed"}
+as JSON on stdin and runs ``generate_reports`` on the synthetic data of that seed (the seed
+scenario's three reports) from a cold start: no client, no connection, no event loop yet. It
+writes {"makespan_s", "results"} as JSON on stdout; the makespan is the run's ``total_time``, as
+``report-lib generate`` reports it (the client is built while the facts are computed; the
+interpreter's start and imports come before and are not counted).
 """
 
 from __future__ import annotations
@@ -12,22 +13,21 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
-from collections.abc import Sequence
 from dataclasses import asdict, fields
 from typing import Any
 
+from report_lib.app.generate import generate_reports
+from report_lib.data.sample import synthesize
 from report_lib.errors import BackendError
-from report_lib.execution import run_jobs
-from report_lib.jobs import ReportJob, ReportResult
+from report_lib.jobs import ReportResult
 from report_lib.llm.settings import BackendSettings
 
 
-def run_cold(jobs: Sequence[ReportJob], settings: BackendSettings, strategy: str,
-             concurrency: int, timeout_s: float = 600.0) -> tuple[float, list[ReportResult]]:
-    """(makespan, results) of one run in a fresh Python process."""
+def run_cold(settings: BackendSettings, strategy: str, concurrency: int, data_seed: int = 0,
+             timeout_s: float = 600.0) -> tuple[float, list[ReportResult]]:
+    """(makespan, results) of one ``generate_reports`` run in a fresh Python process."""
     spec = {"settings": asdict(settings), "strategy": strategy, "concurrency": concurrency,
-            "jobs": [asdict(j) for j in jobs]}
+            "data_seed": data_seed}
     done = subprocess.run([sys.executable, "-m", "report_lib.bench.cold"],
                           input=json.dumps(spec), capture_output=True, text=True,
                           timeout=timeout_s, check=False)
@@ -49,13 +49,12 @@ def _settings(data: dict[str, Any]) -> BackendSettings:
 
 def main() -> int:
     spec = json.loads(sys.stdin.read())
-    jobs = [ReportJob(**j) for j in spec["jobs"]]
     settings = _settings(spec["settings"])
-    t0 = time.perf_counter()
-    results = run_jobs(jobs, settings, strategy=spec["strategy"],
-                       max_concurrency=spec["concurrency"])
-    makespan = time.perf_counter() - t0
-    print(json.dumps({"makespan_s": makespan, "results": [asdict(r) for r in results]}))
+    run = generate_reports(synthesize(seed=spec["data_seed"]), backend=settings.backend,
+                           strategy=spec["strategy"], max_concurrency=spec["concurrency"],
+                           settings=settings)
+    print(json.dumps({"makespan_s": run.total_time,
+                      "results": [asdict(r) for r in run.results]}))
     return 0
 
 

@@ -181,7 +181,7 @@ class CaseRunner:
             coro = run_bare_async(self.abed.client, jobs, self.settings)
             return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
         if case.variant == "cold":
-            self.own_makespan_s, results = run_cold(jobs, self.settings, case.strategy,
+            self.own_makespan_s, results = run_cold(self.settings, case.strategy,
                                                     case.concurrency)
             return results
         if self.loop is not None:

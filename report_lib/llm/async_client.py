@@ -8,6 +8,7 @@ an attempt still running at the deadline is cancelled.
 
 from __future__ import annotations
 
+import asyncio
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +46,7 @@ class AsyncBedrock:
         self.client: Any = client
         self._injected = client
         self._context: Any = None
+        self._opening: asyncio.Future[None] | None = None
 
     async def __aenter__(self) -> AsyncBedrock:
         await self.open()
@@ -59,9 +61,21 @@ class AsyncBedrock:
         await self.aclose()
 
     async def open(self) -> None:
-        """Create the client (checking credentials first); idempotent."""
+        """Create the client (checking credentials first); idempotent. Concurrent first calls
+        wait for one opening instead of each building a client (a cold run's first requests
+        then go out together)."""
         if self.client is not None:
             return
+        opening = self._opening
+        if opening is None:
+            opening = self._opening = asyncio.ensure_future(self._open())
+        try:
+            await asyncio.shield(opening)
+        finally:
+            if opening.done() and (opening.cancelled() or opening.exception() is not None):
+                self._opening = None  # a later call tries again
+
+    async def _open(self) -> None:
         settings = self.settings
         keys = fixed_keys(settings)
         with credential_errors(settings):
@@ -80,7 +94,7 @@ class AsyncBedrock:
     async def aclose(self) -> None:
         """Close the HTTP session; safe to call twice."""
         context, self._context = self._context, None
-        self.client = self._injected
+        self.client, self._opening = self._injected, None
         if context is not None:
             await context.__aexit__(None, None, None)
 
