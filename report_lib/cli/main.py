@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from importlib import import_module
 
 from report_lib import __version__
 from report_lib.app.signals import exit_status, sigterm_as_interrupt
-from report_lib.cli import bench, demo, emulator, generate, pipeline, sample_data
 from report_lib.errors import (
     ConfigError,
     CredentialsError,
@@ -17,7 +17,9 @@ from report_lib.errors import (
     ReportLabError,
 )
 
-COMMANDS = (sample_data, generate, emulator, bench, pipeline, demo)
+# One module per command, imported when the parser is built: importing this module stays light,
+# which matters because every ``spawn`` worker process re-imports the console script.
+COMMANDS: tuple[str, ...] = ("sample_data", "generate", "emulator", "bench", "pipeline", "demo")
 
 # Exit codes: 0 done, 1 a run that failed (some report or notebook did not come out),
 # 2 bad input or options (nothing was run), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
@@ -41,8 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for command in COMMANDS:
-        command.register(sub)
+    for name in COMMANDS:
+        import_module(f"report_lib.cli.{name}").register(sub)
     return parser
 
 

@@ -170,6 +170,7 @@ class Strategy(abc.ABC):
     summary: ClassVar[str]  # one line for --help and docs
     in_process: ClassVar[bool] = True  # the calls run in this process's threads or event loop
     reuses_backend: ClassVar[bool] = False  # RunOptions.backend is used instead of a new one
+    uses_async_client: ClassVar[bool] = False  # the calls go through the aiobotocore client
 
     def default_concurrency(self, n_jobs: int) -> int:
         """Calls in flight when ``max_concurrency`` is not given: every job at once."""

@@ -210,6 +210,7 @@ class AsyncioStrategy(Strategy):
     name = "asyncio"
     summary = "one event loop, aiobotocore, a semaphore bounding the calls"
     reuses_backend = True
+    uses_async_client = True
 
     def execute(self, run: Run) -> None:
         if _running_loop() is None:
