@@ -363,10 +363,10 @@ def test_cold_runs_are_ranked_apart_and_set_beside_their_warm_twin() -> None:
         "thread/cold finished in 2.40 s median, 2.1× as fast as asyncio/cold (4.98 s).",
     ]
     assert comparison.cold_sentences(summarize(rows)) == [
-        "seed: thread from a cold start (a fresh process, the client built inside the timing) "
+        "seed: thread from a cold start (generate_reports in a fresh process) "
         "took 2.40 s (4.80× one call's 0.500 s), warm 0.560 s (1.12×): the first run costs "
         "1.84 s more.",
-        "seed: asyncio from a cold start (a fresh process, the client built inside the timing) "
+        "seed: asyncio from a cold start (generate_reports in a fresh process) "
         "took 4.98 s (9.96× one call's 0.500 s), warm 0.550 s (1.10×): the first run costs "
         "4.43 s more.",
     ]

@@ -174,8 +174,8 @@ def cold_sentences(cases: pd.DataFrame) -> list[str]:
         t_cold, t_warm = float(cold["makespan_s"]), float(warm["makespan_s"].iloc[0])
         call = float(cold["lower_bound_s"])
         out.append(
-            f"{cold['scenario']}: {cold['strategy']} from a cold start (a fresh process, the "
-            f"client built inside the timing) took {fmt_seconds(t_cold)} ({t_cold / call:.2f}× "
+            f"{cold['scenario']}: {cold['strategy']} from a cold start (generate_reports in a "
+            f"fresh process) took {fmt_seconds(t_cold)} ({t_cold / call:.2f}× "
             f"one call's {fmt_seconds(call)}), warm {fmt_seconds(t_warm)} "
             f"({t_warm / call:.2f}×): the first run costs {fmt_seconds(t_cold - t_warm)} more.")
     return out
