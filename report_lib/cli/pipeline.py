@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from report_lib import config
-from report_lib.cli.common import add_parser
+from report_lib.cli.common import add_parser, positive_int
 from report_lib.errors import PipelineError
+from report_lib.pipeline.grid import GridOptions, limit_parameters, run_grid
+from report_lib.pipeline.gridspec import parse_grid
 from report_lib.pipeline.parameters import NOTEBOOKS, parse_value, parse_yaml
 from report_lib.pipeline.run import run_pipeline
 
@@ -23,6 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "write an index.html linking every page.",
     )
     add_arguments(p)
+    add_grid_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -58,6 +62,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
+def add_grid_arguments(parser: argparse.ArgumentParser) -> None:
+    """A parameter grid fanned out on Dask, and one quota for all its runs."""
+    g = parser.add_argument_group(
+        "grid on Dask (each run: one papermill execution and its page, as a Dask task)"
+    )
+    g.add_argument(
+        "--grid", action="append", default=[], metavar="NAME=V1,V2",
+        help="vary a parameter of the notebooks that declare it (repeatable: the cartesian "
+        "product); target_month=last:N takes the N last months, focus_cpo=top:N the N largest "
+        "operators of the run's month. Notebooks without the parameter run once",
+    )
+    g.add_argument(
+        "--grid-file", type=Path, metavar="YAML",
+        help="runs as a YAML list of parameter mappings (crossed with --grid)",
+    )
+    g.add_argument(
+        "--scheduler", metavar="ADDRESS",
+        help="an existing Dask scheduler (tcp://HOST:PORT); without it, a local cluster",
+    )
+    g.add_argument(
+        "--workers", type=positive_int, metavar="N",
+        help=f"processes of the local cluster (default: the CPU count, {os.cpu_count()})",
+    )
+    g.add_argument(
+        "--skip-unchanged", action="store_true",
+        help="skip a run whose parameters, data and notebook match a successful run in --out",
+    )
+    g.add_argument(
+        "--tpm-limit", type=positive_int, metavar="N",
+        help="client-side tokens-per-minute limit for the whole pipeline, split over the runs "
+        "that go at once",
+    )
+    g.add_argument(
+        "--rpm-limit", type=positive_int, metavar="N",
+        help="client-side requests-per-minute limit, split the same way",
+    )
+
+
 def run(ns: argparse.Namespace) -> int:
     """Run the pipeline for parsed CLI options; print where the index is, or why it failed.
 
@@ -68,6 +110,9 @@ def run(ns: argparse.Namespace) -> int:
         parameters.update(parse_yaml(text))
     for name, value in ns.parameters:
         parameters[name] = parse_value(value)
+    if ns.grid or ns.grid_file or ns.scheduler or ns.workers or ns.skip_unchanged:
+        return run_grid_command(ns, parameters)
+    parameters.update(limit_parameters(ns.tpm_limit, ns.rpm_limit))  # one run: the whole quota
     try:
         result = run_pipeline(
             ns.out, parameters, notebooks=ns.notebooks, kernel_name=ns.kernel,
@@ -80,3 +125,24 @@ def run(ns: argparse.Namespace) -> int:
         print(f"{run.name:<18} {run.status:<7} {run.seconds:6.1f} s  {run.html}")
     print(f"done in {result.seconds:.1f} s; open {result.index}")
     return 0
+
+
+def run_grid_command(ns: argparse.Namespace, parameters: dict[str, Any]) -> int:
+    """The pipeline as a grid of Dask tasks; exit 1 when any run failed."""
+    options = GridOptions(
+        out_dir=ns.out, parameters=parameters, grid=parse_grid(ns.grid, ns.grid_file),
+        notebooks=ns.notebooks, kernel_name=ns.kernel, execution_timeout=ns.execution_timeout,
+        scheduler=ns.scheduler, workers=ns.workers, skip_unchanged=ns.skip_unchanged,
+        tpm_limit=ns.tpm_limit, rpm_limit=ns.rpm_limit, progress=not ns.no_progress,
+    )
+    result = run_grid(options)
+    for entry in result.entries:
+        name = f"{entry.notebook}/{entry.slug}" if entry.slug else entry.notebook
+        print(f"{entry.status:<8} {entry.seconds:6.1f} s  {entry.worker or '-':<24} {name}")
+        if entry.error:
+            print(f"         {entry.error}")
+    counts = {s: sum(e.status == s for e in result.entries) for s in ("ok", "failed", "skipped")}
+    summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+    print(f"{len(result.entries)} runs ({summary}) in {result.seconds:.1f} s; "
+          f"manifest {result.manifest}; open {result.index}")
+    return 1 if result.failed else 0

@@ -1,0 +1,407 @@
+"""The pipeline fanned out over a parameter grid on Dask: one task per notebook run.
+
+``run_grid(options)`` checks everything first (notebooks, parameters, grid value types, the
+data: loaded once and frozen as a Parquet snapshot), then submits one task per run to a Dask
+cluster (``scheduler`` address, or a ``LocalCluster`` of ``workers`` processes). Tasks return
+their notebook, page and saved files as bytes; this process writes::
+
+    out_dir/runs/<slug>/NAME.html, NAME.ipynb, <output folder>/...   each grid run
+    out_dir/NAME.html, notebooks/NAME.ipynb, <output folder>/...     notebooks run once
+    out_dir/runs.json                                                the manifest
+    out_dir/index.html                                               runs table, pages, versions
+
+A failed run keeps its partial notebook and page; the others go on.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from report_lib import config
+from report_lib.data.loader import load_data
+from report_lib.data.sample import ensure_sample_data
+from report_lib.data.snapshot import fingerprint, snapshot_bytes
+from report_lib.errors import ConfigError
+from report_lib.execution.base import share_limits
+from report_lib.llm.settings import BackendSettings
+from report_lib.pipeline.execute import NotebookRun, PipelineResult
+from report_lib.pipeline.gridspec import Grid, check_types, expand, needs_data, slug
+from report_lib.pipeline.index import index_sections, render_page
+from report_lib.pipeline.manifest import (
+    RunEntry,
+    content_fingerprint,
+    read_manifest,
+    reusable,
+    runs_table,
+    write_manifest,
+)
+from report_lib.pipeline.parameters import (
+    FED_BY,
+    OUTPUT_SUBDIRS,
+    absolute_paths,
+    declared_parameters,
+    resolve_notebooks,
+    route_parameters,
+    validate_parameters,
+)
+from report_lib.pipeline.run import CORE_PACKAGES
+from report_lib.pipeline.tasks import TaskResult, TaskSpec, run_task
+
+DATA_PARAM, OUTPUT_PARAM, LIMIT_PARAMS = "data_path", "output_dir", ("tpm_limit", "rpm_limit")
+
+
+@dataclass
+class GridOptions:
+    """Everything ``report-lib pipeline`` passes to a grid run."""
+
+    out_dir: Path
+    parameters: dict[str, Any] = field(default_factory=dict)
+    grid: Grid = field(default_factory=Grid)
+    notebooks: Sequence[str] | None = None
+    kernel_name: str = config.KERNEL_NAME
+    execution_timeout: int = 600
+    scheduler: str | None = None  # address of an existing Dask scheduler
+    workers: int | None = None  # LocalCluster processes (default: CPU count)
+    skip_unchanged: bool = False
+    tpm_limit: int | None = None
+    rpm_limit: int | None = None
+    progress: bool = True
+
+
+@dataclass
+class Planned:
+    """One run: its manifest entry, its task, what feeds it, an earlier run it may reuse."""
+
+    entry: RunEntry
+    spec: TaskSpec
+    upstream: str | None = None  # notebook whose saved files become this one's input
+    reuse: RunEntry | None = None
+
+
+@dataclass
+class GridPlan:
+    """The runs in order and the data snapshot they read (None when no notebook reads data)."""
+
+    runs: list[Planned]
+    snapshot: bytes | None = None
+
+
+@dataclass
+class GridResult:
+    out_dir: Path
+    index: Path
+    manifest: Path
+    entries: list[RunEntry]
+    seconds: float
+
+    @property
+    def failed(self) -> list[RunEntry]:
+        return [e for e in self.entries if e.status == "failed"]
+
+
+# ---------------------------------------------------------------- planning (nothing runs)
+
+
+def plan_grid(options: GridOptions) -> GridPlan:
+    """Every run with its task; ``ConfigError``/``DataError`` before anything has started."""
+    out_dir = Path(options.out_dir).resolve()
+    selected = resolve_notebooks(options.notebooks)
+    declared = {name: declared_parameters(path) for name, path in selected}
+    base = absolute_paths(dict(options.parameters))
+    routed = route_parameters(base, declared, out_dir)
+    merged: dict[str, dict[str, Any]] = {}
+    for names in declared.values():
+        for name, info in names.items():
+            merged.setdefault(name, info)
+    validate_parameters(base, merged)
+    gridded = [n for n, _ in selected if any(p in declared[n] for p in options.grid.names)]
+    grid = check_types(options.grid, {n: declared[n] for n in gridded})
+    _check_limits(options, declared)
+    reads_data = [n for n in declared if DATA_PARAM in declared[n]]
+    frame, snapshot, data_fp = None, None, None
+    if reads_data:
+        frame = load_data(base.get(DATA_PARAM) or ensure_sample_data())
+        snapshot, data_fp = snapshot_bytes(frame), fingerprint(frame)
+    elif needs_data(grid):
+        raise ConfigError("top:N / last:N need data, but no selected notebook reads data_path")
+    points = expand(grid, frame, base) if gridded else []
+    for point in points:  # the values' choices and ranges, after last:N / top:N
+        validate_parameters(point, merged)
+    sources = dict(selected)
+    planned: list[Planned] = []
+    for name, path in selected:
+        source = path.read_bytes()
+        own = {k: v for k, v in base.items() if k in declared[name] and k != OUTPUT_PARAM}
+        fingerprints = (data_fp if name in reads_data else None, content_fingerprint(source))
+        if name in gridded:
+            for point in points:
+                values = {k: v for k, v in point.items() if k in declared[name]}
+                run_slug = slug(values) if len(gridded) == 1 else slug({"notebook": name, **values})
+                entry = RunEntry(name, run_slug, {**own, **values}, values)
+                entry.data_fingerprint, entry.notebook_fingerprint = fingerprints
+                planned.append(Planned(entry, _spec(options, name, source, entry, declared)))
+            continue
+        fed = {p: src for (n, p), src in FED_BY.items() if n == name and src in sources}
+        params = {k: v for k, v in routed[name].items() if k != OUTPUT_PARAM and k not in fed}
+        entry = RunEntry(name, "", params, {})
+        entry.data_fingerprint, entry.notebook_fingerprint = fingerprints
+        spec = _spec(options, name, source, entry, declared, input_param=next(iter(fed), None))
+        planned.append(Planned(entry, spec, upstream=next(iter(fed.values()), None)))
+    if options.skip_unchanged:
+        _mark_reusable(planned, out_dir)
+    return GridPlan(planned, snapshot)
+
+
+def _spec(
+    options: GridOptions,
+    name: str,
+    source: bytes,
+    entry: RunEntry,
+    declared: Mapping[str, Mapping[str, Any]],
+    input_param: str | None = None,
+) -> TaskSpec:
+    names = declared[name]
+    return TaskSpec(
+        name=name,
+        slug=entry.slug,
+        source=source,
+        parameters=dict(entry.parameters),
+        kernel_name=options.kernel_name,
+        execution_timeout=options.execution_timeout,
+        data_param=DATA_PARAM if DATA_PARAM in names else None,
+        output_param=OUTPUT_PARAM if OUTPUT_PARAM in names else None,
+        input_param=input_param,
+        back_link="../../index.html" if entry.slug else "index.html",
+    )
+
+
+def _check_limits(options: GridOptions, declared: Mapping[str, Mapping[str, Any]]) -> None:
+    for param, value in zip(LIMIT_PARAMS, (options.tpm_limit, options.rpm_limit), strict=True):
+        if value is not None and not any(param in names for names in declared.values()):
+            raise ConfigError(
+                f"--{param.replace('_', '-')} {value}: none of the notebooks "
+                f"({', '.join(declared)}) declares the parameter {param}"
+            )
+
+
+def _mark_reusable(planned: list[Planned], out_dir: Path) -> None:
+    """Runs matching a successful earlier run are reused; a downstream run of a rerun is not."""
+    earlier = reusable(read_manifest(out_dir), out_dir)
+    by_name = {p.entry.notebook: p for p in planned if not p.entry.slug}
+    for item in planned:
+        item.reuse = earlier.get(item.entry.key())
+    for item in planned:
+        upstream = by_name.get(item.upstream) if item.upstream else None
+        if upstream is not None and upstream.reuse is None:
+            item.reuse = None
+
+
+# ---------------------------------------------------------------- running
+
+
+def run_grid(options: GridOptions) -> GridResult:
+    """Plan, run every task on Dask, write pages, manifest and index; never raises for a run."""
+    plan = plan_grid(options)
+    planned = plan.runs
+    out_dir = Path(options.out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    started_at = datetime.now().astimezone().isoformat(timespec="seconds")
+    clock = time.perf_counter()
+    with _cluster(options) as client:
+        todo = [p for p in planned if p.reuse is None]
+        _share_limits(todo, sum(client.nthreads().values()), options)
+        _run_all(client, planned, todo, plan.snapshot, out_dir, options.progress)
+    entries = [p.entry for p in planned]
+    manifest = write_manifest(out_dir, entries)
+    seconds = time.perf_counter() - clock
+    index = _write_index(out_dir, planned, started_at, seconds, options.kernel_name)
+    return GridResult(out_dir, index, manifest, entries, seconds)
+
+
+@contextmanager
+def _cluster(options: GridOptions) -> Iterator[Any]:
+    """A client of the given scheduler, or of a LocalCluster of single-threaded processes."""
+    from distributed import Client, LocalCluster
+
+    if options.scheduler:
+        try:
+            client = Client(options.scheduler, timeout="20s")
+        except OSError as exc:
+            raise ConfigError(
+                f"--scheduler {options.scheduler}: cannot connect ({exc}); start one with "
+                "`dask scheduler` and `dask worker ADDRESS`, or leave --scheduler out"
+            ) from None
+        with client:
+            yield client
+        return
+    workers = options.workers or os.cpu_count() or 1
+    with (
+        LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def _share_limits(todo: Sequence[Planned], threads: int, options: GridOptions) -> None:
+    """One quota for the grid: each of the concurrent runs gets its share of the limits."""
+    if options.tpm_limit is None and options.rpm_limit is None:
+        return
+    whole = BackendSettings(tpm_limit=options.tpm_limit, rpm_limit=options.rpm_limit)
+    share = share_limits(whole, max(1, min(threads, len(todo))))
+    values = limit_parameters(share.tpm_limit, share.rpm_limit)
+    for item in todo:
+        item.spec.parameters.update(values)
+
+
+def limit_parameters(tpm: int | None, rpm: int | None) -> dict[str, Any]:
+    """Notebook parameters for client-side limits (tpm_limit is text: a number or "auto")."""
+    values: dict[str, Any] = {}
+    if tpm is not None:
+        values["tpm_limit"] = str(tpm)
+    if rpm is not None:
+        values["rpm_limit"] = rpm
+    return values
+
+
+def _run_all(
+    client: Any,
+    planned: Sequence[Planned],
+    todo: Sequence[Planned],
+    snapshot: bytes | None,
+    out_dir: Path,
+    progress: bool,
+) -> None:
+    from distributed import as_completed
+    from tqdm.auto import tqdm
+
+    shared = client.scatter(snapshot, broadcast=True) if snapshot is not None else None
+    futures: dict[str, Any] = {}
+    owners: dict[Any, Planned] = {}
+    bar = tqdm(total=len(planned), unit="run", desc="grid", disable=not progress, file=sys.stderr)
+    for item in planned:
+        if item.reuse is not None:
+            _reuse(item, out_dir)
+            bar.update(1)
+    for item in sorted(todo, key=lambda p: p.upstream is not None):
+        upstream: Any = None
+        if item.upstream is not None:
+            upstream = futures.get(item.upstream) or _from_disk(planned, item.upstream, out_dir)
+        future = client.submit(
+            run_task, item.spec, shared, upstream, pure=False, key=f"run-{item.spec.name}-"
+            f"{item.entry.slug or 'once'}-{time.time_ns()}"
+        )
+        futures[item.entry.notebook if not item.entry.slug else item.entry.slug] = future
+        owners[future] = item
+    for future in as_completed(list(owners)):
+        item = owners[future]
+        try:
+            result = future.result()
+        except Exception as exc:  # the task could not run at all (worker lacks the package...)
+            result = TaskResult("failed", 0.0, "—", error=_task_error(exc))
+        _record(item, result, out_dir)
+        write_manifest(out_dir, [p.entry for p in planned])
+        bar.update(1)
+    bar.close()
+
+
+def _task_error(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, ModuleNotFoundError | ImportError) or "report_lib" in text:
+        text += " — install report-lib on every worker (pip install -e . or the wheel)"
+    return text.splitlines()[0] if text.strip() else repr(exc)
+
+
+def _reuse(item: Planned, out_dir: Path) -> None:
+    assert item.reuse is not None
+    kept = RunEntry.from_dict(item.reuse.to_dict())
+    kept.status = "skipped"
+    item.entry = kept
+
+
+def _from_disk(planned: Sequence[Planned], name: str, out_dir: Path) -> TaskResult:
+    """An upstream run reused from an earlier grid run: its saved files, read back."""
+    folder = out_dir / OUTPUT_SUBDIRS.get(name, name)
+    files = {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
+    }
+    return TaskResult("ok", 0.0, "local", files=files)
+
+
+def _record(item: Planned, result: TaskResult, out_dir: Path) -> None:
+    """Write what the task returned under out_dir and complete its manifest entry."""
+    entry, name = item.entry, item.entry.notebook
+    if entry.slug:
+        folder = out_dir / "runs" / entry.slug
+        shutil.rmtree(folder, ignore_errors=True)
+        page, notebook = folder / f"{name}.html", folder / f"{name}.ipynb"
+        files_dir = folder / OUTPUT_SUBDIRS.get(name, name)
+    else:
+        folder = out_dir
+        page, notebook = out_dir / f"{name}.html", out_dir / "notebooks" / f"{name}.ipynb"
+        files_dir = out_dir / OUTPUT_SUBDIRS.get(name, name)
+        shutil.rmtree(files_dir, ignore_errors=True)
+    entry.files = []
+    for path, content in (
+        (notebook, result.notebook),
+        (page, result.html),
+        *((files_dir / rel, data) for rel, data in result.files.items()),
+    ):
+        if content is None:
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+        entry.files.append(path.relative_to(out_dir).as_posix())
+    entry.status, entry.seconds, entry.worker = result.status, result.seconds, result.worker
+    entry.error, entry.note = result.error, result.note
+    entry.page = page.relative_to(out_dir).as_posix() if result.html is not None else None
+    entry.executed_notebook = (
+        notebook.relative_to(out_dir).as_posix() if result.notebook is not None else None
+    )
+
+
+def _write_index(
+    out_dir: Path, planned: Sequence[Planned], started: str, seconds: float, kernel: str
+) -> Path:
+    """The pipeline's index (the notebooks run once) with the runs table above its pages."""
+    once = [_as_notebook_run(p.entry, out_dir) for p in planned if not p.entry.slug]
+    result = PipelineResult(
+        out_dir, out_dir / "index.html", once, started, seconds, kernel,
+        config.package_versions(CORE_PACKAGES),
+    )  # fmt: skip
+    sections = index_sections(result)
+    failed = [p.entry for p in planned if p.entry.slug and p.entry.status == "failed"]
+    if failed and result.failed is None:
+        sections[0] = (
+            f'<p class="failed">FAILED: {len(failed)} of the grid\'s runs failed '
+            "(their errors are in the table below and in runs.json).</p>"
+        )
+    if not once:  # no pages beside the runs: keep status, the run line and the versions
+        sections = [sections[0], sections[1], sections[-1]]
+    sections.insert(2, runs_table([p.entry for p in planned]))
+    page = render_page(f"EV Infra Report Lab — pipeline grid {started}", sections)
+    result.index.write_text(page, encoding="utf-8")
+    return result.index
+
+
+def _as_notebook_run(entry: RunEntry, out_dir: Path) -> NotebookRun:
+    name = entry.notebook
+    run = NotebookRun(name, Path(f"{name}.ipynb"), dict(entry.parameters))
+    run.status = "ok" if entry.status in ("ok", "skipped") else "failed"
+    run.seconds = entry.seconds
+    run.notebook = out_dir / entry.executed_notebook if entry.executed_notebook else None
+    run.html = out_dir / entry.page if entry.page else None
+    if entry.error:
+        run.ename, run.evalue = "RunFailed", entry.error
+    run.parameters[OUTPUT_PARAM] = str(out_dir / OUTPUT_SUBDIRS.get(name, name))
+    return run
