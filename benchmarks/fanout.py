@@ -147,9 +147,10 @@ def report(
     failed = [e for e in entries if e.status != "ok"]
     overhead = (grid_wall * args.workers - sum(task)) / len(task)
     mib = 1024 * 1024
+    load = os.getloadavg()[1]
     print(f"{len(pairs)} runs ({args.operators} operators × {args.months} months, offline), "
-          f"{os.cpu_count()} CPUs; grid on {len(workers)} workers; "
-          f"{len(failed)} failed\n")  # fmt: skip
+          f"{os.cpu_count()} CPUs, load average {load:.2f} (5 min); grid on {len(workers)} "
+          f"workers; {len(failed)} failed\n")  # fmt: skip
     print("| | wall | per run (median) | speedup | overhead per run | peak memory |")
     print("|---|---:|---:|---:|---:|---:|")
     if seq:
