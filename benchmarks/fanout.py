@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from report_lib.pipeline.core import export_html
 
 from report_lib import config
 from report_lib.data.loader import load_data
 from report_lib.data.sample import ensure_sample_data
+from report_lib.pipeline.execute import NotebookRun, execute_notebook
+from report_lib.pipeline.export import export_html
 from report_lib.pipeline.grid import GridOptions, run_grid
 from report_lib.pipeline.gridspec import parse_grid
 
@@ -80,21 +81,19 @@ def runs(data: Path, operators: int, months: int) -> list[dict[str, Any]]:
 
 def sequential(data: Path, pairs: list[dict[str, Any]], out: Path, kernel: str) -> list[float]:
     """One papermill execution and HTML export after the other; seconds of each."""
-    import papermill
-
     source = config.NOTEBOOKS_DIR / "reports.ipynb"
     out.mkdir(parents=True, exist_ok=True)
     seconds = []
     for k, pair in enumerate(pairs):
         started = time.perf_counter()
-        executed = out / f"run{k:02d}.ipynb"
-        papermill.execute_notebook(
-            str(source), str(executed), kernel_name=kernel, progress_bar=False,
-            cwd=str(source.parent),
-            parameters={"backend": "offline", "data_path": str(data),
-                        "output_dir": str(out / f"run{k:02d}"), **pair},
-        )  # fmt: skip
-        export_html(executed, out / f"run{k:02d}.html", title="reports")
+        parameters = {"backend": "offline", "data_path": str(data),
+                      "output_dir": str(out / f"run{k:02d}"), **pair}  # fmt: skip
+        run = NotebookRun("reports", source, parameters, notebook=out / f"run{k:02d}.ipynb")
+        execute_notebook(run, kernel, 600, False)
+        if run.status != "ok":
+            raise SystemExit(f"sequential run {k} failed: {run.ename}: {run.evalue}")
+        assert run.notebook is not None
+        export_html(run.notebook, out / f"run{k:02d}.html", title="reports")
         seconds.append(time.perf_counter() - started)
     return seconds
 
