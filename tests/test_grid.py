@@ -318,3 +318,18 @@ def test_index_puts_the_runs_above_the_other_pages_and_reports_failures(tmp_path
     assert "FAILED: 1 of the grid's runs failed" in page
     assert '<a href="benchmark.html">benchmark.html</a>' in page
     assert page.count('href="runs/') == 2
+
+
+@pytest.mark.parametrize(
+    ("option", "match"),
+    [
+        ("backend=offline,nope", "backend = 'nope': expected one of"),
+        ("window_months=0", "at least 1"),
+    ],
+)
+def test_plan_grid_checks_each_value_like_a_parameter(
+    tmp_path: Path, option: str, match: str
+) -> None:
+    options = GridOptions(tmp_path / "site", {}, parse_grid([option]), ["reports"])
+    with pytest.raises(ConfigError, match=match):
+        plan_grid(options)

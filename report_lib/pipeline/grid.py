@@ -118,11 +118,8 @@ def plan_grid(options: GridOptions) -> GridPlan:
     declared = {name: declared_parameters(path) for name, path in selected}
     base = absolute_paths(dict(options.parameters))
     routed = route_parameters(base, declared, out_dir)
-    merged: dict[str, dict[str, Any]] = {}
-    for names in declared.values():
-        for name, info in names.items():
-            merged.setdefault(name, info)
-    validate_parameters(base, merged)
+    for names in declared.values():  # each notebook checks what it will receive
+        validate_parameters({k: v for k, v in base.items() if k in names}, names)
     gridded = [n for n, _ in selected if any(p in declared[n] for p in options.grid.names)]
     grid = check_types(options.grid, {n: declared[n] for n in gridded})
     _check_limits(options, declared)
@@ -135,7 +132,9 @@ def plan_grid(options: GridOptions) -> GridPlan:
         raise ConfigError("top:N / last:N need data, but no selected notebook reads data_path")
     points = expand(grid, frame, base) if gridded else []
     for point in points:  # the values' choices and ranges, after last:N / top:N
-        validate_parameters(point, merged)
+        for name in gridded:
+            names = declared[name]
+            validate_parameters({k: v for k, v in point.items() if k in names}, names)
     sources = dict(selected)
     planned: list[Planned] = []
     for name, path in selected:
