@@ -333,3 +333,17 @@ def test_plan_grid_checks_each_value_like_a_parameter(
     options = GridOptions(tmp_path / "site", {}, parse_grid([option]), ["reports"])
     with pytest.raises(ConfigError, match=match):
         plan_grid(options)
+
+
+def test_cli_refuses_a_wrong_type_before_anything_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from report_lib.cli.main import main
+
+    out = tmp_path / "site"
+    code = main(["pipeline", "--notebooks", "reports", "--grid", "window_months=6,six",
+                 "--out", str(out), "--no-progress"])  # fmt: skip
+    assert code == 2 and not out.exists()
+    assert "--grid window_months: value 'six' is not of the declared type int" in (
+        capsys.readouterr().err
+    )

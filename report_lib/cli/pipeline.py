@@ -26,7 +26,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         "write an index.html linking every page.",
     )
     add_arguments(p)
-    add_grid_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -60,6 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="maximum seconds per cell (default: %(default)s)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_grid_arguments(parser)
 
 
 def add_grid_arguments(parser: argparse.ArgumentParser) -> None:

@@ -44,6 +44,7 @@ from report_lib.pipeline.manifest import (
     runs_table,
     write_manifest,
 )
+from report_lib.pipeline.page import data_source_name
 from report_lib.pipeline.parameters import (
     FED_BY,
     OUTPUT_SUBDIRS,
@@ -124,10 +125,12 @@ def plan_grid(options: GridOptions) -> GridPlan:
     grid = check_types(options.grid, {n: declared[n] for n in gridded})
     _check_limits(options, declared)
     reads_data = [n for n in declared if DATA_PARAM in declared[n]]
-    frame, snapshot, data_fp = None, None, None
+    frame, snapshot, data_fp, data_name = None, None, None, "data"
     if reads_data:
-        frame = load_data(base.get(DATA_PARAM) or ensure_sample_data())
+        source = base.get(DATA_PARAM) or ensure_sample_data()
+        frame = load_data(source)
         snapshot, data_fp = snapshot_bytes(frame), fingerprint(frame)
+        data_name = data_source_name(source)
     elif needs_data(grid):
         raise ConfigError("top:N / last:N need data, but no selected notebook reads data_path")
     points = expand(grid, frame, base) if gridded else []
@@ -138,22 +141,25 @@ def plan_grid(options: GridOptions) -> GridPlan:
     sources = dict(selected)
     planned: list[Planned] = []
     for name, path in selected:
-        source = path.read_bytes()
+        notebook = path.read_bytes()
         own = {k: v for k, v in base.items() if k in declared[name] and k != OUTPUT_PARAM}
-        fingerprints = (data_fp if name in reads_data else None, content_fingerprint(source))
+        fingerprints = (data_fp if name in reads_data else None, content_fingerprint(notebook))
         if name in gridded:
             for point in points:
                 values = {k: v for k, v in point.items() if k in declared[name]}
                 run_slug = slug(values) if len(gridded) == 1 else slug({"notebook": name, **values})
                 entry = RunEntry(name, run_slug, {**own, **values}, values)
                 entry.data_fingerprint, entry.notebook_fingerprint = fingerprints
-                planned.append(Planned(entry, _spec(options, name, source, entry, declared)))
+                spec = _spec(options, name, notebook, entry, declared, data_name=data_name)
+                planned.append(Planned(entry, spec))
             continue
         fed = {p: src for (n, p), src in FED_BY.items() if n == name and src in sources}
         params = {k: v for k, v in routed[name].items() if k != OUTPUT_PARAM and k not in fed}
         entry = RunEntry(name, "", params, {})
         entry.data_fingerprint, entry.notebook_fingerprint = fingerprints
-        spec = _spec(options, name, source, entry, declared, input_param=next(iter(fed), None))
+        spec = _spec(
+            options, name, notebook, entry, declared, next(iter(fed), None), data_name
+        )
         planned.append(Planned(entry, spec, upstream=next(iter(fed.values()), None)))
     if options.skip_unchanged:
         _mark_reusable(planned, out_dir)
@@ -167,6 +173,7 @@ def _spec(
     entry: RunEntry,
     declared: Mapping[str, Mapping[str, Any]],
     input_param: str | None = None,
+    data_name: str = "data",
 ) -> TaskSpec:
     names = declared[name]
     return TaskSpec(
@@ -180,6 +187,7 @@ def _spec(
         output_param=OUTPUT_PARAM if OUTPUT_PARAM in names else None,
         input_param=input_param,
         back_link="../../index.html" if entry.slug else "index.html",
+        data_name=data_name,
     )
 
 

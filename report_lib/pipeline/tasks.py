@@ -19,8 +19,6 @@ from report_lib.errors import PipelineError
 from report_lib.pipeline.execute import NotebookRun, execute_notebook, first_line, resolve_kernel
 from report_lib.pipeline.export import export_html
 
-SNAPSHOT_NAME = "data.parquet"
-
 
 @dataclass(frozen=True)
 class TaskSpec:
@@ -36,6 +34,7 @@ class TaskSpec:
     output_param: str | None = None  # parameter that receives the output folder
     input_param: str | None = None  # parameter that receives the upstream run's files
     back_link: str = "index.html"  # the page's link back to the index, relative to the page
+    data_name: str = "data"  # the data source's name, kept in the snapshot's file name
 
 
 @dataclass
@@ -89,9 +88,11 @@ def _run_in(
     source = folder / f"{spec.name}.ipynb"
     source.write_bytes(spec.source)
     parameters = dict(spec.parameters)
-    if spec.data_param and snapshot is not None:
-        (folder / SNAPSHOT_NAME).write_bytes(snapshot)
-        parameters[spec.data_param] = str(folder / SNAPSHOT_NAME)
+    if spec.data_param and snapshot is not None:  # the page names it "<source> (snapshot)"
+        data = folder / "data" / f"{spec.data_name} (snapshot).parquet"
+        data.parent.mkdir()
+        data.write_bytes(snapshot)
+        parameters[spec.data_param] = str(data)
     outputs = folder / "out"
     if spec.output_param:
         outputs.mkdir()
