@@ -347,3 +347,11 @@ def test_cli_refuses_a_wrong_type_before_anything_starts(
     assert "--grid window_months: value 'six' is not of the declared type int" in (
         capsys.readouterr().err
     )
+
+
+def test_an_out_folder_that_is_a_file_is_refused_up_front(tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    out.write_text("not a folder", encoding="utf-8")
+    options = GridOptions(out, {}, parse_grid(["focus_cpo=A"]), ["reports"])
+    with pytest.raises(ConfigError, match=r"--out .*site is a file, not a folder"):
+        plan_grid(options)

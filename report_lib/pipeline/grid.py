@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from report_lib import config
+from report_lib.app.outputs import check_output_dir
 from report_lib.data.loader import load_data
 from report_lib.data.sample import ensure_sample_data
 from report_lib.data.snapshot import fingerprint, snapshot_bytes
@@ -114,7 +115,7 @@ class GridResult:
 
 def plan_grid(options: GridOptions) -> GridPlan:
     """Every run with its task; ``ConfigError``/``DataError`` before anything has started."""
-    out_dir = Path(options.out_dir).resolve()
+    out_dir = check_output_dir(Path(options.out_dir), "--out").resolve()
     selected = resolve_notebooks(options.notebooks)
     declared = {name: declared_parameters(path) for name, path in selected}
     base = absolute_paths(dict(options.parameters))
