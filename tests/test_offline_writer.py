@@ -6,7 +6,9 @@ import pandas as pd
 import pytest
 
 from report_lib.reports.facts import Facts, compute_all_facts, compute_facts
-from report_lib.reports.offline.writer import write_report
+from report_lib.reports.offline.phrases import PHRASES
+from report_lib.reports.offline.writer import WRITERS, write_report
+from report_lib.reports.prompts import SECTIONS
 
 NAMES = ["GS차지비", "환경부", "한국전력공사", "에버온", "파워큐브", "SK일렉링크", "대영채비",
          "차지인", "플러그링크", "이브이시스"] + [f"사업자{i:02d}" for i in range(10)]
@@ -228,3 +230,26 @@ def test_report_length_on_a_realistic_market() -> None:
 def test_unknown_language(facts: dict[str, Facts]) -> None:
     with pytest.raises(ValueError, match="ko, en"):
         write_report(facts["kpi"], "de")
+
+
+def test_phrases_have_the_same_keys_in_every_language() -> None:
+    assert set(PHRASES["ko"]) == set(PHRASES["en"])
+
+
+@pytest.mark.parametrize("kind", ["kpi", "cpo", "trend"])
+def test_every_prompt_section_has_one_writer(kind: str) -> None:
+    for language, sections in SECTIONS[kind].items():
+        assert [s.key for s in sections] == list(WRITERS[kind]), language
+
+
+def test_sections_follow_the_prompt_order_by_key(
+    facts: dict[str, Facts], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reordering the prompt's sections reorders the report: headings are found by key."""
+    swapped = {lang: [s[1], s[0], *s[2:]] for lang, s in SECTIONS["kpi"].items()}
+    monkeypatch.setitem(SECTIONS, "kpi", swapped)
+    heads = [line for line in write_report(facts["kpi"], "en").splitlines()
+             if line.startswith("## ")]
+    assert heads[:2] == ["## National totals", "## Key takeaways"]
+    body = write_report(facts["kpi"], "en").split("## Key takeaways")[1]
+    assert body.splitlines()[1].startswith("- Total chargers ")

@@ -77,10 +77,10 @@ def hangul_font() -> str | None:
                 manager.addfont(str(path))
         found = known()
     if found is None:
-        for path in font_manager.findSystemFonts():
-            if _HANGUL_FILES.search(Path(path).name):
+        for font_file in font_manager.findSystemFonts():
+            if _HANGUL_FILES.search(Path(font_file).name):
                 with contextlib.suppress(Exception):  # unreadable font files are skipped
-                    manager.addfont(path)
+                    manager.addfont(font_file)
         found = known()
     return found
 

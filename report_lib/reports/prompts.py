@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from report_lib import config
 from report_lib.reports.facts import Facts
@@ -42,94 +43,111 @@ TITLES: dict[str, dict[str, str]] = {
     },
 }
 
-# kind -> language -> [(heading, what the section covers)]; "{focus}" marks the focus section.
-SECTIONS: dict[str, dict[str, list[tuple[str, str]]]] = {
+
+class Section(NamedTuple):
+    """One section the report must have: a key the writers use, its heading, what it covers."""
+
+    key: str
+    heading: str  # "{focus}" is replaced by the focus operator's name
+    about: str
+
+
+FOCUS_SECTION = "focus"  # written only when there is a focus operator
+
+# kind -> language -> sections in order; the keys are the same in every language.
+SECTIONS: dict[str, dict[str, list[Section]]] = {
     "kpi": {
         "ko": [
-            ("핵심 요약",
-             "총 충전기와 전월 대비 증감, 급속 비중, 집중도, 관심 사업자를 3–5개 항목으로"),
-            ("전국 현황",
-             "사업자 수, 충전소, 완속/급속/총 충전기와 전월 대비 증감(절대값, %), "
-             "완속·급속 비율"),
-            ("상위 10개 사업자", "순위, 사업자, 총 충전기, 급속, 충전소, 점유율 표와 해설"),
-            ("시장 집중도", "상위 3/5/10개 점유율, HHI와 전월 대비 변화, 집중도 수준 해석"),
-            ("관심 사업자: {focus}",
-             "순위, 규모(총/완속/급속 충전기, 충전소), 점유율과 %p 변화, 증감"),
-            ("시사점", "위 수치에서 바로 도출되는 관찰 2–4개"),
+            Section("summary", "핵심 요약",
+                    "총 충전기와 전월 대비 증감, 급속 비중, 집중도, 관심 사업자를 3–5개 항목으로"),
+            Section("national", "전국 현황",
+                    "사업자 수, 충전소, 완속/급속/총 충전기와 전월 대비 증감(절대값, %), "
+                    "완속·급속 비율"),
+            Section("top10", "상위 10개 사업자",
+                    "순위, 사업자, 총 충전기, 급속, 충전소, 점유율 표와 해설"),
+            Section("concentration", "시장 집중도",
+                    "상위 3/5/10개 점유율, HHI와 전월 대비 변화, 집중도 수준 해석"),
+            Section("focus", "관심 사업자: {focus}",
+                    "순위, 규모(총/완속/급속 충전기, 충전소), 점유율과 %p 변화, 증감"),
+            Section("implications", "시사점", "위 수치에서 바로 도출되는 관찰 2–4개"),
         ],
         "en": [
-            ("Key takeaways",
-             "total chargers and their monthly change, fast share, concentration, "
-             "focus operator, in 3–5 bullets"),
-            ("National totals",
-             "operators, stations, slow/fast/total chargers with month-over-month "
-             "change (absolute, %), slow/fast ratio"),
-            ("Top 10 operators",
-             "table of rank, operator, total, fast, stations, share, with comments"),
-            ("Market concentration",
-             "top-3/5/10 share, HHI and its monthly change, what the level means"),
-            ("Focus operator: {focus}",
-             "rank, size (total/slow/fast chargers, stations), share and its change "
-             "in percentage points, charger change"),
-            ("Implications", "2–4 observations that follow directly from the numbers above"),
+            Section("summary", "Key takeaways",
+                    "total chargers and their monthly change, fast share, concentration, "
+                    "focus operator, in 3–5 bullets"),
+            Section("national", "National totals",
+                    "operators, stations, slow/fast/total chargers with month-over-month "
+                    "change (absolute, %), slow/fast ratio"),
+            Section("top10", "Top 10 operators",
+                    "table of rank, operator, total, fast, stations, share, with comments"),
+            Section("concentration", "Market concentration",
+                    "top-3/5/10 share, HHI and its monthly change, what the level means"),
+            Section("focus", "Focus operator: {focus}",
+                    "rank, size (total/slow/fast chargers, stations), share and its change "
+                    "in percentage points, charger change"),
+            Section("implications", "Implications",
+                    "2–4 observations that follow directly from the numbers above"),
         ],
     },
     "cpo": {
         "ko": [
-            ("핵심 요약", "사업자 수, 1위와 상위 15개 점유율, 롱테일, 관심 사업자의 위치"),
-            ("상위 15개 사업자 순위",
-             "순위, 충전기, 충전소, 충전소당 충전기, 완속%/급속%, 점유율, "
-             "순위 변동 표와 순위 변동 해설"),
-            ("시장 구조",
-             "상위 15개 밖 사업자(수, 충전기, 점유율), 점유율 1% 미만 사업자, 시장 평균"),
-            ("관심 사업자 포지셔닝: {focus}",
-             "앞뒤 2개 경쟁사와 비교: 충전소당 충전기(효율) 대 "
-             "충전소 수(커버리지), 급속 비중, 점유율"),
-            ("시사점", "위 수치에서 바로 도출되는 관찰 2–4개"),
+            Section("summary", "핵심 요약",
+                    "사업자 수, 1위와 상위 15개 점유율, 롱테일, 관심 사업자의 위치"),
+            Section("leaderboard", "상위 15개 사업자 순위",
+                    "순위, 충전기, 충전소, 충전소당 충전기, 완속%/급속%, 점유율, "
+                    "순위 변동 표와 순위 변동 해설"),
+            Section("structure", "시장 구조",
+                    "상위 15개 밖 사업자(수, 충전기, 점유율), 점유율 1% 미만 사업자, 시장 평균"),
+            Section("focus", "관심 사업자 포지셔닝: {focus}",
+                    "앞뒤 2개 경쟁사와 비교: 충전소당 충전기(효율) 대 "
+                    "충전소 수(커버리지), 급속 비중, 점유율"),
+            Section("implications", "시사점", "위 수치에서 바로 도출되는 관찰 2–4개"),
         ],
         "en": [
-            ("Key takeaways",
-             "number of operators, the leader and the top-15 share, the long tail, "
-             "where the focus operator stands"),
-            ("Top 15 leaderboard",
-             "table of rank, chargers, stations, chargers per station, AC%/DC%, "
-             "share, rank change, with comments on the movers"),
-            ("Market structure",
-             "operators outside the top 15 (count, chargers, share), operators "
-             "under 1% share, market averages"),
-            ("Positioning of {focus}",
-             "against the 2 operators above and below: chargers per station "
-             "(efficiency) vs stations (coverage), fast share, market share"),
-            ("Implications", "2–4 observations that follow directly from the numbers above"),
+            Section("summary", "Key takeaways",
+                    "number of operators, the leader and the top-15 share, the long tail, "
+                    "where the focus operator stands"),
+            Section("leaderboard", "Top 15 leaderboard",
+                    "table of rank, chargers, stations, chargers per station, AC%/DC%, "
+                    "share, rank change, with comments on the movers"),
+            Section("structure", "Market structure",
+                    "operators outside the top 15 (count, chargers, share), operators "
+                    "under 1% share, market averages"),
+            Section("focus", "Positioning of {focus}",
+                    "against the 2 operators above and below: chargers per station "
+                    "(efficiency) vs stations (coverage), fast share, market share"),
+            Section("implications", "Implications",
+                    "2–4 observations that follow directly from the numbers above"),
         ],
     },
     "trend": {
         "ko": [
-            ("핵심 요약",
-             "기간 누적 성장, 월평균 증가, 급속 비중과 상위 5개 점유율 변화, "
-             "관심 사업자 대 시장"),
-            ("전국 충전기 추이",
-             "월별 충전소, 완속, 급속, 총 충전기와 전월 대비 증감(절대값, %)"),
-            ("완속·급속 구성", "월별 완속/급속 비중과 그 변화"),
-            ("상위 5개 사업자 점유율", "월별 상위 5개 점유율과 집중도의 방향"),
-            ("관심 사업자 추이: {focus}",
-             "월별 총 충전기, 급속, 점유율, 순위와 증가율을 시장과 비교 (누적 및 월별)"),
-            ("시사점", "위 수치에서 바로 도출되는 관찰 2–4개"),
+            Section("summary", "핵심 요약",
+                    "기간 누적 성장, 월평균 증가, 급속 비중과 상위 5개 점유율 변화, "
+                    "관심 사업자 대 시장"),
+            Section("national", "전국 충전기 추이",
+                    "월별 충전소, 완속, 급속, 총 충전기와 전월 대비 증감(절대값, %)"),
+            Section("mix", "완속·급속 구성", "월별 완속/급속 비중과 그 변화"),
+            Section("top5", "상위 5개 사업자 점유율", "월별 상위 5개 점유율과 집중도의 방향"),
+            Section("focus", "관심 사업자 추이: {focus}",
+                    "월별 총 충전기, 급속, 점유율, 순위와 증가율을 시장과 비교 (누적 및 월별)"),
+            Section("implications", "시사점", "위 수치에서 바로 도출되는 관찰 2–4개"),
         ],
         "en": [
-            ("Key takeaways",
-             "cumulative growth over the window, average monthly change, fast share "
-             "and top-5 share shifts, the focus operator against the market"),
-            ("National chargers by month",
-             "stations, slow, fast and total chargers per month with "
-             "month-over-month change (absolute, %)"),
-            ("Slow vs fast mix", "slow/fast share per month and how it moved"),
-            ("Top-5 share",
-             "top-5 operators' combined share per month and the direction of concentration"),
-            ("Trend of {focus}",
-             "monthly total, fast, share, rank and growth against the market "
-             "(cumulative and month by month)"),
-            ("Implications", "2–4 observations that follow directly from the numbers above"),
+            Section("summary", "Key takeaways",
+                    "cumulative growth over the window, average monthly change, fast share "
+                    "and top-5 share shifts, the focus operator against the market"),
+            Section("national", "National chargers by month",
+                    "stations, slow, fast and total chargers per month with "
+                    "month-over-month change (absolute, %)"),
+            Section("mix", "Slow vs fast mix", "slow/fast share per month and how it moved"),
+            Section("top5", "Top-5 share",
+                    "top-5 operators' combined share per month and the direction of concentration"),
+            Section("focus", "Trend of {focus}",
+                    "monthly total, fast, share, rank and growth against the market "
+                    "(cumulative and month by month)"),
+            Section("implications", "Implications",
+                    "2–4 observations that follow directly from the numbers above"),
         ],
     },
 }
@@ -216,13 +234,13 @@ def report_title(facts: Facts, language: str = "ko") -> str:
     return template.format(month=facts.target_month, window=facts.window_months, months=months)
 
 
-def report_sections(facts: Facts, language: str = "ko") -> list[tuple[str, str]]:
-    """(heading, what it covers) in order; the focus section only when there is a focus."""
+def report_sections(facts: Facts, language: str = "ko") -> list[Section]:
+    """The sections in order, headings filled in; the focus section only when there is a focus."""
     sections = SECTIONS[facts.kind][_check_language(language)]
     return [
-        (heading.format(focus=facts.focus_cpo), about)
-        for heading, about in sections
-        if "{focus}" not in heading or facts.focus_cpo
+        section._replace(heading=section.heading.format(focus=facts.focus_cpo))
+        for section in sections
+        if section.key != FOCUS_SECTION or facts.focus_cpo
     ]
 
 
@@ -259,7 +277,7 @@ def build_prompt(facts: Facts, language: str = "ko") -> Prompt:
         f"window_months: {facts.window_months}",
     ]
     structure = [f"# {report_title(facts, language)}"] + [
-        f"## {heading} — {about}" for heading, about in report_sections(facts, language)
+        f"## {section.heading} — {section.about}" for section in report_sections(facts, language)
     ]
     user = "\n".join([
         *header, "", *_context(facts, text), "", text["data"],
