@@ -31,6 +31,8 @@ _EXPORTS: dict[str, str] = {
     "compute_all_facts": "report_lib.reports.facts",
     "compute_facts": "report_lib.reports.facts",
     "write_report": "report_lib.reports.offline.writer",
+    "FactCheck": "report_lib.reports.factcheck",
+    "check_report": "report_lib.reports.factcheck",
     "build_prompt": "report_lib.reports.prompts",
     "run_jobs": "report_lib.execution",
     "STRATEGIES": "report_lib.execution",
@@ -47,6 +49,7 @@ __all__ = [
     "CredentialsError",
     "DataError",
     "Emulator",
+    "FactCheck",
     "Facts",
     "PipelineError",
     "ReportJob",
@@ -58,6 +61,7 @@ __all__ = [
     "build_jobs",
     "build_many_jobs",
     "build_prompt",
+    "check_report",
     "compute_all_facts",
     "compute_facts",
     "generate_reports",
@@ -85,6 +89,7 @@ if TYPE_CHECKING:
     from report_lib.execution import STRATEGIES, run_jobs
     from report_lib.jobs import ReportJob, ReportResult, RunResult
     from report_lib.llm.settings import BackendSettings
+    from report_lib.reports.factcheck import FactCheck, check_report
     from report_lib.reports.facts import Facts, compute_all_facts, compute_facts
     from report_lib.reports.jobs import build_jobs, build_many_jobs
     from report_lib.reports.offline.writer import write_report

@@ -56,6 +56,7 @@ class ReportResult:
     error_type: str | None = None
     error_message: str | None = None
     worker: str | None = None  # thread/process/task that ran it
+    fact_check: dict[str, Any] | None = None  # reports.factcheck: FactCheck.to_dict()
 
     @property
     def ok(self) -> bool:
@@ -135,6 +136,7 @@ class RunResult:
                 }
                 for r in self.results
             },
+            "fact_check": {r.key: r.fact_check for r in ok if r.fact_check is not None},
             "strategy": self.strategy,
             "backend": self.backend,
             "model_id": self.model_id,

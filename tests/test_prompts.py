@@ -151,3 +151,14 @@ def test_parse_language() -> None:
     assert parse_language("report: kpi\nlanguage: ko") == "ko"
     assert parse_language("nothing") == "ko"
     assert parse_language("language: fr") == "ko"
+
+
+@pytest.mark.parametrize(("lang", "copy", "derive"), [
+    ("ko", "그대로 옮겨 쓰십시오", "무엇에서 계산했는지 밝히십시오"),
+    ("en", "exactly as given", "say what it is derived from"),
+])
+def test_the_prompt_asks_to_copy_figures_and_say_when_derived(
+    facts: dict[str, Facts], lang: str, copy: str, derive: str
+) -> None:
+    system = build_prompt(facts["kpi"], lang).system
+    assert copy in system and derive in system

@@ -22,6 +22,7 @@ from report_lib.jobs import ReportResult, RunResult
 from report_lib.llm.async_client import load_aiobotocore
 from report_lib.llm.backends import Backend, check_settings, make_backend
 from report_lib.llm.settings import BackendSettings
+from report_lib.reports.factcheck import ResultChecker
 from report_lib.reports.jobs import build_jobs
 
 __all__ = ["backend_endpoint", "generate_reports", "write_outputs"]  # write_outputs: app.outputs
@@ -111,9 +112,11 @@ def generate_reports(
         )
         client = ahead.result()
         started = time.perf_counter()
+        checker = ResultChecker(jobs)  # every delivered report gets its fact_check
 
         def finish(results: list[ReportResult]) -> RunResult:
             total = time.perf_counter() - started
+            results = checker.check_all(results)
             if emu is not None:
                 extra["emulator"] = {"time_scale": time_scale, "stats": _stats(emu)}
             return RunResult(
@@ -125,8 +128,8 @@ def generate_reports(
 
         try:
             results = run_jobs(jobs, ready, strategy=strategy, max_concurrency=max_concurrency,
-                               progress=progress, on_result=on_result, on_text=on_text,
-                               backend=client)
+                               progress=progress, on_result=checker.wrap(on_result),
+                               on_text=on_text, backend=client)
         except RunInterrupted as exc:
             exc.run = finish(exc.results or [])
             raise

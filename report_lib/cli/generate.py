@@ -28,6 +28,7 @@ from report_lib.execution import MAX_CONCURRENCY, STRATEGIES, check_concurrency
 from report_lib.jobs import ReportResult, RunResult
 from report_lib.llm.progress import OUTSTANDING, ProgressTicker
 from report_lib.llm.settings import BackendSettings
+from report_lib.reports.factcheck import verdict
 
 PROGRESS_EVERY_S = 5.0
 
@@ -93,6 +94,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=0,
         metavar="N",
         help="emulator only: throttle the first N requests",
+    )
+    p.add_argument(
+        "--fail-on-unsupported",
+        action="store_true",
+        help="exit 1 when a report has a number or month the facts do not support "
+        "(default: list them, do not fail)",
     )
     p.add_argument(
         "--no-progress",
@@ -224,7 +231,8 @@ def run(ns: argparse.Namespace) -> int:
             deliver(exc.run, ns)
         raise
     deliver(run, ns)
-    return 0 if run.success else 1
+    unsupported = any(r.fact_check and r.fact_check["unsupported"] for r in run.results)
+    return 0 if run.success and not (ns.fail_on_unsupported and unsupported) else 1
 
 
 def deliver(run: RunResult, ns: argparse.Namespace) -> None:
@@ -238,8 +246,11 @@ def deliver(run: RunResult, ns: argparse.Namespace) -> None:
 
 
 def format_run_table(run: RunResult) -> str:
-    """A short plain-text table: report, seconds, characters, tokens, status."""
-    lines = [f"{'report':<10} {'seconds':>8} {'chars':>7} {'in_tok':>7} {'out_tok':>8}  status"]
+    """A short plain-text table: report, seconds, characters, tokens, facts, status; then each
+    number or month the facts do not support."""
+    lines = [f"{'report':<10} {'seconds':>8} {'chars':>7} {'in_tok':>7} {'out_tok':>8} "
+             f"{'facts':>9}  status"]
+    flagged = []
     for r in run.results:
         status = (
             "ok" + (" (cached)" if r.cached else "")
@@ -249,8 +260,14 @@ def format_run_table(run: RunResult) -> str:
         chars = len(r.content) if r.content else 0
         lines.append(
             f"{r.key:<10} {r.seconds:>8.2f} {chars:>7} {r.input_tokens:>7} "
-            f"{r.output_tokens:>8}  {status}"
+            f"{r.output_tokens:>8} {verdict(r.fact_check):>9}  {status}"
         )
+        flagged += [
+            f"  {r.key} line {u['line']}: {u['text']!r} not in the facts "
+            f"(nearest: {u['nearest'] or '-'})"
+            for u in (r.fact_check or {}).get("unsupported", [])
+        ]
+    lines += flagged
     cost = run.to_dict()["usage_total"]["cost_usd"]
     lines.append(
         f"total {run.total_time:.2f} s, strategy {run.strategy}, backend {run.backend}, "

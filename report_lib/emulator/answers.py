@@ -1,9 +1,11 @@
 """What the emulator answers: the offline report for a facts prompt, else generic text.
 
 A prompt carrying a ``<facts>`` block (report_lib.reports.prompts) is answered with
-``offline_writer.write_report(facts, language)``, so an emulated run produces the same reports
-as the offline backend. Any other prompt gets a deterministic generic answer derived from a
-hash of the prompt. Answers are cached per prompt: the emulator must stay cheap per request.
+``write_report(facts, language)``, so an emulated run produces the same reports as the offline
+backend, unless ``--paraphrase``/``--hallucinate`` rewrite or falsify some of its figures
+(emulator.mistakes; the changes travel with the answer). Any other prompt gets a deterministic
+generic answer derived from a hash of the prompt. Answers are cached per prompt: the emulator
+must stay cheap per request.
 """
 
 from __future__ import annotations
@@ -12,8 +14,12 @@ import hashlib
 import random
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
+from report_lib.emulator import mistakes
 from report_lib.llm.tokens import estimate_tokens
+from report_lib.reports import prompts
+from report_lib.reports.offline.writer import write_report
 
 
 @dataclass(frozen=True)
@@ -24,32 +30,46 @@ class Answer:
     tokens: int  # estimate_tokens(text), computed once per prompt
     kind: str | None = None
     language: str | None = None
+    changes: tuple[dict[str, Any], ...] = ()  # figures changed on purpose (emulator.mistakes)
 
 
 @lru_cache(maxsize=512)
-def answer_for(system: str, user: str) -> Answer:
-    """The answer to a prompt (``user`` = the user messages' text, ``system`` = system text)."""
-    facts_answer = _facts_answer(system, user)
+def answer_for(
+    system: str, user: str, hallucinate: float = 0.0, paraphrase: bool = False, seed: int = 0
+) -> Answer:
+    """The answer to a prompt (``user`` = the user messages' text, ``system`` = system text).
+
+    ``hallucinate``/``paraphrase`` change the figures of a facts answer (emulator.mistakes),
+    the same way for the same prompt and ``seed``.
+    """
+    facts_answer = _facts_answer(system, user, hallucinate, paraphrase, seed)
     if facts_answer is not None:
         return facts_answer
     text = generic_answer(system + "\n" + user)
     return Answer(text, estimate_tokens(text))
 
 
-def _facts_answer(system: str, user: str) -> Answer | None:
+def _facts_answer(
+    system: str, user: str, hallucinate: float, paraphrase: bool, seed: int
+) -> Answer | None:
     if "<facts" not in user:
         return None
-    from report_lib.reports import prompts
-    from report_lib.reports.offline import (
-        writer as offline_writer,  # pandas: only when facts are present
-    )
-
     facts = prompts.parse_facts(user)
     if facts is None:
         return None
     language = prompts.parse_language(system + "\n" + user)
-    text = offline_writer.write_report(facts, language)
-    return Answer(text, estimate_tokens(text), facts.kind, language)
+    text = write_report(facts, language)
+    changes: list[mistakes.Change] = []
+    rng = random.Random(f"{seed}-{hashlib.sha256(user.encode()).hexdigest()}")
+    if paraphrase:
+        text, changed = mistakes.paraphrase(text, facts, rng, language)
+        changes += changed
+    if hallucinate:
+        text, changed = mistakes.hallucinate(text, facts, hallucinate, rng)
+        changes += changed
+    about = {"report": facts.kind, "month": facts.target_month, "focus": facts.focus_cpo}
+    return Answer(text, estimate_tokens(text), facts.kind, language,
+                  tuple({**about, **c.to_dict()} for c in changes))
 
 
 _OPENINGS = (

@@ -43,6 +43,8 @@ class EmulatorConfig:
     slow_rate: float = 0.0
     slow_s: float = 10.0
     seed: int = 0
+    hallucinate: float = 0.0  # fraction of a report's figures made wrong (emulator.mistakes)
+    paraphrase: bool = False  # rewrite figures as LLMs do (만 units, 약, %포인트), still true
     parent_pid: int | None = None
 
     def __post_init__(self) -> None:
@@ -52,7 +54,8 @@ class EmulatorConfig:
             valid = ", ".join(REPORT_KINDS)
             raise ConfigError(f"reject: unknown report kind {unknown[0]!r}; valid kinds: {valid}")
         parse_latency_model(self.latency_model, self.time_scale)  # ValueError if invalid
-        for name in ("throttle_rate", "fail_rate", *(f"{f}_rate" for f in FAULT_NAMES)):
+        for name in ("throttle_rate", "fail_rate", "hallucinate",
+                     *(f"{f}_rate" for f in FAULT_NAMES)):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ConfigError(f"{name} must be a probability in [0, 1], got {value!r}")
@@ -191,6 +194,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "repeatable",
     )
     _add_fault_arguments(parser)
+    _add_mistake_arguments(parser)
     parser.add_argument(
         "--seed", type=int, default=0, help="seed of the latency jitter and random faults"
     )
@@ -215,6 +219,24 @@ def _add_fault_arguments(parser: argparse.ArgumentParser) -> None:
                            help=f"with probability P: {what}")
     group.add_argument("--slow-s", type=_positive_float, default=10.0, metavar="SECONDS",
                        help="delay of the slow fault (default 10)")
+
+
+def _add_mistake_arguments(parser: argparse.ArgumentParser) -> None:
+    """--hallucinate and --paraphrase: answers wrong (or rewritten) on purpose."""
+    parser.add_argument(
+        "--hallucinate",
+        type=_probability,
+        default=0.0,
+        metavar="RATE",
+        help="make about RATE of the numbers and months of each report wrong (digits swapped, "
+        "a month out of the data window, a share off by a point); GET /stats lists them",
+    )
+    parser.add_argument(
+        "--paraphrase",
+        action="store_true",
+        help="rewrite numbers the way LLMs do, keeping them true (45만 9,081기, 약 46만 기, "
+        "약 16.1%%, %%포인트); GET /stats lists them",
+    )
 
 
 def config_from_args(ns: argparse.Namespace) -> EmulatorConfig:

@@ -172,11 +172,12 @@ async def _admit(request: web.Request, state: EmulatorState) -> Call:
         raise ApiError(400, "ValidationException", "the model id in the URL is empty")
     system, user, everything, max_tokens, stops = _parse_body(await request.read())
     state.stats.models[model_id] += 1
+    config = state.config
+    mistakes = (config.hallucinate, config.paraphrase, config.seed)
     if "<facts" in user:  # pandas work: keep the event loop answering other requests
-        answer: Answer = await asyncio.to_thread(answer_for, system, user)
+        answer: Answer = await asyncio.to_thread(answer_for, system, user, *mistakes)
     else:
         answer = answer_for(system, user)
-    config = state.config
     if answer.kind is not None and answer.kind in config.reject:
         raise ApiError(
             400,
@@ -206,6 +207,7 @@ async def _admit(request: web.Request, state: EmulatorState) -> Call:
             )
         if not state.bucket.try_take(needed):
             raise ApiError(429, "ThrottlingException", THROTTLE_MESSAGE)
+    state.stats.changed += [dict(c) for c in answer.changes]
     ttft, total = state.latency.timing(output_tokens, state.latency_rng)
     return Call(model_id, text, stop_reason, input_tokens, output_tokens, ttft, total, everything)
 

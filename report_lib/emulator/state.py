@@ -56,6 +56,8 @@ class Stats:
     max_late_ms: float = 0.0  # worst overshoot of an answer past its deadline, server side
     models: Counter[str] = field(default_factory=Counter)
     faults: Counter[str] = field(default_factory=Counter)  # injected: hang, reset, truncate, slow
+    # figures changed on purpose (--hallucinate, --paraphrase): report, month, focus, change
+    changed: list[dict[str, Any]] = field(default_factory=list)
     started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
 
 

@@ -161,6 +161,10 @@ _SYSTEM = {
         "(추정, 외삽, 외부 지식 금지).\n"
         "- 데이터에 없는 내용은 '데이터 없음'이라고 쓰고, 원인은 단정하지 마십시오.\n"
         "- 숫자는 천 단위 구분 기호(459,120)로, 증감은 +/- 부호로, 점유율 변화는 %p로 쓰십시오.\n"
+        "- 수치는 <facts>에 적힌 값을 소수 자릿수까지 그대로 옮겨 쓰십시오. "
+        "두 수치에서 한 번 계산한 값(차이, 합, 비율, 증감률, %p 차이)을 쓸 때는 "
+        "무엇에서 계산했는지 밝히십시오 "
+        "(예: '1위와 2위의 차이(계산값)').\n"
         "- 요청한 제목과 섹션을 그 순서대로 쓰십시오."
     ),
     "en": (
@@ -173,6 +177,9 @@ _SYSTEM = {
         "- When something is not in the data, say 'not in the data'; do not assert causes.\n"
         "- Write numbers with thousands separators (459,120), changes with a +/- sign and share "
         "changes in percentage points (pp).\n"
+        "- Copy every figure from <facts> exactly as given, with its decimals. When you derive a "
+        "figure from two facts in one step (difference, sum, ratio, percent change, percentage-"
+        "point change), say what it is derived from (e.g. 'the gap between #1 and #2, derived').\n"
         "- Use the requested title and sections, in that order."
     ),
 }

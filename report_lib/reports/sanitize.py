@@ -14,12 +14,14 @@ from typing import Any
 import mistune
 import nh3
 
+from report_lib.reports.factcheck import verdict
+
 ALLOWED_TAGS: frozenset[str] = frozenset(
     {
         "p", "h1", "h2", "h3", "h4", "h5", "h6",
         "table", "thead", "tbody", "tr", "th", "td",
         "ul", "ol", "li", "strong", "em", "del", "code", "pre", "blockquote",
-        "br", "hr", "a",
+        "br", "hr", "a", "mark",
     }
 )
 ALLOWED_ATTRIBUTES: dict[str, set[str]] = {
@@ -27,6 +29,7 @@ ALLOWED_ATTRIBUTES: dict[str, set[str]] = {
     "th": {"style"},  # only text-align survives (see ALLOWED_STYLE_PROPERTIES)
     "td": {"style"},
     "ol": {"start"},
+    "mark": {"title"},  # a number the facts do not support, titled with the nearest fact
 }
 ALLOWED_STYLE_PROPERTIES: frozenset[str] = frozenset({"text-align"})
 URL_SCHEMES: frozenset[str] = frozenset({"http", "https", "mailto"})
@@ -62,10 +65,47 @@ def render_markdown_safe(md: str) -> str:
     return sanitize_html(str(_markdown()(md or "")))
 
 
+def mark_unsupported(md: str, unsupported: list[dict[str, Any]]) -> str:
+    """The Markdown with each unsupported figure wrapped in ``<mark title="nearest fact: …">``."""
+    lines = md.split("\n")
+    done: dict[int, int] = {}  # line index → where its next search starts
+    for item in sorted(unsupported, key=lambda u: u["line"]):
+        index = int(item["line"]) - 1
+        if not 0 <= index < len(lines):
+            continue
+        text, line = str(item["text"]), lines[index]
+        at = line.find(text, done.get(index, 0))
+        if at < 0:
+            continue
+        title = html.escape(f"nearest fact: {item.get('nearest') or 'none'}", quote=True)
+        mark = f'<mark title="{title}">{html.escape(text)}</mark>'
+        lines[index] = line[:at] + mark + line[at + len(text):]
+        done[index] = at + len(mark)
+    return "\n".join(lines)
+
+
+def fact_check_line(check: dict[str, Any] | None) -> str:
+    """One line on the report's figures: all traced to the facts, or how many are not."""
+    if not check:
+        return ""
+    derived = f", {check['derived']} derived in one step" if check["derived"] else ""
+    missing = len(check["unsupported"])
+    if not missing:
+        return (f"Fact check {verdict(check)}: every number and month is in the facts"
+                f"{derived}.")
+    return (f"Fact check {verdict(check)}: {missing} number(s) or month(s) not in the facts "
+            f"(marked){derived}.")
+
+
 def render_result_html(result: Any) -> str:
-    """One ``ReportResult`` as safe HTML: its Markdown rendered, or its error, escaped."""
+    """One ``ReportResult`` as safe HTML: a fact-check line and its Markdown rendered (with the
+    unsupported figures marked), or its error, escaped."""
     if getattr(result, "ok", False) and result.content is not None:
-        return render_markdown_safe(result.content)
+        check = getattr(result, "fact_check", None)
+        if not check:
+            return render_markdown_safe(result.content)
+        line = f"<p><em>{html.escape(fact_check_line(check))}</em></p>\n"
+        return line + render_markdown_safe(mark_unsupported(result.content, check["unsupported"]))
     detail = f"{result.error_type or 'error'}: {result.error_message or ''}"
     return sanitize_html(
         f"<p><strong>{html.escape(str(result.key))} failed</strong> after {result.attempts} "

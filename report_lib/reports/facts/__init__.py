@@ -8,19 +8,22 @@ operator resolved, the prepared table, rounding conventions); ``model.py`` the r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 
 import pandas as pd
 
 from report_lib import config
 from report_lib.errors import ConfigError
-from report_lib.reports.facts.context import Context, resolve_cpo, resolve_month
+from report_lib.reports.facts.context import Context, resolve_cpo, resolve_month, shift
 from report_lib.reports.facts.cpo import cpo_facts
 from report_lib.reports.facts.kpi import kpi_facts
 from report_lib.reports.facts.model import Facts
 from report_lib.reports.facts.trend import trend_facts
 
-__all__ = ["Facts", "compute_all_facts", "compute_facts", "resolve_cpo", "resolve_month"]
+__all__ = [
+    "Facts", "compute_all_facts", "compute_facts", "iter_facts", "resolve_cpo", "resolve_month",
+]
 
 KINDS: dict[str, Callable[[Context], Facts]] = {
     "kpi": kpi_facts, "cpo": cpo_facts, "trend": trend_facts,
@@ -62,3 +65,29 @@ def compute_all_facts(
     kinds = _check_kinds(kinds)
     ctx = Context.build(df, month, focus_cpo, window)
     return {kind: KINDS[kind](ctx) for kind in kinds}
+
+
+def iter_facts(
+    df: pd.DataFrame,
+    *,
+    months: Iterable[str],
+    focus_cpos: Iterable[str | None] | None = None,
+    window: int = config.DEFAULT_WINDOW_MONTHS,
+    kinds: Iterable[str] = config.REPORT_KINDS,
+) -> Iterator[tuple[str, str | None, Facts]]:
+    """(month, focus operator, facts) for many months × operators × kinds, the table prepared
+    once. ``focus_cpos`` None: every operator present in each month."""
+    kinds = _check_kinds(kinds)
+    base = Context.build(df, "latest", None, window)
+    for month in months:
+        target = resolve_month(base.frame, month)
+        prev = shift(target, -1)
+        ctx = replace(base, target=target, prev=prev if (base.frame["month"] == prev).any()
+                      else None)
+        present = list(ctx.rows()["cpo"])
+        for cpo in present if focus_cpos is None else focus_cpos:
+            focused = replace(ctx, focus=resolve_cpo(base.frame, cpo))
+            if focused.focus is not None and focused.focus not in present:
+                continue
+            for kind in kinds:
+                yield target, focused.focus, KINDS[kind](focused)

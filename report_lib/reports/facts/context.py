@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -199,6 +199,15 @@ class Context:
     prev: str | None
     focus: str | None
     window: int
+    # month-level tables, shared by the copies made for other operators (facts.iter_facts)
+    cache: dict[tuple[str, str], pd.DataFrame] = field(default_factory=dict, repr=False)
+
+    def cached(self, name: str, make: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+        """A copy of the month's table ``name``, computed once per target month."""
+        key = (name, self.target)
+        if key not in self.cache:
+            self.cache[key] = make()
+        return self.cache[key].copy()
 
     @classmethod
     def build(
@@ -225,10 +234,14 @@ class Context:
 
     def rows(self, month: str | None = None) -> pd.DataFrame:
         month = month or self.target
-        return self.frame[self.frame["month"] == month].reset_index(drop=True)
+        return self.cached(f"rows {month}", lambda: self.frame[
+            self.frame["month"] == month].reset_index(drop=True))
 
     def ranked_rows(self) -> pd.DataFrame:
         """Target rows with share, rank change (vs the previous month, else as reported)."""
+        return self.cached("ranked", self._ranked_rows)
+
+    def _ranked_rows(self) -> pd.DataFrame:
         rows = self.rows()
         if self.prev is not None:
             prev_rank = rows["cpo"].map(self.rows(self.prev).set_index("cpo")["rank"])

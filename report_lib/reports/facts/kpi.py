@@ -7,6 +7,8 @@ from typing import Any
 import pandas as pd
 
 from report_lib.reports.facts.context import (
+    HHI_HIGH,
+    HHI_MODERATE,
     NATIONAL_KEYS,
     Context,
     change,
@@ -34,6 +36,7 @@ def _concentration(rows: pd.DataFrame, prev_rows: pd.DataFrame | None) -> dict[s
         "hhi_prev": before,
         "hhi_change": diff(now, before, 1),
         "hhi_level": hhi_level(now),
+        "hhi_bands": {"moderate_from": int(HHI_MODERATE), "high_above": int(HHI_HIGH)},
     }
 
 

@@ -124,7 +124,7 @@ def _focus(series: pd.DataFrame, win: pd.DataFrame, focus: str) -> dict[str, Any
 def trend_facts(ctx: Context) -> Facts:
     """The last ``window`` months up to the target: totals, growth, mix, top-5 share, the focus."""
     frame = ctx.frame[ctx.frame["month"] <= ctx.target]
-    nat = _national_by_month(frame)
+    nat = ctx.cached("national by month", lambda: _national_by_month(frame))
     win = nat[nat.index >= shift(ctx.target, -(ctx.window - 1))].copy()
     win["total_change"] = win["total_change"].astype("Int64")
     months = list(win.index)

@@ -91,11 +91,14 @@ def concentration(f: Facts, lang: str, t: Phrases) -> list[str]:
     conc = f.values["concentration"]
     hhi_prev = "" if conc.get("hhi_prev") is None else t["hhi_prev"].format(
         prev=num(conc["hhi_prev"], 1), chg=signed(conc["hhi_change"], 1))
+    bands = conc["hhi_bands"]
+    meaning = t.get(conc.get("hhi_level") or "", MISSING).format(
+        low=num(bands["moderate_from"]), high=num(bands["high_above"]))
     return bullets([
         t["tops"].format(t3=pct(conc["top3_share"]), t5=pct(conc["top5_share"]),
                          t10=pct(conc["top10_share"])),
         t["hhi"].format(hhi=num(conc["hhi"], 1), prev=hhi_prev,
-                        meaning=t.get(conc.get("hhi_level") or "", MISSING)),
+                        meaning=meaning),
     ])
 
 
