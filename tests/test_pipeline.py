@@ -149,6 +149,7 @@ REPORTS_DECLARED = {
     "target_month": {"inferred_type_name": "str", "help": ""},
     "strategies": {"inferred_type_name": "", "help": ""},
     "n_values": {"inferred_type_name": "list[int]", "help": ""},
+    "deadline_s": {"inferred_type_name": "float", "help": ""},
 }
 
 
@@ -159,6 +160,7 @@ REPORTS_DECLARED = {
                          "120 (months in the trend window)"),
     ("time_scale", 0.0, "parameter time_scale = 0.0: expected a number above 0 and at most 100"),
     ("time_scale", True, "parameter time_scale = True: expected a number"),
+    ("deadline_s", 0, "parameter deadline_s = 0: expected a number above 0 and at most 86400"),
     ("language", "fr", "parameter language = 'fr': expected one of ko, en"),
     ("backend", "openai", "parameter backend = 'openai': expected one of "
                           + ", ".join(BACKENDS.names())),

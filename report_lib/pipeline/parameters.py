@@ -153,6 +153,7 @@ RULES: dict[str, Rule] = {
     "strategies": Rule(choices=STRATEGIES.names),
     "window_months": Rule(minimum=1, maximum=120),
     "time_scale": Rule(above=0, maximum=100),
+    "deadline_s": Rule(above=0, maximum=86400),
     "repeats": Rule(minimum=1, maximum=100),
     "n_values": Rule(minimum=1, maximum=100_000),
     "target_month": Rule(pattern=r"latest|\d{4}-(0[1-9]|1[0-2])", expect='"latest" or YYYY-MM'),
