@@ -401,6 +401,7 @@ def test_pages_stand_alone_without_local_paths(site: PipelineResult, planted_csv
     for name, page in pages.items():
         assert external_resources(page) == [], name
         assert ">NaN<" not in page and ">None<" not in page, name
+        assert not re.search(r"<tr>\s*<th[^>]*>\d+</th>", page), name  # no pandas index column
         assert str(site.out_dir) not in page and str(planted_csv.parent) not in page, name
         assert str(config.PROJ_ROOT) not in page, name
     month = sorted(pd.read_csv(planted_csv)["month"])[-1]
