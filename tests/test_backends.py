@@ -16,7 +16,7 @@ from report_lib.data.sample import synthesize
 from report_lib.emulator import Emulator
 from report_lib.errors import BackendError, ConfigError, CredentialsError
 from report_lib.jobs import CallOutcome, ReportJob
-from report_lib.llm.backends import BedrockBackend, check_settings, make_backend
+from report_lib.llm.backends import BACKENDS, BedrockBackend, check_settings
 from report_lib.llm.cache import CacheWarning
 from report_lib.llm.settings import BackendSettings
 from report_lib.llm.testing import MockBedrock, converse_response
@@ -67,28 +67,28 @@ def test_settings_are_picklable_and_have_the_limiter_window() -> None:
     assert BackendSettings().limiter_window_s == 60.0
 
 
-def test_make_backend_offline() -> None:
-    backend = make_backend(BackendSettings(backend="offline"))
+def test_create_backend_offline() -> None:
+    backend = BACKENDS.create(BackendSettings(backend="offline"))
     assert isinstance(backend, OfflineBackend) and backend.name == "offline"
 
 
-def test_make_backend_emulator_needs_an_endpoint() -> None:
+def test_create_backend_emulator_needs_an_endpoint() -> None:
     with pytest.raises(ValueError, match="Emulator"):
-        make_backend(BackendSettings(backend="emulator"))
+        BACKENDS.create(BackendSettings(backend="emulator"))
 
 
-def test_make_backend_unknown_name() -> None:
+def test_create_backend_unknown_name() -> None:
     with pytest.raises(ValueError, match="offline, emulator, bedrock"):
-        make_backend(BackendSettings(backend="openai"))
+        BACKENDS.create(BackendSettings(backend="openai"))
 
 
-def test_make_backend_bedrock_without_credentials(no_credentials: None) -> None:
+def test_create_backend_bedrock_without_credentials(no_credentials: None) -> None:
     with pytest.raises(CredentialsError, match="AWS_PROFILE"):
-        make_backend(bedrock_settings())
+        BACKENDS.create(bedrock_settings())
 
 
-def test_make_backend_bedrock_sizes_the_shared_client(dummy_credentials: None) -> None:
-    backend = make_backend(bedrock_settings(), max_concurrency=40)
+def test_create_backend_bedrock_sizes_the_shared_client(dummy_credentials: None) -> None:
+    backend = BACKENDS.create(bedrock_settings(), max_concurrency=40)
     assert isinstance(backend, BedrockBackend) and backend.name == "bedrock"
     assert backend.client.meta.config.max_pool_connections == 40
     backend.close()
@@ -235,7 +235,7 @@ def test_emulator_backend_without_aws_credentials(
     no_credentials: None, emulator: Any, table: Any
 ) -> None:
     job, facts = facts_job(table, "cpo", "en")
-    with make_backend(BackendSettings(backend="emulator", endpoint_url=emulator.url)) as backend:
+    with BACKENDS.create(BackendSettings(backend="emulator", endpoint_url=emulator.url)) as backend:
         outcome = backend.call(job)
     assert outcome.text == write_report(facts, "en")  # the emulator answers like offline
 

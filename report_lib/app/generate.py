@@ -20,7 +20,7 @@ from report_lib.errors import RunInterrupted
 from report_lib.execution import STRATEGIES, run_jobs
 from report_lib.jobs import ReportResult, RunResult
 from report_lib.llm.async_client import load_aiobotocore
-from report_lib.llm.backends import Backend, check_settings, make_backend
+from report_lib.llm.backends import BACKENDS, Backend, check_settings
 from report_lib.llm.settings import BackendSettings
 from report_lib.reports.factcheck import ResultChecker
 from report_lib.reports.jobs import build_jobs
@@ -59,7 +59,7 @@ def client_ahead(settings: BackendSettings, strategy: str, max_concurrency: int 
             pool = chosen.pool_size(max(1, min(wanted, n_jobs)))
             if chosen.uses_async_client:
                 helper.submit(load_aiobotocore)  # its imports, off the event loop's clock
-            future = helper.submit(make_backend, settings, pool)
+            future = helper.submit(BACKENDS.create, settings, pool)
         else:
             future = Future()
             future.set_result(None)

@@ -31,7 +31,7 @@ from report_lib.execution import STRATEGIES, arun_jobs, run_jobs
 from report_lib.execution.dask import close_cluster, local_cluster
 from report_lib.jobs import ReportJob, ReportResult
 from report_lib.llm.async_client import AsyncBedrock
-from report_lib.llm.backends import Backend, make_backend
+from report_lib.llm.backends import BACKENDS, Backend
 from report_lib.llm.settings import BackendSettings
 
 POOL_FULL_TEXT = "Connection pool is full"
@@ -119,7 +119,7 @@ def client_create_ms(settings: BackendSettings, times: int = 3) -> float:
     samples = []
     for _ in range(times):
         t = time.perf_counter()
-        make_backend(settings, max_concurrency=10).close()
+        BACKENDS.create(settings, max_concurrency=10).close()
         samples.append((time.perf_counter() - t) * 1000)
     return statistics.median(samples)
 
@@ -153,7 +153,7 @@ class CaseRunner:
             self._open_bare()
         elif case.tpm is None and strategy.reuses_backend and case.variant != "cold":
             pool = strategy.pool_size(case.concurrency)
-            self.backend = make_backend(self.settings, max_concurrency=pool)
+            self.backend = BACKENDS.create(self.settings, max_concurrency=pool)
             if case.strategy == "asyncio":  # one long-lived loop, as in an async service
                 self._start_loop()
         return self

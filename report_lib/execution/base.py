@@ -22,13 +22,13 @@ import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from importlib import import_module
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from report_lib.errors import ConfigError, RunInterrupted
 from report_lib.execution.calls import KeyedTextCallback, make_result
 from report_lib.jobs import ReportJob, ReportResult
-from report_lib.llm.backends import make_backend
+from report_lib.llm.backends import BACKENDS
+from report_lib.registry import Registry
 
 if TYPE_CHECKING:
     from report_lib.llm.backends import Backend
@@ -181,7 +181,7 @@ class Strategy(abc.ABC):
         return concurrency
 
     def make_backend(self, run: Run) -> Backend:
-        return make_backend(run.settings, max_concurrency=self.pool_size(run.concurrency))
+        return BACKENDS.create(run.settings, max_concurrency=self.pool_size(run.concurrency))
 
     def run(
         self,
@@ -243,36 +243,22 @@ def interrupted(run: Run, exc: KeyboardInterrupt) -> RunInterrupted:
 # --------------------------------------------------------------------------- the registry
 
 
-class StrategyRegistry:
+class StrategyRegistry(Registry[type[Strategy]]):
     """Strategies by name. An entry is a Strategy class or a ``"module:Class"`` path imported
     on first use (so ``names()`` costs no import of process/dask machinery)."""
 
     def __init__(self) -> None:
-        self._entries: dict[str, type[Strategy] | str] = {}
-
-    def register(self, name: str, strategy: type[Strategy] | str) -> None:
-        self._entries[name] = strategy
-
-    def names(self) -> tuple[str, ...]:
-        return tuple(self._entries)
-
-    def validate(self, name: str) -> str:
-        """``name`` if registered, else a ConfigError listing the choices."""
-        if name not in self._entries:
-            raise ConfigError(
-                f"unknown strategy {name!r}; choose one of {', '.join(self._entries)}"
-            )
-        return name
+        super().__init__("strategy")
 
     def get(self, name: str) -> Strategy:
         """A Strategy instance for ``name`` (ConfigError when unknown)."""
-        entry = self._entries[self.validate(name)]
-        if isinstance(entry, str):
-            module, _, attr = entry.partition(":")
-            entry = getattr(import_module(module), attr)
-            assert isinstance(entry, type) and issubclass(entry, Strategy), entry
-            self._entries[name] = entry
-        return entry()
+        strategy = self.load(name)
+        if not (isinstance(strategy, type) and issubclass(strategy, Strategy)):
+            raise ConfigError(
+                f"strategy {name!r} is registered as {strategy!r}, not a Strategy subclass; "
+                "register a class derived from report_lib.execution.base.Strategy"
+            )
+        return strategy()
 
 
 STRATEGIES = StrategyRegistry()

@@ -24,7 +24,7 @@ import psutil
 from report_lib.execution.base import Run, Strategy, share_limits
 from report_lib.execution.calls import make_result, run_one
 from report_lib.jobs import ReportJob, ReportResult
-from report_lib.llm.backends import Backend, make_backend
+from report_lib.llm.backends import BACKENDS, Backend
 from report_lib.llm.settings import BackendSettings
 
 _CLOSE_S = 0.5  # an interrupted run's client and cluster get this long each to close
@@ -39,7 +39,7 @@ def _worker_backend(settings: BackendSettings, pool_size: int) -> Backend:
     with _LOCK:
         backend = _BACKENDS.get(key)
         if backend is None:
-            backend = _BACKENDS[key] = make_backend(settings, pool_size)
+            backend = _BACKENDS[key] = BACKENDS.create(settings, pool_size)
     return backend
 
 

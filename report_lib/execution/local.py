@@ -31,7 +31,7 @@ from report_lib.execution.base import (
 )
 from report_lib.execution.calls import KeyedTextCallback, arun_one, run_one
 from report_lib.jobs import ReportJob, ReportResult
-from report_lib.llm.backends import make_backend
+from report_lib.llm.backends import BACKENDS
 
 if TYPE_CHECKING:
     from report_lib.llm.backends import Backend
@@ -138,7 +138,7 @@ class OriginalStrategy(Strategy):
 
     def execute(self, run: Run) -> None:
         def answer(job: ReportJob) -> ReportResult:
-            backend = make_backend(run.settings, max_concurrency=1)  # new Session + client
+            backend = BACKENDS.create(run.settings, max_concurrency=1)  # new Session + client
             try:
                 return run_one(backend, job, run.settings, run.t0)
             finally:

@@ -32,7 +32,7 @@ from typing import Any
 
 from report_lib.execution.base import Run, Strategy, check_start_method, share_limits
 from report_lib.execution.calls import run_one
-from report_lib.llm.backends import make_backend
+from report_lib.llm.backends import BACKENDS
 from report_lib.llm.settings import BackendSettings
 
 # What a forkserver imports before it forks workers (the default is just "__main__").
@@ -76,7 +76,7 @@ def _worker(worker: int, settings: BackendSettings, n_threads: int, pool_size: i
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a forked child inherits the parent's handler
     try:
-        backend = make_backend(settings, pool_size)
+        backend = BACKENDS.create(settings, pool_size)
     except Exception as exc:
         results.put(("failed", worker, _portable(exc)))
         return

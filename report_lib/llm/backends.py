@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import Callable
-from importlib import import_module
 from typing import Any, Protocol
 
 from report_lib.errors import ConfigError
@@ -24,6 +23,7 @@ from report_lib.llm.converse import TextCallback, build_request
 from report_lib.llm.limiter import RateLimiter, limiter_for
 from report_lib.llm.settings import BackendSettings
 from report_lib.llm.sync_client import converse, make_client
+from report_lib.registry import Registry
 
 
 class Backend(Protocol):
@@ -166,7 +166,7 @@ class BedrockBackend:
         self.close()
 
 
-class BackendRegistry:
+class BackendRegistry(Registry[Callable[..., Backend]]):
     """Backends by name (papermill's engine registry is the model).
 
     An entry is a factory ``(settings, max_concurrency) -> Backend`` or a ``"module:attribute"``
@@ -175,31 +175,14 @@ class BackendRegistry:
     """
 
     def __init__(self) -> None:
-        self._entries: dict[str, Callable[..., Backend] | str] = {}
-
-    def register(self, name: str, factory: Callable[..., Backend] | str) -> None:
-        self._entries[name] = factory
-
-    def names(self) -> tuple[str, ...]:
-        return tuple(self._entries)
-
-    def validate(self, name: str) -> str:
-        """``name`` if registered, else a ConfigError listing the choices."""
-        if name not in self._entries:
-            raise ConfigError(
-                f"unknown backend {name!r}; choose one of {', '.join(self._entries)}"
-            )
-        return name
+        super().__init__("backend")
 
     def factory(self, name: str) -> Callable[..., Backend]:
-        entry = self._entries[self.validate(name)]
-        if isinstance(entry, str):
-            module, _, attr = entry.partition(":")
-            entry = getattr(import_module(module), attr)
-            self._entries[name] = entry
-        return entry
+        """The factory registered as ``name`` (ConfigError when unknown)."""
+        return self.load(name)
 
     def create(self, settings: BackendSettings, max_concurrency: int = 10) -> Backend:
+        """The backend ``settings.backend`` names; ``emulator`` needs ``settings.endpoint_url``."""
         return self.factory(settings.backend)(settings, max_concurrency)
 
 
@@ -230,7 +213,3 @@ def check_settings(settings: BackendSettings) -> BackendSettings:
         check_cache_dir(settings.cache_dir)
     return settings
 
-
-def make_backend(settings: BackendSettings, max_concurrency: int = 10) -> Backend:
-    """The backend ``settings.backend`` names; ``emulator`` needs ``settings.endpoint_url``."""
-    return BACKENDS.create(settings, max_concurrency)
