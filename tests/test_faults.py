@@ -222,6 +222,30 @@ def test_bad_fault_options_are_config_errors(options: dict[str, Any], message: s
         EmulatorConfig(**options)
 
 
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [(["--reset-rate", "1.5"], "expected a probability between 0 and 1, got '1.5'"),
+     (["--hallucinate", "often"], "expected a probability between 0 and 1, got 'often'"),
+     (["--slow-s", "0"], "expected a number > 0, got '0'"),
+     (["--time-scale", "fast"], "expected a number > 0, got 'fast'")],
+)
+def test_bad_numeric_flags_are_refused_with_what_was_expected(
+    argv: list[str], expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    with pytest.raises(SystemExit):
+        parser.parse_args(argv)
+    assert expected in capsys.readouterr().err
+
+
+def test_numeric_flags_in_range_are_read_as_numbers() -> None:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    ns = parser.parse_args(["--reset-rate", "0.5", "--slow-s", "2.5", "--hallucinate", "1"])
+    assert (ns.reset_rate, ns.slow_s, ns.hallucinate) == (0.5, 2.5, 1.0)
+
+
 # -- the command line -------------------------------------------------------------------------
 def test_cli_deadline_ends_a_run_against_a_hanging_endpoint(
     sample_dir: dict[str, Any], tmp_path: Path, dummy_credentials: None,

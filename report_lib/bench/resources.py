@@ -16,9 +16,10 @@ import resource
 import threading
 import time
 from collections.abc import Iterable
-from types import TracebackType
 
 import psutil
+
+from report_lib.closing import Closing
 
 _GONE = (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess)
 
@@ -28,7 +29,7 @@ def _cpu_of(proc: psutil.Process) -> float:
     return t.user + t.system + t.children_user + t.children_system
 
 
-class ResourceMonitor:
+class ResourceMonitor(Closing):
     """``with ResourceMonitor(exclude_pids=[emu.pid]) as mon: ...`` then ``mon.cpu_s``."""
 
     def __init__(self, exclude_pids: Iterable[int] = (), interval_s: float = 0.1) -> None:
@@ -93,18 +94,14 @@ class ResourceMonitor:
             self.sample()
         self._sampler_cpu = time.thread_time() - started
 
-    def __enter__(self) -> ResourceMonitor:
+    def start(self) -> None:
+        """Begin measuring (``with`` calls it on the way in)."""
         self._start_cpu, _ = self.sample()
         self._thread = threading.Thread(target=self._run, name="resource-monitor", daemon=True)
         self._thread.start()
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
+        """Stop measuring and set ``cpu_s`` (``with`` calls it on the way out)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join()

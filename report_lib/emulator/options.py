@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 
 from report_lib.config import REPORT_KINDS
@@ -93,14 +95,19 @@ class EmulatorConfig:
         return argv
 
 
-def _probability(text: str) -> float:
+def _number(text: str, accept: Callable[[float], bool], expected: str) -> float:
+    """``text`` as a float that ``accept`` takes, else an ArgumentTypeError saying ``expected``."""
     try:
         value = float(text)
     except ValueError:
-        value = -1.0
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a probability between 0 and 1, got {text!r}")
+        value = math.nan  # refused by every test below
+    if not accept(value):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
     return value
+
+
+def _probability(text: str) -> float:
+    return _number(text, lambda v: 0.0 <= v <= 1.0, "a probability between 0 and 1")
 
 
 def _non_negative_int(text: str) -> int:
@@ -117,13 +124,7 @@ def _positive_int(text: str) -> int:
 
 
 def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
-    return value
+    return _number(text, lambda v: v > 0, "a number > 0")
 
 
 def _latency_spec(text: str) -> str:

@@ -12,16 +12,16 @@ import threading
 import urllib.request
 import weakref
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any
 
+from report_lib.closing import Closing
 from report_lib.emulator.options import READY_PREFIX, EmulatorConfig
 from report_lib.errors import EmulatorError
 
 _PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
 
 
-class Emulator:
+class Emulator(Closing):
     """Start ``python -m report_lib.emulator`` on a free loopback port; stop it on exit.
 
     The child runs in its own session, so signals sent to the caller's process group (Ctrl-C in
@@ -125,16 +125,7 @@ class Emulator:
         """Terminate the child (SIGTERM, then SIGKILL after 5 s); safe to call twice."""
         self._finalizer()
 
-    def __enter__(self) -> Emulator:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    close = stop  # ``with Emulator() as emu:`` stops it on the way out (Closing)
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from report_lib.closing import Closing
 from report_lib.errors import ConfigError
 from report_lib.jobs import CallOutcome, ReportJob
 from report_lib.llm.async_client import AsyncBedrock
@@ -38,7 +39,7 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
-class BedrockBackend:
+class BedrockBackend(Closing):
     """Bedrock Runtime (or the emulator) via Converse/ConverseStream.
 
     One sync client is created here, before any worker thread starts, and shared by all threads;
@@ -158,12 +159,6 @@ class BedrockBackend:
         close = getattr(self.client, "close", None)
         if close is not None:
             close()
-
-    def __enter__(self) -> BedrockBackend:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class BackendRegistry(Registry[Callable[..., Backend]]):

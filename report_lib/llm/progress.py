@@ -20,6 +20,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from report_lib.closing import Closing
+
 
 @dataclass(frozen=True)
 class CallState:
@@ -90,7 +92,7 @@ class Outstanding:
 OUTSTANDING = Outstanding()
 
 
-class ProgressTicker:
+class ProgressTicker(Closing):
     """Call ``emit(line)`` every ``interval_s`` seconds while there is something to say.
 
     ``describe`` makes the line (default ``OUTSTANDING.line``; None: nothing outstanding).
@@ -114,10 +116,9 @@ class ProgressTicker:
             if line is not None:
                 self.emit(line)
 
-    def __enter__(self) -> ProgressTicker:
+    def start(self) -> None:
         self._thread.start()
-        return self
 
-    def __exit__(self, *exc: object) -> None:
+    def close(self) -> None:
         self._stop.set()
         self._thread.join(timeout=self.interval_s + 1)

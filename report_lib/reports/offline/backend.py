@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from report_lib.closing import Closing
 from report_lib.errors import BackendError
 from report_lib.jobs import CallOutcome, ReportJob
 from report_lib.llm.backends import TextCallback
@@ -13,7 +14,7 @@ from report_lib.reports.offline.writer import write_report
 from report_lib.reports.prompts import parse_facts, parse_language
 
 
-class OfflineBackend:
+class OfflineBackend(Closing):
     """Writes each report deterministically from the facts embedded in the prompt; no network."""
 
     name = "offline"
@@ -54,9 +55,3 @@ class OfflineBackend:
 
     async def aclose(self) -> None:
         """Nothing to release."""
-
-    def __enter__(self) -> OfflineBackend:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
