@@ -48,19 +48,22 @@ def unsupported(text: str, facts: Facts) -> list[tuple[str, int]]:
 
 
 # ---------------------------------------------------------------- reading figures
+# (value, step, approx) -> the ways a report may write it
+WRITTEN_NUMBERS: dict[tuple[float, float, bool], tuple[str, ...]] = {
+    (459081, 1, False): ("459,081기", "45만 9,081기", "45만9081기"),
+    (338000, 1000, False): ("33.8만 기",),
+    (460000, 10000, True): ("약 46만 기", "46만여 기"),
+    (120_000_000, 10_000_000, False): ("1억 2천만",),
+    (20_000_000, 10_000_000, False): ("2천만 원",),
+    (459000, 1000, True): ("약 459,000기", "about 459k"),
+    (1_200_000, 100_000, False): ("1.2 million",),
+    (16.10, 0.01, False): ("16.10",),
+}
+
+
 @pytest.mark.parametrize(("written", "value", "step", "approx"), [
-    ("459,081기", 459081, 1, False),
-    ("45만 9,081기", 459081, 1, False),
-    ("45만9081기", 459081, 1, False),
-    ("33.8만 기", 338000, 1000, False),
-    ("약 46만 기", 460000, 10000, True),
-    ("46만여 기", 460000, 10000, True),
-    ("1억 2천만", 120_000_000, 10_000_000, False),
-    ("2천만 원", 20_000_000, 10_000_000, False),
-    ("약 459,000기", 459000, 1000, True),
-    ("about 459k", 459000, 1000, True),
-    ("1.2 million", 1_200_000, 100_000, False),
-    ("16.10", 16.10, 0.01, False),
+    (written, value, step, approx)
+    for (value, step, approx), ways in WRITTEN_NUMBERS.items() for written in ways
 ])
 def test_numbers_as_written(written: str, value: float, step: float, approx: bool) -> None:
     [mention] = find_mentions(f"총 {written} 입니다", "2025-11")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pandas as pd
 import pytest
@@ -65,22 +66,39 @@ def table_row(facts: Facts, table: str, cpo: str) -> dict[str, object]:
 
 
 # ---------------------------------------------------------------- resolve_month / resolve_cpo
-def test_resolve_month_latest_and_explicit(tiny: pd.DataFrame) -> None:
-    assert resolve_month(tiny) == "2025-11"
-    assert resolve_month(tiny, "latest") == "2025-11"
-    assert resolve_month(tiny, "2025-10") == "2025-10"
-    assert resolve_month(tiny, "202510") == "2025-10"
-    assert resolve_month(tiny, " 2025-09 ") == "2025-09"
+# what a user types -> what the tiny table resolves it to
+MONTHS_AS_GIVEN = [("latest", "2025-11"), ("2025-10", "2025-10"), ("202510", "2025-10"),
+                   (" 2025-09 ", "2025-09")]
+CPOS_AS_GIVEN = [(None, None), ("GS차지비", "GS차지비"), ("  GS차지비 ", "GS차지비"),
+                 ("gs차지비", "GS차지비"), ("sk 일렉 링크", "SK일렉링크")]
 
 
-def test_resolve_month_unknown_lists_available_months(tiny: pd.DataFrame) -> None:
+def test_resolve_month_defaults_to_the_latest(tiny: pd.DataFrame) -> None:
+    assert resolve_month(tiny) == resolve_month(tiny, "latest") == max(tiny["month"])
+
+
+@pytest.mark.parametrize(("given", "month"), MONTHS_AS_GIVEN)
+def test_resolve_month_latest_and_explicit(tiny: pd.DataFrame, given: str, month: str) -> None:
+    assert resolve_month(tiny, given) == month
+
+
+# an unknown month or operator: the error names it, its column, and what there is instead
+UNKNOWN_GIVEN: list[tuple[Callable[[pd.DataFrame, str], str | None], str, str, list[str]]] = [
+    (resolve_month, "2024-01", "month", ["2024-01", "2025-09", "2025-10", "2025-11"]),
+    (resolve_cpo, "GS차지", "cpo", ["unknown focus operator 'GS차지'", "did you mean", "GS차지비"]),
+]
+
+
+@pytest.mark.parametrize(("resolve", "given", "column", "parts"), UNKNOWN_GIVEN)
+def test_an_unknown_month_or_operator_names_the_choices(
+    tiny: pd.DataFrame, resolve: Callable[[pd.DataFrame, str], str | None], given: str,
+    column: str, parts: list[str],
+) -> None:
     with pytest.raises(DataError) as info:
-        resolve_month(tiny, "2024-01")
-    message = str(info.value)
-    assert "2024-01" in message
-    for month in ("2025-09", "2025-10", "2025-11"):
-        assert month in message
-    assert info.value.column == "month"
+        resolve(tiny, given)
+    assert (info.value.column, info.value.value) == (column, given)
+    for part in parts:
+        assert part in str(info.value)
 
 
 def test_resolve_month_many_months_gives_range_and_count() -> None:
@@ -95,20 +113,10 @@ def test_resolve_month_rejects_bad_format(tiny: pd.DataFrame) -> None:
         resolve_month(tiny, "November")
 
 
-def test_resolve_cpo_exact_and_insensitive(tiny: pd.DataFrame) -> None:
-    assert resolve_cpo(tiny, None) is None
-    assert resolve_cpo(tiny, "GS차지비") == "GS차지비"
-    assert resolve_cpo(tiny, "  GS차지비 ") == "GS차지비"
-    assert resolve_cpo(tiny, "gs차지비") == "GS차지비"
-    assert resolve_cpo(tiny, "sk 일렉 링크") == "SK일렉링크"
-
-
-def test_resolve_cpo_suggests_close_names(tiny: pd.DataFrame) -> None:
-    with pytest.raises(DataError) as info:
-        resolve_cpo(tiny, "GS차지")
-    message = str(info.value)
-    assert "unknown focus operator 'GS차지'" in message
-    assert "did you mean" in message and "GS차지비" in message
+@pytest.mark.parametrize(("given", "cpo"), CPOS_AS_GIVEN)
+def test_resolve_cpo_exact_and_insensitive(tiny: pd.DataFrame, given: str | None,
+                                           cpo: str | None) -> None:
+    assert resolve_cpo(tiny, given) == cpo
 
 
 def test_resolve_cpo_without_close_names_lists_examples(tiny: pd.DataFrame) -> None:
