@@ -12,6 +12,7 @@ of this package. Only the CLI turns them into exit codes (``report_lib.cli.main.
     │   ├── ThrottledError             429 until the retry budget ran out
     │   ├── CallTimeoutError(TimeoutError)  connect/read timeouts used up the budget
     │   │   └── DeadlineExceeded       no answer within the report's deadline_s
+    │   │       └── WaitPastDeadline   the rate limiter's wait would pass it
     │   └── MalformedResponseError(ValueError)  bodies cut short/not Converse (retried)
     ├── EmulatorError(RuntimeError)    the local emulator did not start or stopped  exit 1
     └── PipelineError(RuntimeError)    a notebook of the pipeline failed            exit 1
@@ -77,6 +78,23 @@ class CallTimeoutError(BackendError, TimeoutError):
 
 class DeadlineExceeded(CallTimeoutError):
     """A report had no answer within its deadline (all attempts and waits included)."""
+
+
+class WaitPastDeadline(DeadlineExceeded):
+    """The client-side rate limiter would make a call wait past its deadline.
+
+    Raised by ``RateLimiter.acquire(tokens, max_wait_s=...)`` before any wait (the reservation
+    is given back); a call's retry loop reports it as that call's DeadlineExceeded.
+    """
+
+    def __init__(self, wait_s: float, max_wait_s: float) -> None:
+        super().__init__(
+            f"the rate limiter would wait {wait_s:.2f} s but the deadline is {max_wait_s:.2f} s "
+            "away; raise --deadline / deadline_s or the tokens-per-minute limit",
+            error_type="DeadlineExceeded",
+        )
+        self.wait_s = wait_s
+        self.max_wait_s = max_wait_s
 
 
 class MalformedResponseError(BackendError, ValueError):

@@ -8,8 +8,15 @@ from typing import Any
 
 import pytest
 
-from report_lib.errors import ConfigError
+from report_lib.errors import ConfigError, DeadlineExceeded, WaitPastDeadline
+from report_lib.jobs import ReportJob
+from report_lib.llm.async_client import AsyncBedrock
 from report_lib.llm.limiter import AdaptiveRateLimiter, RateLimiter, tpm_fields
+from report_lib.llm.settings import BackendSettings
+from report_lib.llm.sync_client import converse
+from report_lib.llm.testing import MockBedrock, converse_response
+
+JOB = ReportJob(key="kpi", kind="kpi", system="You write reports.", prompt="Write the KPI report.")
 
 
 class FakeClock:
@@ -260,3 +267,78 @@ def test_tpm_fields_refuses_anything_else() -> None:
     with pytest.raises(ConfigError, match="tpm_limit must be a positive number of tokens per "
                                           "minute, 'auto' or empty, got '-5'"):
         tpm_fields("-5")
+
+
+# -- the call's deadline bounds the wait --------------------------------------------------------
+def test_a_wait_past_the_deadline_raises_at_once_and_gives_the_tokens_back() -> None:
+    clock = FakeClock()
+    limiter = make(clock, tpm=100, window_s=10.0)  # 10 tokens per second
+    limiter.acquire(100)
+    with pytest.raises(WaitPastDeadline) as info:
+        limiter.acquire(50, max_wait_s=4.0)  # 50 tokens take 5 s to come
+    assert (info.value.wait_s, info.value.max_wait_s) == (pytest.approx(5.0), 4.0)
+    assert isinstance(info.value, DeadlineExceeded)
+    assert clock.sleeps == []
+    assert limiter.available_tokens() == pytest.approx(0.0)  # the 50 went back
+    assert limiter.acquire(50, max_wait_s=5.0).wait_s == pytest.approx(5.0)  # within: waited
+    assert clock.sleeps == pytest.approx([5.0])
+
+
+def test_the_adaptive_limiter_bounds_its_wait_too() -> None:
+    clock = FakeClock()
+    limiter = AdaptiveRateLimiter(10.0, burst_requests=1, initial_requests=1, clock=clock,
+                                  sleep=clock.sleep, asleep=clock.asleep, margin_s=0.0)
+    limiter.acquire(100)  # the burst: one request of 100 tokens, 100 tokens per window
+    with pytest.raises(WaitPastDeadline):
+        limiter.acquire(100, max_wait_s=1.0)
+    assert clock.sleeps == []
+
+
+def _deadline_settings(deadline_s: float) -> BackendSettings:
+    return BackendSettings(backend="bedrock", model_id="m", region="us-east-1",
+                           deadline_s=deadline_s, max_tokens=100)
+
+
+def _empty(limiter: RateLimiter) -> RateLimiter:
+    limiter.reserve(1000)  # the whole minute's quota: the next request waits about a minute
+    return limiter
+
+
+def test_sync_call_ends_at_its_deadline_instead_of_waiting_for_the_limiter() -> None:
+    clock = FakeClock()
+    limiter = _empty(make(clock, tpm=1000, window_s=60.0))
+    mock = MockBedrock.script(converse_response("never sent", 10, 5))
+    with pytest.raises(DeadlineExceeded) as info:
+        converse(mock.client, JOB, _deadline_settings(5.0), limiter=limiter)
+    assert type(info.value) is DeadlineExceeded  # the call's error, as the async path raises
+    assert str(info.value).startswith("kpi: no answer within the 5 s deadline (model m, 1 attempt)")
+    assert info.value.attempts == 1
+    assert mock.requests == [] and clock.sleeps == []
+
+
+def test_sync_call_waits_for_the_limiter_within_its_deadline() -> None:
+    clock = FakeClock()
+    limiter = make(clock, tpm=1000, window_s=60.0)
+    limiter.reserve(1000)
+    mock = MockBedrock.script(converse_response("sent", 10, 5))
+    outcome = converse(mock.client, JOB, _deadline_settings(300.0), limiter=limiter)
+    assert outcome.text == "sent"
+    assert len(mock.requests) == 1 and len(clock.sleeps) == 1 and 0 < clock.sleeps[0] < 300
+
+
+def test_sync_and_async_calls_raise_the_same_deadline_error() -> None:
+    settings = _deadline_settings(0.2)
+    clock = FakeClock()
+    mock = MockBedrock.script()
+    with pytest.raises(DeadlineExceeded) as sync_info:
+        converse(mock.client, JOB, settings, limiter=_empty(make(clock, tpm=1000)))
+
+    async def call() -> None:
+        limiter = _empty(RateLimiter(1000))  # real clock: the deadline cuts the wait short
+        await AsyncBedrock(settings, 1, limiter, client=mock.aclient).converse(JOB)
+
+    with pytest.raises(DeadlineExceeded) as async_info:
+        asyncio.run(call())
+    assert type(sync_info.value) is type(async_info.value) is DeadlineExceeded
+    assert str(sync_info.value) == str(async_info.value)
+    assert mock.requests == []

@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from report_lib.errors import ConfigError
+from report_lib.errors import ConfigError, WaitPastDeadline
 from report_lib.llm.settings import BackendSettings
 
 
@@ -150,9 +150,16 @@ class RateLimiter:
                 self._requests.take(1)
         return Reservation(self, tokens, wait)
 
-    def acquire(self, tokens: int) -> Reservation:
-        """Block the calling thread until ``tokens`` may be sent."""
+    def acquire(self, tokens: int, max_wait_s: float | None = None) -> Reservation:
+        """Block the calling thread until ``tokens`` may be sent.
+
+        ``max_wait_s`` (the seconds left before the call's deadline) bounds the wait: a longer
+        one gives the reservation back and raises errors.WaitPastDeadline without waiting.
+        """
         reservation = self.reserve(tokens)
+        if max_wait_s is not None and reservation.wait_s > max_wait_s:
+            self.release(reservation)
+            raise WaitPastDeadline(reservation.wait_s, max_wait_s)
         if reservation.wait_s > 0:
             self._sleep(reservation.wait_s)
         return reservation
@@ -163,6 +170,16 @@ class RateLimiter:
         if reservation.wait_s > 0:
             await self._asleep(reservation.wait_s)
         return reservation
+
+    def release(self, reservation: Reservation) -> None:
+        """Give back a reservation that will not be sent (its tokens and its request)."""
+        reservation.settled = True
+        with self._lock:
+            now = self._clock()
+            if self._tokens is not None:
+                self._tokens.give_back(reservation.tokens, now)
+            if self._requests is not None:
+                self._requests.give_back(1, now)
 
     def on_success(self, reservation: Reservation, actual_tokens: int) -> None:
         """A reserved request succeeded: correct the bucket with its real usage."""
@@ -275,9 +292,9 @@ class AdaptiveRateLimiter(RateLimiter):
         """False when a 429 changed the rate after ``reservation`` was made: reserve again."""
         return reservation.epoch == self.epoch
 
-    def acquire(self, tokens: int) -> Reservation:
+    def acquire(self, tokens: int, max_wait_s: float | None = None) -> Reservation:
         while True:
-            reservation = super().acquire(tokens)
+            reservation = super().acquire(tokens, max_wait_s)
             if self.valid(reservation):
                 return reservation
             self.cancel(reservation)
@@ -288,6 +305,11 @@ class AdaptiveRateLimiter(RateLimiter):
             if self.valid(reservation):
                 return reservation
             self.cancel(reservation)
+
+    def release(self, reservation: Reservation) -> None:
+        with self._lock:
+            self._outstanding.pop(id(reservation), None)
+        super().release(reservation)
 
     def cancel(self, reservation: Reservation) -> None:
         """Forget a reservation made under an old rate (``acquire`` then reserves again)."""

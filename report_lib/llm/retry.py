@@ -11,7 +11,9 @@ named ``ConnectionReset`` in the sync and async paths alike.
 Deadline: ``settings.deadline_s`` bounds a call's whole life, attempts and waits included. A
 backoff that would end past it is not waited; the call ends with DeadlineExceeded (a
 TimeoutError) carrying the attempts made and the last error. The async loop cancels the
-running attempt at the deadline; a sync attempt ends at its read timeout at the latest.
+running attempt (its limiter wait included) at the deadline; a sync attempt ends at its read
+timeout at the latest, and its limiter wait is bounded by the time left (a longer one raises
+errors.WaitPastDeadline at once, which ends the call with the same DeadlineExceeded).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from report_lib.errors import (
     DeadlineExceeded,
     MalformedResponseError,
     ThrottledError,
+    WaitPastDeadline,
 )
 from report_lib.llm.progress import OUTSTANDING, CallState, Outstanding
 
@@ -260,6 +263,8 @@ class RetryState:
 
     def failed(self, exc: Exception) -> float:
         """The delay before the next attempt, or raise the error that ends the call."""
+        if isinstance(exc, WaitPastDeadline):  # the limiter would wait past the deadline
+            raise self.expired() from exc
         if isinstance(exc, BackendError) and not isinstance(exc, MalformedResponseError):
             raise exc
         info = classify(exc)

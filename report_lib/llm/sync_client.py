@@ -89,7 +89,10 @@ def converse(
     deadline = None if settings.deadline_s is None else time.monotonic() + settings.deadline_s
 
     def attempt(number: int) -> CallOutcome:
-        reservation = limiter.acquire(plan.estimate) if limiter is not None else None
+        reservation = None
+        if limiter is not None:  # a wait past the deadline ends the call as DeadlineExceeded
+            left = None if deadline is None else deadline - time.monotonic()
+            reservation = limiter.acquire(plan.estimate, left)
         try:
             if settings.stream:
                 outcome = _stream_once(client, plan.request, on_text, deadline)
