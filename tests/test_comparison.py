@@ -10,6 +10,7 @@ import pytest
 
 from report_lib.bench import comparison, figures, recommend
 from report_lib.bench.analysis import check_targets, summarize
+from report_lib.bench.summary import report_markdown
 
 
 def row(scenario: str, strategy: str, n: int, c: int, makespan: float, *, lb: float = 1.0,
@@ -370,3 +371,26 @@ def test_cold_runs_are_ranked_apart_and_set_beside_their_warm_twin() -> None:
         "took 4.98 s (9.96× one call's 0.500 s), warm 0.550 s (1.10×): the first run costs "
         "4.43 s more.",
     ]
+
+
+@pytest.mark.parametrize(("load", "shown"), [
+    ({"start": 1.23, "end": 4.56}, "load average 1.2 → 4.6"),
+    ({"start": 0.5, "end": math.nan}, "load average 0.5 at the start"),
+    ({"start": None, "end": 2.25}, "load average 2.2 at the end"),
+    ({"start": math.nan, "end": math.nan}, None),
+    ({}, None),
+    (None, None),
+])
+def test_the_report_shows_the_load_only_as_measured(
+    results: pd.DataFrame, load: dict[str, Any] | None, shown: str | None
+) -> None:
+    meta = {"created": "a", "finished": "b", "command": "bench", "cpu_count": 2, "python": "3.11"}
+    if load is not None:
+        meta["load_avg_1m"] = load
+    head = report_markdown(results, meta).split("\n\n")[0]
+    assert "nan" not in head.lower()
+    if shown is None:
+        assert "load average" not in head
+        assert head == "Run a → b, `bench`; 2 CPUs; python 3.11."
+    else:
+        assert head == f"Run a → b, `bench`; 2 CPUs, {shown}; python 3.11."

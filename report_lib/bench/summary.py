@@ -90,16 +90,35 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [{str(k): v for k, v in r.items()} for r in frame.to_dict("records")]
 
 
+def _measured(value: object) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
+def load_phrase(load: object) -> str | None:
+    """The run's 1-minute load average as measured (``{"start": x, "end": y}``), e.g.
+    "load average 1.2 → 3.4"; only the ends that were measured; None when neither was."""
+    if not isinstance(load, Mapping):
+        return None
+    start, end = load.get("start"), load.get("end")
+    if _measured(start) and _measured(end):
+        return f"load average {start:.1f} → {end:.1f}"
+    if _measured(start):
+        return f"load average {start:.1f} at the start"
+    if _measured(end):
+        return f"load average {end:.1f} at the end"
+    return None
+
+
 def report_markdown(results: pd.DataFrame, metadata: Mapping[str, Any] | None = None) -> str:
     """The whole written report of a run as Markdown: conditions, which to use, the original
     claims checked, the conclusions, every case and the targets (benchmarks/README.md pastes
     it)."""
     meta = dict(metadata or {})
-    load = meta.get("load_avg_1m") or {}
+    load = load_phrase(meta.get("load_avg_1m"))
     head = (f"Run {meta.get('created', '?')} → {meta.get('finished', '?')}, "
-            f"`{meta.get('command', '?')}`; {meta.get('cpu_count', '?')} CPUs, load average "
-            f"{load.get('start', float('nan')):.1f} → {load.get('end', float('nan')):.1f}; "
-            f"python {meta.get('python', '?')}.")
+            f"`{meta.get('command', '?')}`; {meta.get('cpu_count', '?')} CPUs"
+            f"{', ' + load if load else ''}; python {meta.get('python', '?')}.")
     which = recommend.which_to_use(results)
     claims = recommend.claims(results, meta)
     sentences = comparison.conclusions(results, meta)
