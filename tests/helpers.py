@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -129,3 +130,37 @@ def write_ministry(
 
 def nov_path(tmp_path: Path, name: str = "충전인프라 현황_2511.xlsx") -> Path:
     return tmp_path / name
+
+
+def aligned_cells(html: str) -> list[tuple[str, str]]:
+    """(text, text-align) of every header and data cell of the HTML, in order: the side
+    comes from the cell's own style attribute, else from a rule of the <style> block naming the
+    cell's id ("" when neither says)."""
+    sides: dict[str, str] = {}
+    for block in re.findall(r"<style[^>]*>(.*?)</style>", html, re.S):
+        for selectors, side in re.findall(r"([^{}]+)\{\s*text-align:\s*(\w+);?\s*\}", block):
+            for selector in selectors.split(","):
+                sides[selector.strip().lstrip("#")] = side
+    cells = []
+    for _, attrs, text in re.findall(r"<(th|td)(\s[^>]*)?>(.*?)</\1>", html, re.S):
+        inline = re.search(r'style="text-align:\s*(\w+)', attrs)
+        ident = re.search(r'id="([^"]+)"', attrs)
+        side = inline.group(1) if inline else sides.get(ident.group(1) if ident else "", "")
+        cells.append((re.sub(r"<[^>]+>", "", text).strip(), side))
+    return cells
+
+
+def column_sides(html: str) -> list[dict[str, set[str]]]:
+    """Per <table> of the HTML: header text -> the text-align sides of its header and cells."""
+    style = "".join(re.findall(r"<style[^>]*>.*?</style>", html, re.S))
+    tables = []
+    for table in re.findall(r"<table.*?</table>", html, re.S):
+        head, _, body = table.partition("</thead>")
+        headers = aligned_cells(style + head)
+        columns: dict[str, set[str]] = {text: {side} for text, side in headers}
+        names = [text for text, _ in headers]
+        for row in re.findall(r"<tr.*?</tr>", body, re.S):
+            for name, (_, side) in zip(names, aligned_cells(style + row), strict=True):
+                columns[name].add(side)
+        tables.append(columns)
+    return tables

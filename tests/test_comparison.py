@@ -10,7 +10,10 @@ import pytest
 
 from report_lib.bench import comparison, figures, recommend
 from report_lib.bench.analysis import check_targets, summarize
-from report_lib.bench.summary import report_markdown
+from report_lib.bench.summary import format_summary, report_markdown
+from report_lib.pipeline.page import tidy
+from report_lib.reports.sanitize import render_markdown_safe
+from tests.helpers import column_sides
 
 
 def row(scenario: str, strategy: str, n: int, c: int, makespan: float, *, lb: float = 1.0,
@@ -394,3 +397,26 @@ def test_the_report_shows_the_load_only_as_measured(
         assert head == "Run a → b, `bench`; 2 CPUs; python 3.11."
     else:
         assert head == f"Run a → b, `bench`; 2 CPUs, {shown}; python 3.11."
+
+
+def test_the_comparison_page_tables_align_text_left_and_numbers_right(
+    results: pd.DataFrame,
+) -> None:
+    meta = {"published": {"sequential_s": 6.01, "parallel_s": 2.01}}
+    which, claims = recommend.which_to_use(results), recommend.claims(results, meta)
+    published, cases = comparison.published_table(results, meta), summarize(results)
+
+    def numeric(frame: pd.DataFrame) -> set[str]:
+        return {str(c) for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])}
+
+    pages = [  # (the page's table(s), the columns that hold numbers)
+        (tidy(which).to_html(), {"median"}),  # "2.00 s": a time written with its unit
+        (tidy(claims).to_html(), set()),
+        (tidy(published).to_html(), numeric(published)),
+        (render_markdown_safe(format_summary(cases, check_targets(results))),
+         numeric(cases) | {"measured"}),
+    ]
+    for html, numbers in pages:
+        for table in column_sides(html):
+            for column, sides in table.items():
+                assert sides == {"right" if column in numbers else "left"}, column

@@ -15,6 +15,7 @@ from report_lib.pipeline import export, index
 from report_lib.pipeline.execute import NotebookRun, PipelineResult
 from report_lib.pipeline.page import PAGE_MIME, PageInfo, data_source_name, page_header, tidy
 from report_lib.pipeline.selfcontained import external_resources
+from tests.helpers import aligned_cells
 
 FONT_RE = re.compile(r'url\(data:font/woff;base64,([A-Za-z0-9+/=]+)\)')
 
@@ -165,6 +166,19 @@ def test_tidy_drops_an_unnamed_range_index() -> None:
     html = tidy(pd.DataFrame({"n": [1234567, 2], "share": [16.1, float("nan")]})).to_html()
     assert re.findall(r"<th[^>]*>([^<]*)</th>", html) == ["n", "share"]
     assert re.findall(r"<td[^>]*>([^<]*)</td>", html) == ["1,234,567", "16.10", "2", "—"]
+
+
+def test_tidy_aligns_text_left_and_numbers_right() -> None:
+    frame = pd.DataFrame({"strategy": ["thread", "asyncio"], "makespan_s": [2.0, 1.25],
+                          "n": [10, 100], "mixed": ["n/a", 3.5], "ok": [True, False]})
+    cells = aligned_cells(tidy(frame).to_html())
+    headers, body = cells[:frame.shape[1]], cells[frame.shape[1]:]
+    numeric = {"makespan_s", "n"}
+    assert headers == [(c, "right" if c in numeric else "left") for c in frame.columns]
+    values = [v for _, row in frame.iterrows() for v in row]
+    assert [side for _, side in body] == [
+        "right" if isinstance(v, int | float) and not isinstance(v, bool) else "left"
+        for v in values]
 
 
 # ---------------------------------------------------------------- no local paths

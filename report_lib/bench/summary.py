@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -35,9 +36,25 @@ def _cell(value: Any, fmt: str | None) -> str:
     return str(value)
 
 
+def _is_number(value: Any) -> bool:
+    """A number, or an estimate written "~12.3" (see _summary_rows)."""
+    if isinstance(value, str) and value.startswith("~"):
+        with contextlib.suppress(ValueError):
+            return math.isfinite(float(value[1:]))
+        return False
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _numeric(values: Sequence[Any]) -> bool:
+    """A column of numbers (missing values aside)."""
+    shown = [v for v in values if _cell(v, None) != "–"]
+    return bool(shown) and all(_is_number(v) for v in shown)
+
+
 def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str],
                    formats: Mapping[str, str] | None = None) -> str:
-    """A plain Markdown table (numbers formatted per column; NaN shown as '–')."""
+    """A plain Markdown table (numbers formatted per column; NaN shown as '–'); columns of
+    numbers are aligned right, the others left."""
     formats = formats or {}
     body = [[_cell(row.get(c), formats.get(c)) for c in columns] for row in rows]
     widths = [max([len(c), *(len(r[i]) for r in body)]) for i, c in enumerate(columns)]
@@ -45,7 +62,9 @@ def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str],
     def line(cells: Sequence[str]) -> str:
         return "| " + " | ".join(v.ljust(w) for v, w in zip(cells, widths, strict=True)) + " |"
 
-    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    rule = "|" + "|".join(
+        "-" * (w + 1) + ":" if _numeric([row.get(c) for row in rows]) else ":" + "-" * (w + 1)
+        for c, w in zip(columns, widths, strict=True)) + "|"
     return "\n".join([line(columns), rule, *(line(r) for r in body)])
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import math
 import numbers
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
@@ -134,11 +135,50 @@ def _cell(value: object) -> str:
     return str(value)
 
 
+# a measurement written as text: "2.00 s", "~12.5", "25 %", "3.0×", "1,234 MB"
+_NUMBER_TEXT = re.compile(r"[~≈+\-−]?[\d,]*\.?\d+(e[+-]?\d+)? ?(%|×|x|s|ms|MB|GB)?")
+
+
+def _is_number(value: object) -> bool:
+    """A number, or text that writes one (with its unit): what a page aligns right."""
+    if isinstance(value, str):
+        return _NUMBER_TEXT.fullmatch(value.strip()) is not None
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _side(series: pd.Series) -> str | None:
+    """Where a column's cells sit: numbers right, text left; None for a column of both
+    (aligned cell by cell). Missing cells do not count."""
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(series):
+        return "left"
+    if pd.api.types.is_numeric_dtype(series):
+        return "right"
+    kinds = {_is_number(v) for v in series.dropna() if v not in (MISSING, "–", "")}
+    return None if len(kinds) > 1 else ("right" if kinds == {True} else "left")
+
+
+def _align_cell(value: object) -> str:
+    return f"text-align: {'right' if _is_number(value) else 'left'}"
+
+
 def tidy(df: pd.DataFrame, decimals: Mapping[str, int] | None = None) -> Styler:
     """A table as a shared page shows it: no index column (a named index becomes a column),
-    thousands separators, 2 decimals (or ``decimals[column]``), ``—`` for missing values."""
+    thousands separators, 2 decimals (or ``decimals[column]``), ``—`` for missing values;
+    numbers aligned right, text left (a column of both: each cell by its value), headers
+    like their column."""
     frame = df.reset_index() if any(df.index.names) else df.reset_index(drop=True)
     decimals = dict(decimals or {})
     formats: dict[Any, str | Callable[[object], str] | None] = {
         col: _formatter(frame[col], decimals.get(str(col), 2)) for col in frame.columns}
-    return frame.style.format(formats, na_rep=MISSING).hide(axis="index")
+    styler = frame.style.format(formats, na_rep=MISSING).hide(axis="index")
+    sides = {str(col): _side(frame[col]) for col in frame.columns}
+    for col in frame.columns:
+        subset, side = (slice(None), [col]), sides[str(col)]
+        if side is None:
+            styler = styler.map(_align_cell, subset=subset)
+        else:
+            styler = styler.set_properties(subset=subset, **{"text-align": side})
+    return styler.map_index(lambda col: f"text-align: {sides.get(str(col)) or 'left'}",
+                            axis="columns")
