@@ -5,13 +5,15 @@ from __future__ import annotations
 import base64
 import io
 import re
+import sys
 from pathlib import Path
 
 import nbformat
 import pandas as pd
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from report_lib.pipeline import export, index
+from report_lib import config
+from report_lib.pipeline import export, index, sharing
 from report_lib.pipeline.execute import NotebookRun, PipelineResult
 from report_lib.pipeline.page import PAGE_MIME, PageInfo, data_source_name, page_header, tidy
 from report_lib.pipeline.selfcontained import external_resources
@@ -189,6 +191,43 @@ def test_page_header_shows_the_data_source_by_name_only(tmp_path: Path) -> None:
     assert str(tmp_path) not in shown["text/html"]
     assert data_source_name("/srv/stats/충전인프라 현황_2511.xlsx") == "충전인프라 현황_2511.xlsx"
     assert data_source_name("data/workbooks/") == "workbooks"
+
+
+def test_an_executed_notebook_keeps_no_local_paths(tmp_path: Path) -> None:
+    site, data = tmp_path / "site", tmp_path / "data" / "cpo.csv"
+    notebook = site / "notebooks" / "reports.ipynb"
+    notebook.parent.mkdir(parents=True)
+    given = {"data_path": str(data), "output_dir": str(site / "reports"), "focus_cpo": "a/b",
+             "inputs": [str(site / "benchmark" / "results.csv"), "x"], "repeats": 3}
+    injected = new_code_cell(f"# Parameters\ndata_path = {str(data)!r}\n")
+    injected.metadata["tags"] = ["injected-parameters"]
+    warned = new_code_cell("run()", outputs=[
+        new_output("stream", name="stderr",
+                   text=f"{sys.prefix}/lib/tqdm/auto.py:21: TqdmWarning\n"),
+        new_output("error", ename="DataError", evalue=f"no file {site}/reports/x.csv",
+                   traceback=[f"File {config.PROJ_ROOT}/report_lib/data/load.py:3"])])
+    nb = new_notebook(cells=[injected, warned], metadata={
+        "kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"},
+        "papermill": {"input_path": str(tmp_path / "repo" / "reports.ipynb"),
+                      "output_path": str(notebook), "parameters": given}})
+    nbformat.write(nb, notebook)
+
+    sharing.share_paths(notebook, site)
+
+    text = notebook.read_text("utf-8")
+    assert str(tmp_path) not in text
+    shared = nbformat.read(notebook, as_version=4)
+    recorded = shared.metadata["papermill"]
+    assert (recorded["input_path"], recorded["output_path"]) == ("reports.ipynb",) * 2
+    assert recorded["parameters"] == {
+        "data_path": data.name, "output_dir": "../reports", "focus_cpo": "a/b",
+        "inputs": ["../benchmark/results.csv", "x"], "repeats": 3}
+    source = shared.cells[0].source
+    assert 'data_path = "cpo.csv"' in source and 'output_dir = "../reports"' in source
+    stream, error = shared.cells[1].outputs
+    assert stream.text == "<python>/lib/tqdm/auto.py:21: TqdmWarning\n"
+    assert error.evalue == "no file ../reports/x.csv"
+    assert error.traceback == ["File <project>/report_lib/data/load.py:3"]
 
 
 def test_index_has_no_local_paths_and_survives_a_move(tmp_path: Path) -> None:

@@ -404,6 +404,17 @@ def test_pages_stand_alone_without_local_paths(site: PipelineResult, planted_csv
         assert not re.search(r"<tr>\s*<th[^>]*>\d+</th>", page), name  # no pandas index column
         assert str(site.out_dir) not in page and str(planted_csv.parent) not in page, name
         assert str(config.PROJ_ROOT) not in page, name
+    notebooks = {p.stem: p for p in sorted((site.out_dir / "notebooks").glob("*.ipynb"))}
+    assert set(notebooks) == set(parameters.NOTEBOOKS)
+    for name, path in notebooks.items():  # the executed copies are shared too
+        text = path.read_text("utf-8")
+        for local in (site.out_dir, planted_csv.parent, config.PROJ_ROOT):
+            assert str(local) not in text, (name, local)
+        recorded = nbformat.reads(text, as_version=4).metadata["papermill"]
+        assert (recorded["input_path"], recorded["output_path"]) == (f"{name}.ipynb",) * 2
+    reports = nbformat.read(notebooks["reports"], as_version=4)
+    assert reports.metadata["papermill"]["parameters"]["data_path"] == planted_csv.name
+    assert reports.metadata["papermill"]["parameters"]["output_dir"] == "../reports"
     month = sorted(pd.read_csv(planted_csv)["month"])[-1]
     assert re.search(rf"<title>[^<]+ — {month} — [^<]+</title>", pages["reports.html"])
     assert "cpo.csv" in pages["reports.html"]  # the data source, by name

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from report_lib.pipeline.sharing import share_paths
+
 
 @dataclass
 class NotebookRun:
@@ -103,8 +105,12 @@ def _kernel_manager_class() -> type:
 
 
 def execute_notebook(run: NotebookRun, kernel_name: str, execution_timeout: int,
-                     progress: bool) -> None:
-    """Run ``run.source`` into ``run.notebook``; record status, time and the failing cell."""
+                     progress: bool, *, site: Path | None = None) -> None:
+    """Run ``run.source`` into ``run.notebook``; record status, time and the failing cell.
+
+    The executed notebook is left without local paths (pipeline.sharing.share_paths): paths
+    inside ``site`` (default: the notebook's folder) become relative, others their last part.
+    """
     import papermill
 
     assert run.notebook is not None
@@ -127,6 +133,8 @@ def execute_notebook(run: NotebookRun, kernel_name: str, execution_timeout: int,
         run.cell_index = mark_interrupted(run.notebook, run.ename, run.evalue)
     finally:
         run.seconds = time.perf_counter() - started
+        if run.notebook.is_file():
+            share_paths(run.notebook, site)
 
 
 def mark_interrupted(path: Path, ename: str, evalue: str) -> int | None:

@@ -93,7 +93,7 @@ def run_pipeline(
         run.notebook = out_dir / "notebooks" / f"{run.name}.ipynb"
         if progress:
             print(f"pipeline: running {run.name}.ipynb", file=sys.stderr, flush=True)
-        execute_notebook(run, kernel_name, execution_timeout, progress)
+        execute_notebook(run, kernel_name, execution_timeout, progress, site=out_dir)
         if run.notebook.is_file():
             run.html = export_html(run.notebook, out_dir / f"{run.name}.html", title=run.name)
         if run.status == "failed":
