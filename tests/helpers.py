@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import re
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -164,3 +166,17 @@ def column_sides(html: str) -> list[dict[str, set[str]]]:
                 columns[name].add(side)
         tables.append(columns)
     return tables
+
+
+def smallest_text_px(fig: Any, screen_px: int = 400) -> tuple[float, str]:
+    """(height in px, text) of the smallest visible text of ``fig`` when its PNG, saved as a
+    notebook shows it (``bbox_inches="tight"`` at the figure's dpi), is drawn ``screen_px``
+    wide."""
+    from matplotlib.text import Text
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=fig.dpi, bbox_inches="tight")
+    width_px = struct.unpack(">I", buf.getvalue()[16:20])[0]  # the PNG header's IHDR width
+    scale = screen_px / width_px
+    texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    return min((float(t.get_fontsize()) * fig.dpi / 72 * scale, t.get_text()) for t in texts)

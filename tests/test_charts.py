@@ -12,6 +12,7 @@ import pytest
 from report_lib.errors import DataError
 from report_lib.reports import charts
 from report_lib.reports.facts import compute_all_facts
+from tests.helpers import smallest_text_px
 
 MONTHS = [str(p) for p in pd.period_range(end="2025-11", periods=14, freq="M")]
 NAMES = ["GS차지비", "환경부", "한국전력공사", "에버온", "파워큐브",
@@ -178,6 +179,46 @@ def test_share_chart_shows_context_names_the_change_and_keeps_legends_off_the_da
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     renderer = FigureCanvasAgg(fig).get_renderer()
+    [legend] = fig.legends
+    box = legend.get_window_extent(renderer)
+    assert [t.get_text() for t in legend.get_texts()] == [
+        line.get_label() for axes in (ax, ax_share) for line in axes.get_lines()
+        if not line.get_label().startswith("_")]
     for axes in (ax, ax_share):
-        legend = axes.get_legend().get_window_extent(renderer)
-        assert legend.x0 >= axes.get_window_extent(renderer).x1  # beside the plot, not on it
+        assert not box.overlaps(axes.get_window_extent(renderer))  # off the plots, not on them
+
+
+def _all_charts(df: pd.DataFrame) -> dict[str, object]:
+    facts, other = facts_for(df), facts_for(df, "에버온")
+    return {"top": charts.top_operators_chart(facts["cpo"]),
+            "mix": charts.charger_mix_chart(facts["cpo"]),
+            "trend": charts.national_trend_chart(facts["trend"]),
+            "focus": charts.focus_vs_market_chart(other["trend"])}
+
+
+def test_every_text_is_readable_on_a_400_px_screen(df: pd.DataFrame) -> None:
+    for name, fig in _all_charts(df).items():
+        px, text = smallest_text_px(fig, screen_px=400)
+        assert px >= 10, (name, text, px)
+
+
+def test_month_axes_label_a_few_months_the_last_one_included(df: pd.DataFrame) -> None:
+    figs = _all_charts(df)
+    for name, ax in (("trend", figs["trend"].axes[1]), ("focus", figs["focus"].axes[1])):
+        shown = [t.get_text() for t in ax.get_xticklabels()]
+        assert 2 <= len(shown) <= 6, (name, shown)
+        assert shown[-1] == MONTHS[-1] and shown == sorted(shown), name
+
+
+@pytest.mark.parametrize("width_in", [4.0, 6.4, 10.0])
+def test_readable_raises_small_text_and_keeps_larger(width_in: float) -> None:
+    fig, axes = charts.new_figure(width_in, 3)
+    ax = axes[0, 0]
+    ax.plot([1, 2, 3], [1, 4, 9])
+    small = ax.set_xlabel("x", fontsize=6)
+    big = ax.set_title("title", fontsize=40)
+    charts.readable(fig)
+    least = 10 * 72 * width_in / 400  # points that are 10 px tall at 400 px wide
+    assert least <= small.get_fontsize() < least + 0.5
+    assert big.get_fontsize() == 40
+    assert all(t.get_fontsize() >= least for t in ax.get_xticklabels())

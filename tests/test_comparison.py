@@ -13,7 +13,7 @@ from report_lib.bench.analysis import check_targets, summarize
 from report_lib.bench.summary import format_summary, report_markdown
 from report_lib.pipeline.page import tidy
 from report_lib.reports.sanitize import render_markdown_safe
-from tests.helpers import column_sides
+from tests.helpers import column_sides, smallest_text_px
 
 
 def row(scenario: str, strategy: str, n: int, c: int, makespan: float, *, lb: float = 1.0,
@@ -263,12 +263,14 @@ def test_throttle_chart_draws_each_case_with_its_own_quota() -> None:
             sustained=13_319),
     ])
     ax = figures.throttle_chart(rows).axes[0]
-    assert [p.get_height() for p in ax.patches] == [4_000, 13_319]
+    assert [p.get_width() for p in ax.patches] == [4_000, 13_319]
     quota, ninety = ax.collections[:2]
-    assert [float(seg[0][1]) for seg in quota.get_segments()] == [4_218, 13_919]
-    assert [float(seg[0][1]) for seg in ninety.get_segments()] == pytest.approx(
+    assert [float(seg[0][0]) for seg in quota.get_segments()] == [4_218, 13_919]
+    assert [float(seg[0][0]) for seg in ninety.get_segments()] == pytest.approx(
         [0.9 * 4_218, 0.9 * 13_919])
-    assert ax.get_ylim()[0] == 0
+    assert ax.get_xlim()[0] == 0
+    assert [t.get_text() for t in ax.texts] == [
+        f"{4_000 / 4_218:.0%} of 4,218\n0 thr./run", f"{13_319 / 13_919:.0%} of 13,919\n0 thr./run"]
 
 
 def test_gantt_chart_one_bar_per_call() -> None:
@@ -420,3 +422,20 @@ def test_the_comparison_page_tables_align_text_left_and_numbers_right(
         for table in column_sides(html):
             for column, sides in table.items():
                 assert sides == {"right" if column in numbers else "left"}, column
+
+
+def test_every_comparison_chart_is_readable_on_a_400_px_screen(results: pd.DataFrame) -> None:
+    throttled = results[results["scenario"] == "throttled"]
+    timeline = [{"scenario": "seed", "variant": "", "strategy": "thread", "start_method": "",
+                 "n_jobs": 3, "concurrency": 3, "repeat": 1,
+                 "jobs": [{"key": f"k{i}", "start_s": 0.0, "end_s": 2.0, "attempts": 1,
+                           "worker": "w", "error_type": None} for i in range(3)]}]
+    charts = {"makespan": figures.makespan_chart(results),
+              "scaling": figures.scaling_chart(results),
+              "resources": figures.resources_chart(results),
+              "throttle": figures.throttle_chart(throttled),
+              "gantt": figures.gantt_chart(timeline)}
+    for name, fig in charts.items():
+        assert fig is not None, name
+        px, text = smallest_text_px(fig, screen_px=400)
+        assert px >= 10, (name, text, px)

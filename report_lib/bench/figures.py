@@ -1,6 +1,8 @@
 """The comparison report's charts, drawn from benchmark results (see bench.comparison).
 
-Every chart is a matplotlib Figure not attached to pyplot (safe in threads and notebooks).
+Every chart is a matplotlib Figure not attached to pyplot (safe in threads and notebooks), drawn
+``CHART_WIDTH_IN`` wide with its panels stacked and its text readable on a 400 px screen
+(reports.charts.readable).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from report_lib.bench.plan import (
     SEQUENTIAL,
     THREE_REPORT_SCENARIOS,
 )
-from report_lib.reports.charts import new_figure
+from report_lib.reports.charts import CHART_WIDTH_IN, new_figure, readable, wrap
 
 COLORS = {"sequential": "#7F7F7F", "thread": "#4C78A8", "process": "#F58518",
           "asyncio": "#54A24B", "dask": "#B279A2", "original": "#E45756"}
@@ -29,6 +31,11 @@ COLORS = {"sequential": "#7F7F7F", "thread": "#4C78A8", "process": "#F58518",
 
 def _color(label: str) -> str:
     return COLORS.get(label.split("/")[0], "#333333")
+
+
+def _rotation(n_labels: int) -> int:
+    """How much a row of strategy names under bars is turned: upright past 6 names."""
+    return 30 if n_labels <= 6 else 90
 
 
 def _value_axis(ax: Any, values: np.ndarray, name: str) -> None:
@@ -64,10 +71,10 @@ def makespan_chart(results: pd.DataFrame) -> Figure:
     frame = with_labels(results)
     scenarios = [s for s in order(frame["scenario"], SCENARIOS) if s != ORIGINAL]
     scenarios = scenarios or [ORIGINAL]
-    fig, axes = new_figure(max(4.5, 4.2 * len(scenarios)), 4.4, ncols=len(scenarios))
+    fig, axes = new_figure(CHART_WIDTH_IN, 0.8 + 3.6 * len(scenarios), nrows=len(scenarios))
     originals = frame[(frame["scenario"] == ORIGINAL)]
     rng = np.random.default_rng(0)
-    for ax, scenario in zip(axes[0], scenarios, strict=True):
+    for ax, scenario in zip(axes[:, 0], scenarios, strict=True):
         n, conc, rows = _panel_rows(frame, scenario)
         if scenario != ORIGINAL:
             scale = rows["time_scale"].iloc[0]
@@ -81,11 +88,12 @@ def makespan_chart(results: pd.DataFrame) -> Figure:
         for pos, lab, values in zip(positions, labels, data, strict=True):
             ax.scatter(pos + rng.uniform(-0.12, 0.12, len(values)), values, s=18,
                        color=_color(lab), zorder=3)
-        ax.set_xticks(positions, labels, rotation=30, ha="right")
+        turned = _rotation(len(labels))
+        ax.set_xticks(positions, labels, rotation=turned, ha="right" if turned < 90 else "center")
         _value_axis(ax, np.concatenate(data), "makespan, s")
-        ax.set_title(f"{scenario}: N={n}, concurrency {conc}", fontsize=10)
-    fig.suptitle("Makespan per strategy (box and points: spread over repeats)")
-    return fig
+        ax.set_title(f"{scenario}: N={n}, concurrency {conc}")
+    fig.suptitle(wrap("Makespan per strategy (box and points: spread over repeats)"))
+    return readable(fig)
 
 
 def scaling_chart(results: pd.DataFrame) -> Figure | None:
@@ -99,8 +107,8 @@ def scaling_chart(results: pd.DataFrame) -> Figure | None:
         return None
     scenario = candidates[0]
     rows = table[table["scenario"] == scenario]
-    fig, axes = new_figure(11.5, 4.4, ncols=2)
-    ax_speed, ax_eff = axes[0]
+    fig, axes = new_figure(CHART_WIDTH_IN, 8.5, nrows=2)
+    ax_speed, ax_eff = axes[:, 0]
     speeds: list[np.ndarray] = []
     for label in order(rows["label"], BENCH_STRATEGIES):
         mine = rows[rows["label"] == label]
@@ -125,14 +133,14 @@ def scaling_chart(results: pd.DataFrame) -> Figure | None:
         ax.grid(True, which="both", alpha=0.3)
     _value_axis(ax_speed, np.concatenate(speeds) if speeds else np.array([]),
                 "speedup vs sequential")
-    ax_speed.set_title(f"{scenario}: speedup (estimated as Σ latencies / makespan "
-                       "where sequential did not run)", fontsize=9)
+    ax_speed.set_title(wrap(f"{scenario}: speedup (estimated as Σ latencies / makespan "
+                            "where sequential did not run)"))
     ax_eff.axhline(1.0, color="#999999", linewidth=0.8)
     ax_eff.set_ylim(0, 1.1)
-    ax_eff.set_ylabel("efficiency = lower bound / makespan")
-    ax_eff.set_title(f"{scenario}: efficiency", fontsize=10)
-    fig.legend(*ax_eff.get_legend_handles_labels(), loc="outside right upper", fontsize=7)
-    return fig
+    ax_eff.set_ylabel("efficiency")
+    ax_eff.set_title(f"{scenario}: efficiency = lower bound / makespan")
+    fig.legend(*ax_eff.get_legend_handles_labels(), loc="outside lower center", ncols=2)
+    return readable(fig)
 
 
 def pick_timeline_runs(
@@ -168,8 +176,8 @@ def gantt_chart(
     if not runs:
         return None
     n = int(runs[0]["n_jobs"])
-    fig, axes = new_figure(10, 0.8 + len(runs) * (0.7 + 0.015 * min(n, 100)), nrows=len(runs),
-                        sharex=True)
+    fig, axes = new_figure(CHART_WIDTH_IN, 1.2 + len(runs) * (0.8 + 0.015 * min(n, 100)),
+                           nrows=len(runs), sharex=True)
     for ax, run in zip(axes[:, 0], runs, strict=True):
         jobs = sorted(run["jobs"], key=lambda j: float(j["start_s"]))
         label = "/".join(str(p) for p in (run["strategy"], run.get("variant"),
@@ -181,12 +189,11 @@ def gantt_chart(
                 left=[float(j["start_s"]) for j in jobs], color=colors, height=0.8)
         ax.set_yticks([])
         ax.invert_yaxis()
-        ax.set_ylabel(f"{label}\nc={run['concurrency']}", rotation=0, ha="right", va="center",
-                      fontsize=9)
+        ax.set_ylabel(f"{label}\nc={run['concurrency']}", rotation=0, ha="right", va="center")
     axes[-1, 0].set_xlabel("seconds since the run's start")
-    fig.suptitle(f"Calls over time: {runs[0]['scenario']}, N={n} (a bar per call; red: failed, "
-                 "orange: retried)", fontsize=10)
-    return fig
+    fig.suptitle(wrap(f"Calls over time: {runs[0]['scenario']}, N={n} (a bar per call; red: "
+                      "failed, orange: retried)"))
+    return readable(fig)
 
 
 def resources_chart(results: pd.DataFrame) -> Figure:
@@ -194,22 +201,23 @@ def resources_chart(results: pd.DataFrame) -> Figure:
     frame = with_labels(results)
     labels = order(frame["label"], BENCH_STRATEGIES)
     per = frame.groupby("label").median(numeric_only=True).reindex(labels)
-    fig, axes = new_figure(11.5, 4.0, ncols=2)
-    ax_cpu, ax_mem = axes[0]
+    fig, axes = new_figure(CHART_WIDTH_IN, 8.0, nrows=2)
+    ax_cpu, ax_mem = axes[:, 0]
     colors = [_color(lab) for lab in labels]
     if "cpu_ms_per_call" in per.columns:
         bars = ax_cpu.bar(labels, per["cpu_ms_per_call"], color=colors)
-        ax_cpu.bar_label(bars, fmt="%.2f", fontsize=8)
+        ax_cpu.bar_label(bars, fmt="%.2f")
     ax_cpu.set_ylabel("client CPU per call, ms")
-    ax_cpu.set_title("CPU per call (median over runs)", fontsize=10)
+    ax_cpu.set_title("CPU per call (median over runs)")
     if "peak_rss_mb" in per.columns:
         bars = ax_mem.bar(labels, per["peak_rss_mb"], color=colors)
-        ax_mem.bar_label(bars, fmt="%.0f", fontsize=8)
+        ax_mem.bar_label(bars, fmt="%.0f")
     ax_mem.set_ylabel("peak RSS, MB")
-    ax_mem.set_title("Peak memory of the client (median over runs)", fontsize=10)
+    ax_mem.set_title("Peak memory of the client (median over runs)")
     for ax in (ax_cpu, ax_mem):
-        ax.tick_params(axis="x", labelrotation=30)
-    return fig
+        ax.tick_params(axis="x", labelrotation=_rotation(len(labels)))
+        ax.margins(y=0.15)
+    return readable(fig)
 
 
 def throttle_chart(results: pd.DataFrame) -> Figure | None:
@@ -220,22 +228,24 @@ def throttle_chart(results: pd.DataFrame) -> Figure | None:
         return None
     names = [f"{lab}\nN={n}, c={c}" for lab, n, c in
              zip(table["label"], table["n_jobs"], table["concurrency"], strict=True)]
-    fig, axes = new_figure(max(7.0, 1.6 * len(table)), 4.6)
+    fig, axes = new_figure(CHART_WIDTH_IN, 1.8 + 1.0 * len(table))
     ax = axes[0, 0]
-    x = np.arange(len(table))
-    bars = ax.bar(x, table[column], width=0.6, color=[_color(lab) for lab in table["label"]])
+    y = np.arange(len(table))
+    ax.barh(y, table[column], height=0.6, color=[_color(lab) for lab in table["label"]])
     quotas = table["quota_tpm"].astype(float).to_numpy()
-    ax.hlines(quotas, x - 0.4, x + 0.4, colors="#E45756", linestyles="--",
+    ax.vlines(quotas, y - 0.4, y + 0.4, colors="#E45756", linestyles="--",
               label="its quota, tokens/min")
-    ax.hlines(0.9 * quotas, x - 0.4, x + 0.4, colors="#E45756", linestyles=":",
+    ax.vlines(0.9 * quotas, y - 0.4, y + 0.4, colors="#E45756", linestyles=":",
               label="90 % of its quota")
-    labels = [f"{v:,.0f} of {q:,.0f}\n{v / q:.0%}; {t:.0f} thr./run"
-              for v, q, t in zip(table[column], quotas, table["throttled"], strict=True)]
-    ax.bar_label(bars, labels=labels, fontsize=7)
-    ax.set_xticks(x, names, fontsize=8)
-    ax.set_ylim(0, float(max(quotas.max(), table[column].max())) * 1.3)
-    ax.set_ylabel(f"tokens per minute ({column.removesuffix('_tpm')}), from 0")
-    ax.set_title("Throughput under each case's token quota (thr. = throttled responses)",
-                 fontsize=10)
-    ax.legend(fontsize=8, loc="upper right")
-    return fig
+    for at, v, q, t in zip(y, table[column], quotas, table["throttled"], strict=True):
+        ax.annotate(f"{v / q:.0%} of {q:,.0f}\n{t:.0f} thr./run", (max(v, q), at),
+                    xytext=(6, 0), textcoords="offset points", va="center")  # past the quota
+    ax.set_yticks(y, names)
+    ax.invert_yaxis()
+    ax.set_xlim(0, float(max(quotas.max(), table[column].max())) * 1.6)
+    ax.xaxis.set_major_locator(mticker.MaxNLocator(4))
+    ax.xaxis.set_major_formatter(mticker.StrMethodFormatter("{x:,.0f}"))
+    ax.set_xlabel(f"tokens per minute ({column.removesuffix('_tpm')}), from 0")
+    ax.set_title(wrap("Throughput under each case's token quota (thr. = throttled responses)"))
+    fig.legend(loc="outside lower center", ncols=2)
+    return readable(fig)

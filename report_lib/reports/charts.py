@@ -3,13 +3,20 @@
 Every builder returns a ``matplotlib.figure.Figure`` (not pyplot state), so notebooks show it with
 ``display(fig)`` and tests can count its bars and lines. Korean operator names need a font with
 Hangul glyphs; when none is installed they are romanized so the labels stay readable.
+
+A shared page shows a chart at most as wide as the screen: on a 400 px phone a chart
+``CHART_WIDTH_IN`` wide is scaled to 400 / (100 × 6.4). ``readable(fig)`` sets every text of a
+chart (tick labels, legends, bar labels) to at least the size that is ``READABLE_PX`` tall there;
+charts are drawn ``CHART_WIDTH_IN`` wide with panels stacked, and month axes label a few months.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib.util
+import math
 import re
+import textwrap
 import warnings
 from functools import lru_cache
 from pathlib import Path
@@ -31,6 +38,10 @@ HANGUL_FONTS: tuple[str, ...] = (
     "AppleGothic", "Apple SD Gothic Neo", "UnDotum", "Baekmuk Gulim",
 )
 SLOW_COLOR, FAST_COLOR = "#4C78A8", "#F58518"
+CHART_WIDTH_IN = 6.4  # 640 px at 100 dpi: the width every chart is drawn at
+NARROW_SCREEN_PX = 400  # a phone: the page shows the chart this wide
+READABLE_PX = 10.0  # the least height of any text of a chart there
+MOST_MONTH_LABELS = 6  # a month axis labels at most this many months
 FOCUS_COLOR, OTHER_COLOR, MARKET_COLOR = "#E45756", "#9DB4CF", "#54A24B"
 
 _INITIALS = ("g", "kk", "n", "d", "tt", "r", "m", "b", "pp", "s", "ss", "", "j", "jj", "ch",
@@ -134,6 +145,36 @@ def new_figure(width: float, height: float, nrows: int = 1, ncols: int = 1,
     return fig, fig.subplots(nrows, ncols, squeeze=False, **kw)
 
 
+def readable_pt(width_in: float) -> float:
+    """The least font size (points, to half a point) whose text is ``READABLE_PX`` tall when a
+    chart ``width_in`` inches wide is shown ``NARROW_SCREEN_PX`` wide."""
+    return math.ceil(READABLE_PX * 72 * width_in / NARROW_SCREEN_PX * 2) / 2
+
+
+def readable(fig: Figure) -> Figure:
+    """``fig`` with every text at least ``readable_pt`` of its width (tick labels drawn later
+    too); larger texts (titles) keep their size. Returns ``fig``."""
+    size = readable_pt(fig.get_figwidth())
+    for ax in fig.axes:
+        ax.tick_params(which="both", labelsize=size)
+    for text in fig.findobj(mpl.text.Text):
+        if float(text.get_fontsize()) < size:
+            text.set_fontsize(size)
+    return fig
+
+
+def wrap(text: str, width: int = 48) -> str:
+    """A title or label in lines of at most ``width`` characters (a narrow chart's width)."""
+    return "\n".join(textwrap.wrap(text, width)) or text
+
+
+def month_ticks(ax: Any, months: list[str], most: int = MOST_MONTH_LABELS) -> None:
+    """Label every k-th month of a month axis (the last one always) so at most ``most`` show."""
+    step = max(1, math.ceil(len(months) / most))
+    shown = list(range(len(months) - 1, -1, -step))[::-1]
+    ax.set_xticks(shown, [months[i] for i in shown])
+
+
 def _figure(width: float, height: float, rows: int = 1) -> tuple[Figure, list]:
     fig, axes = new_figure(width, height, nrows=rows, sharex=rows > 1)
     return fig, list(axes[:, 0])
@@ -173,17 +214,18 @@ def top_operators_chart(facts: Facts, n: int = 15) -> Figure:
     if extra is not None:
         rows.append((f"{int(extra['rank'])}. {label(str(extra['cpo']))}",
                      extra["total_chargers"], extra["share"], True))
-    fig, (ax,) = _figure(9, 0.38 * len(rows) + 1.4)
+    fig, (ax,) = _figure(CHART_WIDTH_IN, 0.4 * len(rows) + 1.4)
     labels = [r[0] for r in rows][::-1]
     values = [float(r[1]) for r in rows][::-1]
     colors = [FOCUS_COLOR if r[3] else OTHER_COLOR for r in rows][::-1]
     bars = ax.barh(labels, values, color=colors)
-    ax.bar_label(bars, labels=[f"{float(r[2]):.1f}%" for r in rows][::-1], padding=3, fontsize=8)
+    ax.bar_label(bars, labels=[f"{float(r[2]):.1f}%" for r in rows][::-1], padding=3)
     ax.set_xlabel("total chargers")
-    ax.set_title(f"Top {len(top)} operators by chargers, {facts.target_month}")
-    ax.margins(x=0.12)
+    ax.set_title(wrap(f"Top {len(top)} operators by chargers, {facts.target_month}"))
+    ax.margins(x=0.2)
+    ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(4))
     ax.xaxis.set_major_formatter(mpl.ticker.StrMethodFormatter("{x:,.0f}"))
-    return fig
+    return readable(fig)
 
 
 def charger_mix_chart(facts: Facts, n: int = 10) -> Figure:
@@ -201,20 +243,21 @@ def charger_mix_chart(facts: Facts, n: int = 10) -> Figure:
         fast.append(float(market_fast))
     names, fast = names[::-1], fast[::-1]
     slow = [100.0 - f for f in fast]
-    fig, (ax,) = _figure(9, 0.38 * len(names) + 1.4)
+    fig, (ax,) = _figure(CHART_WIDTH_IN, 0.4 * len(names) + 1.8)
     ax.barh(names, slow, color=SLOW_COLOR, label="slow (AC)")
     bars = ax.barh(names, fast, left=slow, color=FAST_COLOR, label="fast (DC)")
-    ax.bar_label(bars, labels=[f"{f:.1f}%" for f in fast], padding=3, fontsize=8)
+    ax.bar_label(bars, labels=[f"{f:.1f}%" for f in fast], padding=3)
     for tick in ax.get_yticklabels():
         if tick.get_text() == "National" or (
             facts.focus_cpo and tick.get_text() == label(facts.focus_cpo)
         ):
             tick.set_fontweight("bold")
-    ax.set_xlim(0, 112)
+    ax.set_xlim(0, 118)
+    ax.set_xticks([0, 25, 50, 75, 100])
     ax.set_xlabel("% of the operator's chargers")
-    ax.set_title(f"Slow/fast charger mix, {facts.target_month}")
-    fig.legend(loc="outside lower center", ncols=2, fontsize=8)
-    return fig
+    ax.set_title(wrap(f"Slow/fast charger mix, {facts.target_month}"))
+    fig.legend(loc="outside lower center", ncols=2)
+    return readable(fig)
 
 
 def national_trend_chart(facts: Facts) -> Figure:
@@ -223,14 +266,14 @@ def national_trend_chart(facts: Facts) -> Figure:
     nat = _table(facts, "national")
     months = [str(m) for m in nat["month"]]
     slow = nat["slow_chargers"].astype(float).to_numpy()
-    fig, (ax, ax_growth) = _figure(10, 6.5, rows=2)
+    fig, (ax, ax_growth) = _figure(CHART_WIDTH_IN, 7.0, rows=2)
     ax.bar(months, slow, color=SLOW_COLOR, label="slow (AC)")
     ax.bar(months, nat["fast_chargers"].astype(float), bottom=slow, color=FAST_COLOR,
            label="fast (DC)")
     ax.set_ylabel("chargers")
     ax.set_ylim(0, float(nat["total_chargers"].max()) * 1.35)  # room for the legend
     ax.yaxis.set_major_formatter(mpl.ticker.StrMethodFormatter("{x:,.0f}"))
-    ax.set_title(f"National chargers, last {len(months)} months to {facts.target_month}")
+    ax.set_title(wrap(f"National chargers, last {len(months)} months to {facts.target_month}"))
     ax_share = ax.twinx()
     fast_pct = pd.to_numeric(nat["fast_pct"], errors="coerce").astype(float)
     ax_share.plot(months, fast_pct, marker="o", color="#333333", label="fast share % (right)")
@@ -238,16 +281,17 @@ def national_trend_chart(facts: Facts) -> Figure:
     ax_share.set_ylim(0, max(20.0, float(fast_pct.max(skipna=True) or 0) * 1.35))
     handles = ax.get_legend_handles_labels()
     more = ax_share.get_legend_handles_labels()
-    ax.legend(handles[0] + more[0], handles[1] + more[1], loc="upper left", fontsize=8)
+    ax.legend(handles[0] + more[0], handles[1] + more[1], loc="upper left", ncols=2)
     growth = pd.to_numeric(nat["total_change_pct"], errors="coerce").astype(float)
     bars = ax_growth.bar(months, growth.fillna(0), color="#72B7B2")
     ax_growth.bar_label(bars, labels=["" if pd.isna(g) else f"{g:+.2f}%" for g in growth],
-                        padding=2, fontsize=7)
+                        padding=2, rotation=90)
     ax_growth.axhline(0, color="#999999", linewidth=0.8)
-    ax_growth.set_ylabel("total chargers, MoM %")
-    ax_growth.margins(y=0.2)
+    ax_growth.set_ylabel("total, MoM %")
+    ax_growth.margins(y=0.45)
+    month_ticks(ax_growth, months)
     ax_growth.tick_params(axis="x", labelrotation=45)
-    return fig
+    return readable(fig)
 
 
 def focus_vs_market_chart(facts: Facts) -> Figure:
@@ -267,16 +311,13 @@ def focus_vs_market_chart(facts: Facts) -> Figure:
     market = nat["total_chargers"].astype(float)
     months = [str(m) for m in own.index]
     name = label(facts.focus_cpo)
-    fig, (ax, ax_share) = _figure(10, 6.5, rows=2)
+    fig, (ax, ax_share) = _figure(CHART_WIDTH_IN, 7.5, rows=2)
     ax.plot(months, own_total / present.iloc[0] * 100, marker="o", color=FOCUS_COLOR, label=name)
     ax.plot(months, market.reindex(own.index) / market.loc[since] * 100, marker="o",
             color=MARKET_COLOR, label="market (all operators)")
     ax.axhline(100, color="#999999", linewidth=0.8)
     ax.set_ylabel(f"chargers, {since} = 100")
-    ax.set_title(f"{name} against the market, to {facts.target_month}")
-    outside = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0), "borderaxespad": 0.0,
-               "fontsize": 8, "frameon": False}  # legends beside the data, never over it
-    ax.legend(**outside)
+    ax.set_title(wrap(f"{name} against the market, to {facts.target_month}"))
     share = pd.to_numeric(own["share"], errors="coerce").astype(float)
     ax_share.plot(months, share, marker="o", color=FOCUS_COLOR, label=f"{name} share %")
     ax_share.set_ylabel("% of national chargers")
@@ -285,11 +326,14 @@ def focus_vs_market_chart(facts: Facts) -> Figure:
     known = share.dropna()
     ax_share.annotate(f"{known.iloc[-1] - known.iloc[0]:+.2f} pp since {known.index[0]}",
                       xy=(months.index(str(known.index[-1])), known.iloc[-1]), xytext=(0, 8),
-                      textcoords="offset points", ha="right", fontsize=8)
+                      textcoords="offset points", ha="right")
     ax_share.yaxis.set_major_formatter(mpl.ticker.StrMethodFormatter("{x:.1f}"))
-    ax_share.legend(**outside)
+    handles, labels = (a + b for a, b in zip(ax.get_legend_handles_labels(),
+                                             ax_share.get_legend_handles_labels(), strict=True))
+    fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False)  # off the data
+    month_ticks(ax_share, months)
     ax_share.tick_params(axis="x", labelrotation=45)
-    return fig
+    return readable(fig)
 
 
 def national_summary_table(facts: Facts) -> pd.DataFrame:
