@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,10 @@ from report_lib.data.loader import load_data
 from report_lib.emulator import Emulator
 from report_lib.errors import RunInterrupted
 from report_lib.execution import STRATEGIES, run_jobs
+from report_lib.execution.loop import LoopThread
 from report_lib.jobs import ReportResult, RunResult
 from report_lib.llm.async_client import load_aiobotocore
-from report_lib.llm.backends import BACKENDS, Backend, check_settings
+from report_lib.llm.backends import BACKENDS, Backend, check_settings, open_sync_client
 from report_lib.llm.settings import BackendSettings
 from report_lib.reports.factcheck import ResultChecker
 from report_lib.reports.jobs import build_jobs
@@ -45,30 +47,51 @@ def backend_endpoint(
         yield replace(settings, endpoint_url=emu.url, limiter_window_s=60.0 * time_scale), emu
 
 
+@dataclass
+class Ahead:
+    """What ``client_ahead`` prepares: the shared backend (None when the strategy's workers
+    build their own) and, for the asyncio strategy, the loop its async client was opened on."""
+
+    backend: Future[Backend | None]
+    loop: asyncio.AbstractEventLoop | None = None
+
+
+def _build(settings: BackendSettings, pool: int, loop: LoopThread | None) -> Backend:
+    backend = BACKENDS.create(settings, pool)
+    if loop is None:
+        open_sync_client(backend)  # the client the threads share
+    elif (aopen := getattr(backend, "aopen", None)) is not None:
+        loop.submit(aopen()).result()  # the client belongs to that loop: open it there
+    return backend
+
+
 @contextmanager
 def client_ahead(settings: BackendSettings, strategy: str, max_concurrency: int | None,
-                 n_jobs: int) -> Iterator[Future[Backend | None]]:
+                 n_jobs: int) -> Iterator[Ahead]:
     """Build the client a strategy shares (sequential/thread/asyncio) on a helper thread while
     the caller computes the facts, so a cold run does not wait for it; closed at the end.
-    The future holds None for strategies whose workers build their own."""
+    For asyncio, the async client is opened on an event loop of its own thread, where the run
+    then goes (``Ahead.loop``)."""
     chosen = STRATEGIES.get(strategy)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="client-ahead") as helper:
-        future: Future[Backend | None]
+    loop = LoopThread() if chosen.uses_async_client else None
+    helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="client-ahead")
+    future: Future[Backend | None] = Future()
+    try:
         if chosen.reuses_backend:
             wanted = max_concurrency or chosen.default_concurrency(n_jobs)
             pool = chosen.pool_size(max(1, min(wanted, n_jobs)))
-            if chosen.uses_async_client:
+            if loop is not None:
                 helper.submit(load_aiobotocore)  # its imports, off the event loop's clock
-            future = helper.submit(BACKENDS.create, settings, pool)
+            future = helper.submit(_build, settings, pool, loop)
         else:
-            future = Future()
             future.set_result(None)
-        try:
-            yield future
-        finally:
-            built = future.result() if future.done() and future.exception() is None else None
-            if built is not None:
-                built.close()
+        yield Ahead(future, loop.loop if loop is not None else None)
+    finally:
+        helper.shutdown(wait=True)  # a build still under way ends, so that it can be closed
+        if future.done() and future.exception() is None and (built := future.result()):
+            built.close()  # before the loop stops: its async client closes on it
+        if loop is not None:
+            loop.close()
 
 
 def generate_reports(
@@ -97,7 +120,6 @@ def generate_reports(
     that had finished, the others listed as ``Interrupted``.
     """
     STRATEGIES.validate(strategy)
-    df = data if isinstance(data, pd.DataFrame) else load_data(data)
     base = replace(settings or BackendSettings(), backend=backend)
     extra: dict[str, Any] = {"window_months": window}
     with (
@@ -107,11 +129,15 @@ def generate_reports(
         ),
         client_ahead(ready, strategy, max_concurrency, len(kinds)) as ahead,
     ):
-        jobs = build_jobs(  # the facts; the strategy's client is being built meanwhile
+        # the data and the facts; the strategy's client is being built meanwhile
+        df = data if isinstance(data, pd.DataFrame) else load_data(data)
+        jobs = build_jobs(
             df, month=month, focus_cpo=focus_cpo, window=window, language=language, kinds=kinds
         )
-        client = ahead.result()
+        # the clock starts where the facts end, as it always has: a client still being built
+        # is waited for inside the timed run
         started = time.perf_counter()
+        client = ahead.backend.result()
         checker = ResultChecker(jobs)  # every delivered report gets its fact_check
 
         def finish(results: list[ReportResult]) -> RunResult:
@@ -129,7 +155,7 @@ def generate_reports(
         try:
             results = run_jobs(jobs, ready, strategy=strategy, max_concurrency=max_concurrency,
                                progress=progress, on_result=checker.wrap(on_result),
-                               on_text=on_text, backend=client)
+                               on_text=on_text, backend=client, loop=ahead.loop)
         except RunInterrupted as exc:
             exc.run = finish(exc.results or [])
             raise

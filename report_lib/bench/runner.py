@@ -31,7 +31,7 @@ from report_lib.execution import STRATEGIES, arun_jobs, run_jobs
 from report_lib.execution.dask import close_cluster, local_cluster
 from report_lib.jobs import ReportJob, ReportResult
 from report_lib.llm.async_client import AsyncBedrock
-from report_lib.llm.backends import BACKENDS, Backend
+from report_lib.llm.backends import BACKENDS, Backend, open_sync_client
 from report_lib.llm.settings import BackendSettings
 
 POOL_FULL_TEXT = "Connection pool is full"
@@ -119,7 +119,7 @@ def client_create_ms(settings: BackendSettings, times: int = 3) -> float:
     samples = []
     for _ in range(times):
         t = time.perf_counter()
-        BACKENDS.create(settings, max_concurrency=10).close()
+        open_sync_client(BACKENDS.create(settings, max_concurrency=10)).close()  # Session + client
         samples.append((time.perf_counter() - t) * 1000)
     return statistics.median(samples)
 
@@ -154,6 +154,8 @@ class CaseRunner:
         elif case.tpm is None and strategy.reuses_backend and case.variant != "cold":
             pool = strategy.pool_size(case.concurrency)
             self.backend = BACKENDS.create(self.settings, max_concurrency=pool)
+            if not strategy.uses_async_client:
+                open_sync_client(self.backend)
             if case.strategy == "asyncio":  # one long-lived loop, as in an async service
                 self._start_loop()
         return self

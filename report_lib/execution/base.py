@@ -18,6 +18,7 @@ The strategies themselves live in ``local`` (sequential, thread, asyncio, origin
 from __future__ import annotations
 
 import abc
+import asyncio
 import signal
 import time
 from collections.abc import Callable, Sequence
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from report_lib.errors import ConfigError, RunInterrupted
 from report_lib.execution.calls import KeyedTextCallback, make_result
 from report_lib.jobs import ReportJob, ReportResult
-from report_lib.llm.backends import BACKENDS
+from report_lib.llm.backends import BACKENDS, open_sync_client
 from report_lib.registry import Registry
 
 if TYPE_CHECKING:
@@ -148,6 +149,7 @@ class RunOptions:
     workers: int | None = None
     backend: Backend | None = None
     on_text: KeyedTextCallback | None = None
+    loop: asyncio.AbstractEventLoop | None = None  # asyncio: run on this loop (another thread's)
 
 
 @dataclass
@@ -181,7 +183,9 @@ class Strategy(abc.ABC):
         return concurrency
 
     def make_backend(self, run: Run) -> Backend:
-        return BACKENDS.create(run.settings, max_concurrency=self.pool_size(run.concurrency))
+        """The run's own backend; a sync strategy's client is built before its workers start."""
+        backend = BACKENDS.create(run.settings, max_concurrency=self.pool_size(run.concurrency))
+        return backend if self.uses_async_client else open_sync_client(backend)
 
     def run(
         self,
@@ -283,6 +287,7 @@ def run_jobs(
     on_text: KeyedTextCallback | None = None,
     backend: Backend | None = None,
     workers: int | None = None,
+    loop: asyncio.AbstractEventLoop | None = None,
 ) -> list[ReportResult]:
     """Answer every job with ``strategy`` (a name in STRATEGIES); results in job order.
 
@@ -290,11 +295,14 @@ def run_jobs(
     every strategy. ``start_method`` (spawn|fork|forkserver) applies to ``process``;
     ``scheduler`` (a dask scheduler address) to ``dask``; ``workers`` sets the process/dask
     worker count. ``backend`` reuses a built backend in sequential/thread/asyncio (process and
-    dask workers always build their own from ``settings``). ``on_result(result)`` is called in
+    dask workers always build their own from ``settings``). ``loop`` (asyncio) is an event loop
+    running on another thread (execution.loop.LoopThread) to run on, where ``backend``'s async
+    client may already be open; it is left running. ``on_result(result)`` is called in
     the caller's thread as each job completes; ``on_text(key, delta)`` receives streamed text in
     the in-process strategies. Ctrl-C raises errors.RunInterrupted with the finished results.
     """
     options = RunOptions(max_concurrency=max_concurrency, start_method=start_method,
-                         scheduler=scheduler, workers=workers, backend=backend, on_text=on_text)
+                         scheduler=scheduler, workers=workers, backend=backend, on_text=on_text,
+                         loop=loop)
     return STRATEGIES.get(strategy).run(jobs, settings, options, progress=progress,
                                         on_result=on_result)

@@ -6,7 +6,9 @@
   on Ctrl-C the run returns at once and a call still in flight cannot hold the process open.
 - ``asyncio``: ``backend.acall`` under an asyncio.Semaphore(max_concurrency). From a script it
   uses ``asyncio.run``; when an event loop already runs in this thread (a Jupyter cell) it runs
-  a fresh loop on a helper thread and waits for it. ``await arun_jobs(...)`` is the async API.
+  a fresh loop on a helper thread and waits for it; ``RunOptions.loop`` runs it on a loop the
+  caller keeps on another thread (execution.loop.LoopThread: generate opens the client there
+  ahead of the run). ``await arun_jobs(...)`` is the async API.
 - ``original``: the design this project replaces, kept as the benchmark's baseline: 3 threads
   (or ``max_concurrency``), and a new boto3 Session + client built for every job.
 """
@@ -14,6 +16,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import queue
 import threading
@@ -30,6 +33,7 @@ from report_lib.execution.base import (
     check_concurrency,
 )
 from report_lib.execution.calls import KeyedTextCallback, arun_one, run_one
+from report_lib.execution.loop import LoopThread
 from report_lib.jobs import ReportJob, ReportResult
 from report_lib.llm.backends import BACKENDS
 
@@ -213,48 +217,35 @@ class AsyncioStrategy(Strategy):
     uses_async_client = True
 
     def execute(self, run: Run) -> None:
-        if _running_loop() is None:
+        if run.options.loop is not None:  # a loop the caller keeps (its client opened ahead)
+            self._execute_on(run, run.options.loop, loop_ends=False)
+        elif _running_loop() is None:
             asyncio.run(_arun_with_backend(self, run, run.collector.add, loop_ends=True))
-        else:
-            self._execute_on_helper_thread(run)
+        else:  # a loop already runs in this thread (Jupyter): ours runs on a helper thread
+            with LoopThread() as helper:
+                self._execute_on(run, helper.loop, loop_ends=True)
 
-    def _execute_on_helper_thread(self, run: Run) -> None:
-        """A loop already runs in this thread (Jupyter): run ours on a helper thread, and hand
-        each result back through a queue so on_result and the bar stay in the caller's thread."""
+    def _execute_on(self, run: Run, loop: asyncio.AbstractEventLoop, *, loop_ends: bool) -> None:
+        """Run on ``loop``, another thread's, handing each result back through a queue so
+        on_result and the bar stay in the caller's thread."""
         done = object()
         inbox: queue.Queue[Any] = queue.Queue()
-        failure: list[BaseException] = []
-        started: dict[str, Any] = {}
-
-        async def main() -> None:
-            started.update(loop=asyncio.get_running_loop(), task=asyncio.current_task())
-            await _arun_with_backend(self, run, lambda i, r: inbox.put((i, r)), loop_ends=True)
-
-        def helper() -> None:
-            try:
-                asyncio.run(main())
-            except BaseException as exc:
-                failure.append(exc)
-            finally:
-                inbox.put(done)
-
-        thread = threading.Thread(target=helper, name="report-asyncio", daemon=True)
-        thread.start()
+        future = asyncio.run_coroutine_threadsafe(
+            _arun_with_backend(self, run, lambda i, r: inbox.put((i, r)), loop_ends=loop_ends),
+            loop,
+        )
+        future.add_done_callback(lambda _: inbox.put(done))
         try:
             while (item := inbox.get()) is not done:
                 run.collector.add(*item)
         except KeyboardInterrupt:
-            if "loop" in started:
-                with contextlib.suppress(RuntimeError):  # its loop has just ended
-                    started["loop"].call_soon_threadsafe(started["task"].cancel)
-            thread.join(_HELPER_JOIN_S)
+            future.cancel()  # cancels the task on its loop; finished answers still come in
+            concurrent.futures.wait([future], timeout=_HELPER_JOIN_S)
             with contextlib.suppress(queue.Empty):  # keep the answers that are already here
                 while (item := inbox.get_nowait()) is not done:
                     run.collector.add(*item)
             raise
-        thread.join()
-        if failure:
-            raise failure[0]
+        future.result()  # a failure of the run itself (not of a job) is raised here
 
 
 async def arun_jobs(

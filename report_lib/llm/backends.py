@@ -23,7 +23,7 @@ from report_lib.llm.cache import ResponseCache, cache_key, check_cache_dir
 from report_lib.llm.converse import TextCallback, build_request
 from report_lib.llm.limiter import RateLimiter, limiter_for
 from report_lib.llm.settings import BackendSettings
-from report_lib.llm.sync_client import converse, make_client
+from report_lib.llm.sync_client import converse, make_client, make_session
 from report_lib.registry import Registry
 
 
@@ -42,7 +42,8 @@ class Backend(Protocol):
 class BedrockBackend(Closing):
     """Bedrock Runtime (or the emulator) via Converse/ConverseStream.
 
-    One sync client is created here, before any worker thread starts, and shared by all threads;
+    One sync client, built by ``open()`` before the worker threads start (or on first use), is
+    shared by all threads;
     ``acall`` lazily opens one aiobotocore client per event loop (so it works in a script's
     ``asyncio.run`` and in a notebook's running loop alike). Optional response cache
     (``settings.cache_dir``) and client-side limiter (``settings.tpm_limit`` / ``rpm_limit``, or
@@ -62,7 +63,10 @@ class BedrockBackend(Closing):
     ) -> None:
         self.settings = settings
         self.max_concurrency = max(1, int(max_concurrency))
-        self.client: Any = client if client is not None else make_client(settings, max_concurrency)
+        # credentials are checked now; the client itself is built on first use (or open()), so
+        # an asyncio run, which never uses it, does not pay for it
+        self._session = make_session(settings) if client is None else None
+        self._client: Any = client
         self.cache = ResponseCache(settings.cache_dir) if settings.cache_dir else None
         self.limiter: RateLimiter | None = limiter_for(settings)
         self._aclient = aclient  # injected async client (report_lib.llm.testing)
@@ -110,6 +114,25 @@ class BedrockBackend(Closing):
         self._store(key, outcome)
         return outcome
 
+    @property
+    def client(self) -> Any:
+        """The sync boto3 client shared by every thread (built on first use)."""
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = make_client(self.settings, self.max_concurrency,
+                                               session=self._session)
+        return self._client
+
+    def open(self) -> None:
+        """Build the sync client now, so the first call does not wait for it."""
+        assert self.client is not None
+
+    async def aopen(self) -> None:
+        """Open the running loop's async client now (credentials checked, connection pool
+        made), so a run started later on this loop does not wait for it."""
+        await self.async_client().open()
+
     def async_client(self) -> AsyncBedrock:
         """This event loop's AsyncBedrock (created on first use; opened on its first call)."""
         loop = asyncio.get_running_loop()
@@ -156,7 +179,7 @@ class BedrockBackend(Closing):
             else:
                 with contextlib.suppress(Exception):
                     loop.run_until_complete(bedrock.aclose())
-        close = getattr(self.client, "close", None)
+        close = getattr(self._client, "close", None)
         if close is not None:
             close()
 
@@ -207,4 +230,13 @@ def check_settings(settings: BackendSettings) -> BackendSettings:
     if settings.cache_dir:
         check_cache_dir(settings.cache_dir)
     return settings
+
+
+def open_sync_client(backend: Backend) -> Backend:
+    """Build ``backend``'s sync client now (BedrockBackend.open; nothing for the offline
+    writer), so that the first call of a sync run does not wait for it."""
+    open_now = getattr(backend, "open", None)
+    if open_now is not None:
+        open_now()
+    return backend
 

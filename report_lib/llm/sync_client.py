@@ -44,9 +44,11 @@ def make_session(settings: BackendSettings) -> boto3.Session:
     return session
 
 
-def make_client(settings: BackendSettings, max_concurrency: int = 10) -> Any:
-    """A ``bedrock-runtime`` client with the pool sized to ``max_concurrency`` (at least 10)."""
-    return make_session(settings).client(
+def make_client(settings: BackendSettings, max_concurrency: int = 10,
+                session: boto3.Session | None = None) -> Any:
+    """A ``bedrock-runtime`` client with the pool sized to ``max_concurrency`` (at least 10),
+    from ``session`` (one made by make_session) or a new session."""
+    return (session or make_session(settings)).client(
         SERVICE,
         endpoint_url=settings.endpoint_url or None,
         config=Config(**client_config_kwargs(settings, max_concurrency)),
