@@ -1,8 +1,10 @@
 """A whole benchmark run: every case of every scenario, then the three result files.
 
 One row per (scenario, variant, strategy, start method, n_jobs, concurrency, repeat), after
-one unrecorded warm-up per case. Every delay is multiplied by ``time_scale`` (also the quota's
-minute and the client's backoff, so a scaled run keeps the unscaled pattern); rows record it.
+one unrecorded warm-up per case. The cases of one job count are measured side by side (repeat 1
+of each, then repeat 2 of each...), so rows compared with each other ran under the same load.
+Every delay is multiplied by ``time_scale`` (also the quota's minute and the client's backoff,
+so a scaled run keeps the unscaled pattern); rows record it.
 In the throttled scenario the scale compresses the quota's minute only: its calls keep their
 real length (``THROTTLED_CALL_S``), so the client's work per call stays small beside them.
 
@@ -12,9 +14,11 @@ real length (``THROTTLED_CALL_S``), so the client's work per call stays small be
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -113,19 +117,56 @@ def _check_options(scenarios: Sequence[str], repeats: int, endpoint_url: str | N
         )
 
 
-def _run_case(s: _Session, case: Case, scale: float, emu: Emulator | None) -> None:
-    jobs = s.source.jobs(case.scenario, case.n_jobs)
-    settings = case_settings(case, s.base, scale, jobs, emu)
-    with CaseRunner(case, settings, s.dask, s.max_threads) as runner:
-        if s.warmup and runner.warms_up:
-            s.progress.case(case.label, "warm-up")
-            runner.run(warmup_jobs(case, jobs))
+def _run_cases(s: _Session, cases: Sequence[Case], scale: float, emu: Emulator | None) -> None:
+    """Measure ``cases`` side by side: every case warms up, then each repeat runs every case
+    once, so the rows a comparison sets against each other saw the same load on the machine.
+
+    The garbage collector's long-lived objects (the imported libraries, the warm clients) are
+    frozen after the warm-ups, so a full collection scans only what a run allocates itself,
+    instead of landing in one row and not its neighbour (see benchmarks/README.md, Method).
+    """
+    with ExitStack() as stack:
+        runners = []
+        for case in cases:
+            jobs = s.source.jobs(case.scenario, case.n_jobs)
+            settings = case_settings(case, s.base, scale, jobs, emu)
+            runner = stack.enter_context(CaseRunner(case, settings, s.dask, s.max_threads))
+            if s.warmup and runner.warms_up:
+                s.progress.case(case.label, "warm-up")
+                runner.run(warmup_jobs(case, jobs))
+            runners.append((case, jobs, runner))
+        stack.enter_context(frozen_heap())
         for repeat in range(1, s.repeats + 1):
-            s.progress.case(case.label, f"run {repeat}/{s.repeats}")
-            row, timeline = measure(case, repeat, jobs, runner, emu, scale, s.external)
-            s.rows.append(row)
-            s.timelines.append(timeline)
-    s.progress.done()
+            for case, jobs, runner in runners:
+                s.progress.case(case.label, f"run {repeat}/{s.repeats}")
+                row, timeline = measure(case, repeat, jobs, runner, emu, scale, s.external)
+                s.rows.append(row)
+                s.timelines.append(timeline)
+    for _ in cases:
+        s.progress.done()
+
+
+@contextmanager
+def frozen_heap() -> Iterator[None]:
+    """Collect, then freeze every object alive now out of the collector's way; unfreeze after."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        gc.collect()
+
+
+def side_by_side(cases: Sequence[Case]) -> list[list[Case]]:
+    """The cases of one emulator in the groups measured side by side: one group per job
+    count, in plan order, the dask cases last (their cluster's idle workers would load the
+    other rows' runs, so it is closed after them)."""
+    plain: dict[int, list[Case]] = {}
+    dask: dict[int, list[Case]] = {}
+    for case in cases:
+        (dask if case.strategy == "dask" else plain).setdefault(case.n_jobs, []).append(case)
+    return [*plain.values(), *dask.values()]
 
 
 def _run_scenario(s: _Session, scenario: str, cases: list[Case], scale: float) -> None:
@@ -139,8 +180,8 @@ def _run_scenario(s: _Session, scenario: str, cases: list[Case], scale: float) -
             if s.client_ms is None:
                 url = emu.url if emu is not None else s.base.endpoint_url
                 s.client_ms = client_create_ms(replace(s.base, endpoint_url=url))
-            for case in sorted(group, key=lambda c: c.strategy == "dask"):
-                _run_case(s, case, scale, emu)
+            for cases_together in side_by_side(group):
+                _run_cases(s, cases_together, scale, emu)
             s.dask.close()
 
 

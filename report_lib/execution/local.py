@@ -4,6 +4,8 @@
 - ``thread``: ``max_concurrency`` threads over ONE backend built before they start, its
   connection pool sized to the concurrency. The threads are daemon threads pulling from a queue:
   on Ctrl-C the run returns at once and a call still in flight cannot hold the process open.
+  They are kept between runs (execution.workers), so a process that runs reports again does not
+  start them again.
 - ``asyncio``: ``backend.acall`` under an asyncio.Semaphore(max_concurrency). From a script it
   uses ``asyncio.run``; when an event loop already runs in this thread (a Jupyter cell) it runs
   a fresh loop on a helper thread and waits for it; ``RunOptions.loop`` runs it on a loop the
@@ -34,6 +36,7 @@ from report_lib.execution.base import (
 )
 from report_lib.execution.calls import KeyedTextCallback, arun_one, run_one
 from report_lib.execution.loop import LoopThread
+from report_lib.execution.workers import DaemonWorkers
 from report_lib.jobs import ReportJob, ReportResult
 from report_lib.llm.backends import BACKENDS
 
@@ -42,6 +45,7 @@ if TYPE_CHECKING:
     from report_lib.llm.settings import BackendSettings
 
 ORIGINAL_WORKERS = 3  # the original design's ThreadPoolExecutor(max_workers=3)
+THREAD_WORKERS = DaemonWorkers("report")  # the thread strategy's threads, kept between runs
 _HELPER_JOIN_S = 2.0  # how long an interrupted notebook run waits for its loop to wind down
 
 
@@ -62,13 +66,14 @@ class _BorrowedOrOwn:
 
 
 def run_in_threads(run: Run, n_threads: int, answer: Callable[[ReportJob], ReportResult],
-                   prefix: str) -> None:
+                   prefix: str, workers: DaemonWorkers | None = None) -> None:
     """``answer`` every job on ``n_threads`` daemon threads; results go to the collector here.
 
-    An exception of ``answer`` itself (not a failed call: run_one turns those into results) is
+    The threads are ``workers``' (kept between runs) or new ones named ``prefix_i``. An
+    exception of ``answer`` itself (not a failed call: run_one turns those into results) is
     re-raised in the caller's thread. On KeyboardInterrupt the threads take no further job.
     """
-    todo: queue.Queue[tuple[int, ReportJob]] = queue.Queue()
+    todo: queue.SimpleQueue[tuple[int, ReportJob]] = queue.SimpleQueue()
     for pair in enumerate(run.jobs):
         todo.put(pair)
     done: queue.Queue[tuple[int, ReportResult] | BaseException] = queue.Queue()
@@ -87,7 +92,10 @@ def run_in_threads(run: Run, n_threads: int, answer: Callable[[ReportJob], Repor
 
     try:
         for i in range(max(1, min(n_threads, len(run.jobs)))):
-            threading.Thread(target=slot, name=f"{prefix}_{i}", daemon=True).start()
+            if workers is not None:
+                workers.submit(slot)
+            else:
+                threading.Thread(target=slot, name=f"{prefix}_{i}", daemon=True).start()
         for _ in run.jobs:
             item = done.get()
             if isinstance(item, BaseException):
@@ -130,7 +138,7 @@ class ThreadStrategy(Strategy):
             def answer(job: ReportJob) -> ReportResult:
                 return run_one(backend, job, run.settings, run.t0, on_text=run.options.on_text)
 
-            run_in_threads(run, run.concurrency, answer, "report")
+            run_in_threads(run, run.concurrency, answer, "report", THREAD_WORKERS)
 
 
 class OriginalStrategy(Strategy):
