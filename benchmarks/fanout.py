@@ -31,7 +31,7 @@ from report_lib.data.loader import load_data
 from report_lib.data.sample import ensure_sample_data
 from report_lib.pipeline.execute import NotebookRun, execute_notebook
 from report_lib.pipeline.export import export_html
-from report_lib.pipeline.grid import GridOptions, run_grid
+from report_lib.pipeline.grid import RUNS_PER_WORKER, GridOptions, run_grid
 from report_lib.pipeline.gridspec import parse_grid
 
 
@@ -103,6 +103,7 @@ def main() -> None:
     parser.add_argument("--operators", type=int, default=8)
     parser.add_argument("--months", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--runs-per-worker", type=int, default=RUNS_PER_WORKER)
     parser.add_argument("--kernel", default=config.KERNEL_NAME)
     parser.add_argument("--skip-sequential", action="store_true")
     args = parser.parse_args()
@@ -121,7 +122,8 @@ def main() -> None:
             Path(tmp) / "grid",
             {"backend": "offline", "data_path": str(data)},
             parse_grid([f"target_month=last:{args.months}", f"focus_cpo=top:{args.operators}"]),
-            ["reports"], kernel_name=args.kernel, workers=args.workers, progress=False,
+            ["reports"], kernel_name=args.kernel, workers=args.workers,
+            runs_per_worker=args.runs_per_worker, progress=False,
         )  # fmt: skip
         with TreeMemory() as memory:
             started = time.perf_counter()

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -122,3 +123,25 @@ def test_a_worker_without_the_kernel_runs_its_own_interpreter_and_says_so(
     (run,) = _manifest(out)
     assert run["status"] == "ok" and run["error"] is None
     assert "Jupyter kernel 'no-such-kernel' is not installed" in run["note"]
+
+
+@pytest.mark.slow
+def test_runs_share_a_local_worker_without_sharing_a_working_folder(
+    sample_dir: dict[str, Any], tmp_path: Path
+) -> None:
+    """Two runs at once in one worker process (--runs-per-worker 2): each kernel starts in its
+    own folder, none of them changes the process's working folder under the other."""
+    out = tmp_path / "site"
+    done = _pipeline(["--notebooks", "reports", "--workers", "1", "--runs-per-worker", "2",
+                      "--grid", "focus_cpo=top:4", "-p", "backend", "offline", "-p",
+                      "data_path", str(sample_dir["workbooks_dir"]), "--out", str(out)])
+    assert done.returncode == 0, done.stderr
+    runs = _manifest(out)
+    assert [r["status"] for r in runs] == ["ok"] * 4 and len({r["worker"] for r in runs}) == 1
+    spans = []
+    for run in runs:
+        meta = json.loads((out / run["executed_notebook"]).read_text(encoding="utf-8"))
+        papermill = meta["metadata"]["papermill"]
+        spans.append((papermill["start_time"], papermill["end_time"]))
+    spans.sort()
+    assert any(later[0] < earlier[1] for earlier, later in pairwise(spans))

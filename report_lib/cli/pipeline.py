@@ -11,7 +11,7 @@ from typing import Any
 from report_lib import config
 from report_lib.cli.common import add_parser, positive_int
 from report_lib.errors import PipelineError
-from report_lib.pipeline.grid import GridOptions, limit_parameters, run_grid
+from report_lib.pipeline.grid import RUNS_PER_WORKER, GridOptions, limit_parameters, run_grid
 from report_lib.pipeline.gridspec import parse_grid
 from report_lib.pipeline.parameters import NOTEBOOKS, parse_value, parse_yaml
 from report_lib.pipeline.run import run_pipeline
@@ -86,6 +86,12 @@ def add_grid_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"processes of the local cluster (default: the CPU count, {os.cpu_count()})",
     )
     g.add_argument(
+        "--runs-per-worker", type=positive_int, metavar="K", default=RUNS_PER_WORKER,
+        help="notebook runs at once in each local-cluster process, each with its own kernel; "
+        "raise it when runs mostly wait for the model (with --scheduler, the workers' "
+        "--nthreads decides)",
+    )
+    g.add_argument(
         "--skip-unchanged", action="store_true",
         help="skip a run whose parameters, data and notebook match a successful run in --out",
     )
@@ -132,8 +138,9 @@ def run_grid_command(ns: argparse.Namespace, parameters: dict[str, Any]) -> int:
     options = GridOptions(
         out_dir=ns.out, parameters=parameters, grid=parse_grid(ns.grid, ns.grid_file),
         notebooks=ns.notebooks, kernel_name=ns.kernel, execution_timeout=ns.execution_timeout,
-        scheduler=ns.scheduler, workers=ns.workers, skip_unchanged=ns.skip_unchanged,
-        tpm_limit=ns.tpm_limit, rpm_limit=ns.rpm_limit, progress=not ns.no_progress,
+        scheduler=ns.scheduler, workers=ns.workers, runs_per_worker=ns.runs_per_worker,
+        skip_unchanged=ns.skip_unchanged, tpm_limit=ns.tpm_limit, rpm_limit=ns.rpm_limit,
+        progress=not ns.no_progress,
     )
     result = run_grid(options)
     for entry in result.entries:

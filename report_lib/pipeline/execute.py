@@ -119,8 +119,10 @@ def execute_notebook(run: NotebookRun, kernel_name: str, execution_timeout: int,
         papermill.execute_notebook(
             str(run.source), str(run.notebook), parameters=run.parameters,
             kernel_name=kernel_name, execution_timeout=execution_timeout,
-            progress_bar=progress, cwd=str(run.source.parent),
-            kernel_manager_class=_kernel_manager_class(),
+            progress_bar=progress, kernel_manager_class=_kernel_manager_class(),
+            # the kernel starts in the notebook's folder; papermill's own ``cwd`` would chdir
+            # this whole process, which concurrent runs in one Dask worker cannot share
+            resources={"metadata": {"path": str(run.source.parent)}},
         )
         run.status = "ok"
     except papermill.PapermillExecutionError as exc:
