@@ -44,9 +44,9 @@ class BedrockBackend(Closing):
 
     One sync client, built by ``open()`` before the worker threads start (or on first use), is
     shared by all threads; ``acall`` lazily opens one aiobotocore client per event loop (so it
-    works in a script's ``asyncio.run`` and in a notebook's running loop alike). Optional response cache
-    (``settings.cache_dir``) and client-side limiter (``settings.tpm_limit`` / ``rpm_limit``, or
-    ``tpm_auto``).
+    works in a script's ``asyncio.run`` and in a notebook's running loop alike). Optional
+    response cache (``settings.cache_dir``) and client-side limiter (``settings.tpm_limit`` /
+    ``rpm_limit``, or ``tpm_auto``).
     Cost is not computed here: callers use report_lib.llm.pricing.
     """
 
