@@ -134,15 +134,24 @@ def nov_path(tmp_path: Path, name: str = "충전인프라 현황_2511.xlsx") -> 
     return tmp_path / name
 
 
-def aligned_cells(html: str) -> list[tuple[str, str]]:
-    """(text, text-align) of every header and data cell of the HTML, in order: the side
-    comes from the cell's own style attribute, else from a rule of the <style> block naming the
-    cell's id ("" when neither says)."""
+def _style_sides(html: str) -> dict[str, str]:
+    """Element id -> text-align, from rules of the <style> blocks that name ids (``#id``)."""
     sides: dict[str, str] = {}
     for block in re.findall(r"<style[^>]*>(.*?)</style>", html, re.S):
-        for selectors, side in re.findall(r"([^{}]+)\{\s*text-align:\s*(\w+);?\s*\}", block):
-            for selector in selectors.split(","):
-                sides[selector.strip().lstrip("#")] = side
+        for rule in block.split("}"):
+            selectors, _, body = rule.partition("{")
+            align = re.fullmatch(r"\s*text-align:\s*(\w+);?\s*", body)
+            for selector in selectors.split(",") if align else ():
+                if re.fullmatch(r"#[\w-]+", selector.strip()):
+                    sides[selector.strip()[1:]] = align.group(1)
+    return sides
+
+
+def aligned_cells(html: str, sides: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """(text, text-align) of every header and data cell of the HTML, in order: the side
+    comes from the cell's own style attribute, else from a rule of the <style> blocks naming the
+    cell's id (``sides``, read from ``html`` when not given; "" when neither says)."""
+    sides = _style_sides(html) if sides is None else sides
     cells = []
     for _, attrs, text in re.findall(r"<(th|td)(\s[^>]*)?>(.*?)</\1>", html, re.S):
         inline = re.search(r'style="text-align:\s*(\w+)', attrs)
@@ -154,15 +163,15 @@ def aligned_cells(html: str) -> list[tuple[str, str]]:
 
 def column_sides(html: str) -> list[dict[str, set[str]]]:
     """Per <table> of the HTML: header text -> the text-align sides of its header and cells."""
-    style = "".join(re.findall(r"<style[^>]*>.*?</style>", html, re.S))
+    sides = _style_sides(html)
     tables = []
     for table in re.findall(r"<table.*?</table>", html, re.S):
         head, _, body = table.partition("</thead>")
-        headers = aligned_cells(style + head)
+        headers = aligned_cells(head, sides)
         columns: dict[str, set[str]] = {text: {side} for text, side in headers}
         names = [text for text, _ in headers]
         for row in re.findall(r"<tr.*?</tr>", body, re.S):
-            for name, (_, side) in zip(names, aligned_cells(style + row), strict=True):
+            for name, (_, side) in zip(names, aligned_cells(row, sides), strict=True):
                 columns[name].add(side)
         tables.append(columns)
     return tables

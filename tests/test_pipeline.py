@@ -29,6 +29,7 @@ from report_lib.pipeline import export, index, parameters
 from report_lib.pipeline import run as pipeline
 from report_lib.pipeline.execute import CURRENT_PYTHON, NotebookRun, PipelineResult
 from report_lib.pipeline.selfcontained import external_resources
+from tests.helpers import column_sides
 
 PLANTED = "<script>alert(1)</script>"
 IMG_RE = re.compile(r'<img[^>]*src="data:image/png;base64,')
@@ -452,6 +453,8 @@ def test_comparison_page_has_conclusions_and_plots(site: PipelineResult) -> None
     assert "Conclusions" in page
     assert "seed: at N=3 with concurrency 3" in page
     assert len(IMG_RE.findall(page)) >= 3  # makespan, timeline, resources
+    sides = {side for table in column_sides(page) for cells in table.values() for side in cells}
+    assert sides == {"left", "right"}  # every cell aligned: text left, numbers right
     assert (site.out_dir / "benchmark" / "results.csv").is_file()
 
 

@@ -8,6 +8,7 @@ the model's answer (or in the data it quotes) never reaches the page.
 from __future__ import annotations
 
 import html
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -123,13 +124,47 @@ _OUTPUT_ATTRIBUTES: dict[str, set[str]] = {
 }
 
 
+_STYLE_BLOCK = re.compile(r"<style[^>]*>(.*?)</style>", re.S | re.I)
+_ALIGN_ONLY = re.compile(r"\s*text-align:\s*(left|right|center)\s*;?\s*", re.I)
+_ID_SELECTOR = re.compile(r"#([\w-]+)")
+_CELL_WITH_ID = re.compile(r"<(th|td)(\s[^>]*?)\bid=\"([\w-]+)\"([^>]*)>", re.I)
+
+
+def inline_text_align(text: str) -> str:
+    """Cells aligned by a ``<style>`` rule on their id (what pandas' Styler writes) get the
+    same ``text-align`` in their own style attribute, which survives sanitizing."""
+    sides: dict[str, str] = {}
+    for block in _STYLE_BLOCK.findall(text):
+        for rule in block.split("}"):
+            selectors, _, body = rule.partition("{")
+            align = _ALIGN_ONLY.fullmatch(body)
+            if align is None:
+                continue
+            for selector in selectors.split(","):
+                ident = _ID_SELECTOR.fullmatch(selector.strip())
+                if ident is not None:
+                    sides[ident.group(1)] = align.group(1).lower()
+    if not sides:
+        return text
+
+    def aligned(match: re.Match[str]) -> str:
+        tag, before, ident, after = match.groups()
+        side = sides.get(ident)
+        if side is None or "style=" in before + after:
+            return match.group(0)
+        return f'<{tag}{before}id="{ident}" style="text-align: {side}"{after}>'
+
+    return _CELL_WITH_ID.sub(aligned, text)
+
+
 def sanitize_output_html(text: str) -> str:
     """Sanitize one notebook HTML output: nh3's default safe tags plus ``class`` (tables keep
-    their look); scripts, styles, event handlers and ``javascript:`` URLs are removed."""
+    their look); scripts, styles, event handlers and ``javascript:`` URLs are removed. The
+    ``text-align`` a style block gives table cells (pandas' Styler) is kept, inlined."""
     attributes = {tag: set(attrs) for tag, attrs in _OUTPUT_ATTRIBUTES.items()}
     attributes["img"] = set()  # data: images come as image/png outputs, not <img> in HTML
     return nh3.clean(
-        text or "",
+        inline_text_align(text or ""),
         tags=set(nh3.ALLOWED_TAGS) - {"img", "area", "map"},
         clean_content_tags=set(DROPPED_WITH_CONTENT),
         attributes=attributes,
