@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import math
@@ -21,7 +22,7 @@ from report_lib.bench.plan import Case, plan_cases
 from report_lib.bench.resources import ResourceMonitor
 from report_lib.bench.results import load_results, output_paths
 from report_lib.bench.rows import COLUMNS, Measured, fill_speedups, make_row
-from report_lib.bench.run import run_benchmark
+from report_lib.bench.run import run_benchmark, side_by_side
 from report_lib.bench.runner import count_pool_full
 from report_lib.bench.summary import format_summary
 from report_lib.cli.bench import add_arguments
@@ -430,3 +431,26 @@ def test_bare_client_rows_sit_beside_ours(tmp_path: Path) -> None:
     assert (bare["failed"] == 0).all() and (bare["requests"] == 300).all()
     assert [c.target for c in check_targets(df) if "bare" in c.target] == [
         "overhead ≤ 1.05 × bare client at N=300"] * 2
+
+
+def test_cases_of_one_n_run_side_by_side_and_the_bar_counts_runs(tmp_path: Path) -> None:
+    progress = io.StringIO()
+    df = run_benchmark(["scale"], strategies=["thread", "asyncio"], n_values=[3, 10],
+                       max_concurrency=[10], repeats=2, time_scale=0.02, out_dir=tmp_path,
+                       progress=False, progress_file=progress)
+    order = list(zip(df["n_jobs"], df["concurrency"], df["repeat"], df["strategy"], strict=True))
+    # per (N, concurrency): every case's run 1, then every case's run 2
+    assert order == [(n, min(n, 10), r, s) for n in (3, 10) for r in (1, 2)
+                     for s in ("thread", "asyncio")]
+    assert "8/8" in progress.getvalue().replace("\r", "\n").splitlines()[-1]
+
+
+def test_side_by_side_groups_by_n_and_concurrency_with_dask_last() -> None:
+    cases = [Case("scale", s, n, c, "fixed:1.0") for n, c in ((3, 3), (30, 30), (30, 10))
+             for s in ("thread", "dask", "asyncio")]
+    groups = side_by_side(cases)
+    assert [[(c.strategy, c.n_jobs, c.concurrency) for c in g] for g in groups] == [
+        [("thread", 3, 3), ("asyncio", 3, 3)], [("thread", 30, 30), ("asyncio", 30, 30)],
+        [("thread", 30, 10), ("asyncio", 30, 10)],
+        [("dask", 3, 3)], [("dask", 30, 30)], [("dask", 30, 10)],
+    ]

@@ -1,8 +1,9 @@
 """A whole benchmark run: every case of every scenario, then the three result files.
 
 One row per (scenario, variant, strategy, start method, n_jobs, concurrency, repeat), after
-one unrecorded warm-up per case. The cases of one job count are measured side by side (repeat 1
-of each, then repeat 2 of each...), so rows compared with each other ran under the same load.
+one unrecorded warm-up per case. The cases of one job count and concurrency are measured side by
+side (repeat 1 of each, then repeat 2 of each...), so rows compared with each other ran under
+the same load.
 Every delay is multiplied by ``time_scale`` (also the quota's minute and the client's backoff,
 so a scaled run keeps the unscaled pattern); rows record it.
 In the throttled scenario the scale compresses the quota's minute only: its calls keep their
@@ -59,14 +60,15 @@ T = TypeVar("T")
 
 
 class Progress:
-    """A bar over cases (notebook widget or terminal), and optionally a plain-text copy on
-    ``also`` (a notebook run headless by the pipeline passes the kernel's own stderr, so the
-    terminal running the pipeline sees the cases go by)."""
+    """A bar over the measured runs of every case (notebook widget or terminal), its text
+    naming the case and run under way, and optionally a plain-text copy on ``also`` (a
+    notebook run headless by the pipeline passes the kernel's own stderr, so the terminal
+    running the pipeline sees the runs go by)."""
 
     def __init__(self, total: int, enabled: bool, also: TextIO | None = None) -> None:
-        self.bars = [tqdm(total=total, unit="case", disable=not enabled, leave=False)]
+        self.bars = [tqdm(total=total, unit="run", disable=not enabled, leave=False)]
         if also is not None:
-            self.bars.append(text_tqdm(total=total, unit="case", file=also, mininterval=0,
+            self.bars.append(text_tqdm(total=total, unit="run", file=also, mininterval=0,
                                        desc="benchmark", leave=True))
 
     def case(self, label: str, run: str) -> None:
@@ -74,6 +76,7 @@ class Progress:
             bar.set_postfix_str(f"{label} {run}", refresh=True)
 
     def done(self) -> None:
+        """One measured run finished."""
         for bar in self.bars:
             bar.update(1)
 
@@ -142,8 +145,7 @@ def _run_cases(s: _Session, cases: Sequence[Case], scale: float, emu: Emulator |
                 row, timeline = measure(case, repeat, jobs, runner, emu, scale, s.external)
                 s.rows.append(row)
                 s.timelines.append(timeline)
-    for _ in cases:
-        s.progress.done()
+                s.progress.done()
 
 
 @contextmanager
@@ -159,13 +161,15 @@ def frozen_heap() -> Iterator[None]:
 
 
 def side_by_side(cases: Sequence[Case]) -> list[list[Case]]:
-    """The cases of one emulator in the groups measured side by side: one group per job
-    count, in plan order, the dask cases last (their cluster's idle workers would load the
-    other rows' runs, so it is closed after them)."""
-    plain: dict[int, list[Case]] = {}
-    dask: dict[int, list[Case]] = {}
+    """The cases of one emulator in the groups measured side by side: one group per (job
+    count, concurrency), the cases a comparison sets against each other, in plan order; the
+    dask cases last (their cluster's idle workers would load the other rows' runs, so it is
+    closed after them)."""
+    plain: dict[tuple[int, int], list[Case]] = {}
+    dask: dict[tuple[int, int], list[Case]] = {}
     for case in cases:
-        (dask if case.strategy == "dask" else plain).setdefault(case.n_jobs, []).append(case)
+        group = dask if case.strategy == "dask" else plain
+        group.setdefault((case.n_jobs, case.concurrency), []).append(case)
     return [*plain.values(), *dask.values()]
 
 
@@ -231,7 +235,7 @@ def run_benchmark(
     external = bool(endpoint_url)
     base = replace(settings or BackendSettings(), endpoint_url=endpoint_url,
                    backend="bedrock" if external else "emulator")
-    total = sum(len(cs) for cs in cases.values())
+    total = repeats * sum(len(cs) for cs in cases.values())  # measured runs
     session = _Session(base, external, repeats, warmup, DaskCluster(scheduler),
                        Progress(total, progress, progress_file),
                        max_threads=max((c.concurrency for cs in cases.values() for c in cs
