@@ -73,6 +73,10 @@ def client_ahead(settings: BackendSettings, strategy: str, max_concurrency: int 
     For asyncio, the async client is opened on an event loop of its own thread, where the run
     then goes (``Ahead.loop``)."""
     chosen = STRATEGIES.get(strategy)
+    if chosen.uses_async_client:
+        # an import, as boto3's is when this module loads (aiobotocore's is deferred so that
+        # sync runs and process workers never pay it): the helper then only builds the client
+        load_aiobotocore()
     loop = LoopThread() if chosen.uses_async_client else None
     helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="client-ahead")
     future: Future[Backend | None] = Future()
@@ -80,8 +84,6 @@ def client_ahead(settings: BackendSettings, strategy: str, max_concurrency: int 
         if chosen.reuses_backend:
             wanted = max_concurrency or chosen.default_concurrency(n_jobs)
             pool = chosen.pool_size(max(1, min(wanted, n_jobs)))
-            if loop is not None:
-                helper.submit(load_aiobotocore)  # its imports, off the event loop's clock
             future = helper.submit(_build, settings, pool, loop)
         else:
             future.set_result(None)
