@@ -9,11 +9,9 @@ cluster, whose workers cache their backend.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import statistics
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
@@ -29,6 +27,7 @@ from report_lib.bench.workload import estimate_job_tokens
 from report_lib.emulator import Emulator
 from report_lib.execution import STRATEGIES, arun_jobs, run_jobs
 from report_lib.execution.dask import close_cluster, local_cluster
+from report_lib.execution.loop import LoopThread
 from report_lib.jobs import ReportJob, ReportResult
 from report_lib.llm.async_client import AsyncBedrock
 from report_lib.llm.backends import BACKENDS, Backend, open_sync_client
@@ -136,8 +135,7 @@ class CaseRunner:
                  max_threads: int) -> None:
         self.case, self.settings, self.dask, self.max_threads = case, settings, dask, max_threads
         self.backend: Backend | None = None
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.thread: threading.Thread | None = None
+        self.loop_thread: LoopThread | None = None
         self.own_makespan_s: float | None = None  # a cold run measures itself
         self.bare: BareThreads | None = None
         self.abed: AsyncBedrock | None = None
@@ -160,18 +158,14 @@ class CaseRunner:
                 self._start_loop()
         return self
 
-    def _start_loop(self) -> asyncio.AbstractEventLoop:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True,
-                                       name="bench-loop")
-        self.thread.start()
-        return self.loop
+    def _start_loop(self) -> LoopThread:
+        self.loop_thread = LoopThread(name="bench-loop")
+        return self.loop_thread
 
     def _open_bare(self) -> None:
         if self.case.strategy == "asyncio":
             self.abed = AsyncBedrock(self.settings, self.case.concurrency)
-            loop = self._start_loop()
-            asyncio.run_coroutine_threadsafe(self.abed.open(), loop).result()
+            self._start_loop().submit(self.abed.open()).result()
         else:
             self.bare = BareThreads(self.settings, self.case.concurrency)
 
@@ -179,17 +173,17 @@ class CaseRunner:
         case = self.case
         if self.bare is not None:
             return self.bare.run(jobs)
-        if self.abed is not None and self.loop is not None:
-            coro = run_bare_async(self.abed.client, jobs, self.settings)
-            return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+        if self.abed is not None and self.loop_thread is not None:
+            return self.loop_thread.submit(
+                run_bare_async(self.abed.client, jobs, self.settings)).result()
         if case.variant == "cold":
             self.own_makespan_s, results = run_cold(self.settings, case.strategy,
                                                     case.concurrency)
             return results
-        if self.loop is not None:
-            coro = arun_jobs(jobs, self.settings, max_concurrency=case.concurrency,
-                             backend=self.backend)
-            return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+        if self.loop_thread is not None:
+            return self.loop_thread.submit(arun_jobs(
+                jobs, self.settings, max_concurrency=case.concurrency, backend=self.backend,
+            )).result()
         scheduler = self.dask.ensure(self.max_threads) if case.strategy == "dask" else None
         return run_jobs(jobs, self.settings, strategy=case.strategy,
                         max_concurrency=case.concurrency, start_method=case.start_method,
@@ -198,13 +192,11 @@ class CaseRunner:
     def __exit__(self, *exc: object) -> None:
         if self.bare is not None:
             self.bare.close()
-        if self.loop is not None and self.thread is not None:
+        if self.loop_thread is not None:
             aclose = getattr(self.abed or self.backend, "aclose", None)
             if aclose is not None:
-                asyncio.run_coroutine_threadsafe(aclose(), self.loop).result(timeout=30)
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join()
-            self.loop.close()
+                self.loop_thread.submit(aclose()).result(timeout=30)
+            self.loop_thread.close()
         if self.backend is not None:
             self.backend.close()
 
