@@ -35,6 +35,7 @@ class CallOutcome:
     ttft_s: float | None = None
     cached: bool = False
     stop_reason: str | None = None
+    latency_ms: float | None = None  # the service's own processing time (metrics.latencyMs)
 
 
 @dataclass

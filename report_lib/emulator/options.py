@@ -10,6 +10,7 @@ from dataclasses import dataclass, fields
 from report_lib.config import REPORT_KINDS
 from report_lib.emulator.latency import LatencyModel, parse_latency_model
 from report_lib.errors import ConfigError
+from report_lib.llm.quota import ACCOUNTINGS, QUOTA_MINUTES, check_burndown
 
 READY_PREFIX = "Bedrock emulator listening on "
 FAULT_NAMES: tuple[str, ...] = ("hang", "reset", "truncate", "slow")
@@ -30,6 +31,11 @@ class EmulatorConfig:
     latency_model: str = "sonnet"
     time_scale: float = 1.0
     tpm: int | None = None
+    rpm: int | None = None
+    tpd: int | None = None
+    quota_minute: str = "bucket"  # bucket | sliding | fixed (llm.quota)
+    accounting: str = "bedrock"  # bedrock: reserve input + maxTokens, settle with burndown
+    burndown: float | None = None  # output burndown override (default: the model's rate)
     throttle_rate: float = 0.0
     fail_rate: float = 0.0
     throttle_first: int = 0
@@ -66,8 +72,19 @@ class EmulatorConfig:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         if not self.slow_s > 0:
             raise ConfigError(f"slow_s must be a number of seconds > 0, got {self.slow_s!r}")
-        if self.tpm is not None and self.tpm <= 0:
-            raise ConfigError(f"tpm must be a positive number of tokens per minute, got {self.tpm}")
+        for name in ("tpm", "rpm", "tpd"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or value <= 0):
+                raise ConfigError(f"{name} must be a positive whole number, got {value!r}")
+        if self.quota_minute not in QUOTA_MINUTES:
+            raise ConfigError(f"quota_minute must be one of {', '.join(QUOTA_MINUTES)}, "
+                              f"got {self.quota_minute!r}")
+        if self.accounting not in ACCOUNTINGS:
+            raise ConfigError(f"accounting must be one of {', '.join(ACCOUNTINGS)}, "
+                              f"got {self.accounting!r}")
+        if self.burndown is not None:
+            check_burndown(self.burndown)
         if self.throttle_first < 0:
             raise ConfigError(f"throttle_first must be >= 0, got {self.throttle_first}")
         if not 0 <= self.port <= 65535:
@@ -156,14 +173,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="F",
         help="multiply every delay, the quota's minute included, by F (default 1.0)",
     )
-    parser.add_argument(
-        "--tpm",
-        type=_positive_int,
-        default=None,
-        metavar="TOKENS",
-        help="token quota: bucket of TOKENS (input+output) refilled every 60 s x time-scale; "
-        "a request that does not fit gets HTTP 429 at once",
-    )
+    _add_quota_arguments(parser)
     parser.add_argument(
         "--throttle-rate",
         type=_probability,
@@ -206,6 +216,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PID",
         help="exit when process PID ends (set by report_lib.emulator.Emulator)",
     )
+
+
+def _burndown(text: str) -> float:
+    return _number(text, lambda v: math.isfinite(v) and v >= 1,
+                   "a burndown rate >= 1 (quota tokens per output token)")
+
+
+def _add_quota_arguments(parser: argparse.ArgumentParser) -> None:
+    """Bedrock's quotas, counted as its documentation says (report_lib.llm.quota)."""
+    group = parser.add_argument_group(
+        "quotas (a refused request gets HTTP 429 ThrottlingException with Bedrock's message; "
+        "a quota minute lasts 60 s x --time-scale)"
+    )
+    group.add_argument("--tpm", type=_positive_int, default=None, metavar="TOKENS",
+                       help="tokens-per-minute quota")
+    group.add_argument("--rpm", type=_positive_int, default=None, metavar="REQUESTS",
+                       help="requests-per-minute quota")
+    group.add_argument("--tpd", type=_positive_int, default=None, metavar="TOKENS",
+                       help="tokens-per-day quota (Bedrock's default is TPM x 1,440; off unless "
+                       "given)")
+    group.add_argument("--quota-minute", choices=QUOTA_MINUTES, default="bucket",
+                       help="how a minute is counted: bucket (refilled continuously, the "
+                       "default), sliding (the last 60 s) or fixed (wall-clock minutes)")
+    group.add_argument("--accounting", choices=ACCOUNTINGS, default="bedrock",
+                       help="bedrock (default): reserve input + maxTokens when a request "
+                       "starts, settle to input + output x burndown when it ends; actual: "
+                       "charge input + output (1x) at admission")
+    group.add_argument("--burndown", type=_burndown, default=None, metavar="RATE",
+                       help="quota tokens per output token (default: the model's rate, 5 for "
+                       "Claude 4 models, else 1)")
 
 
 def _add_fault_arguments(parser: argparse.ArgumentParser) -> None:

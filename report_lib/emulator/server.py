@@ -2,13 +2,18 @@
 
 One asyncio process; every wait is an ``asyncio.sleep`` until the request's deadline (arrival +
 latency), so a thousand concurrent calls each answer on time. Faults are configurable:
-``--tpm`` (token bucket), ``--throttle-rate``, ``--throttle-first``, ``--fail-rate``, ``--reject``,
-and network faults after admission (report_lib.emulator.faults: hang, reset, truncated body,
-slow-then-ok).
+Bedrock's quotas (``--tpm``, ``--rpm``, ``--tpd``, counted per ``--quota-minute`` and
+``--accounting``: report_lib.llm.quota), ``--throttle-rate``, ``--throttle-first``,
+``--fail-rate``, ``--reject``, and network faults after admission (report_lib.emulator.faults:
+hang, reset, truncated body, slow-then-ok).
+
+Quotas follow Bedrock's documentation: a request reserves input + ``maxTokens`` when admitted
+and is settled to input + output × the model's burndown rate when its answer ends (or to its
+input alone when it fails after admission).
 
 Time scale: every delay is multiplied by ``time_scale``, *including the quota's minute*: with
-``--tpm 10000 --time-scale 0.1`` the bucket holds 10,000 tokens and refills them every 6 s, so a
-scaled run sees the same throttling pattern as the unscaled one, only faster.
+``--tpm 10000 --time-scale 0.1`` a quota minute lasts 6 s, so a scaled run sees the same
+throttling pattern as the unscaled one, only faster.
 
 Endpoints: ``POST /model/{modelId}/converse``, ``POST /model/{modelId}/converse-stream``,
 ``GET /stats``, ``POST /stats/reset``, ``GET /health``. Signatures are not verified, but an
@@ -44,13 +49,13 @@ from report_lib.emulator.options import (
     add_arguments,
     config_from_args,
 )
-from report_lib.emulator.state import EmulatorState, Stats, TokenBucket
+from report_lib.emulator.state import EmulatorState, Stats
+from report_lib.llm.quota import TOKENS_MESSAGE, Refusal, Ticket
 from report_lib.llm.tokens import estimate_tokens
 
 __all__ = [
     "THROTTLE_MESSAGE",
     "EmulatorConfig",
-    "TokenBucket",
     "add_arguments",
     "build_app",
     "config_from_args",
@@ -59,7 +64,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-THROTTLE_MESSAGE = "Too many tokens, please wait before trying again."
+THROTTLE_MESSAGE = TOKENS_MESSAGE
 _dumps = partial(json.dumps, ensure_ascii=False)
 
 
@@ -92,6 +97,7 @@ class Call:
     ttft_s: float
     total_s: float
     chunk_seed: str
+    ticket: Ticket | None = None  # its reservation in the quotas, settled once
 
 
 STATE = web.AppKey("emulator_state", EmulatorState)
@@ -196,20 +202,19 @@ async def _admit(request: web.Request, state: EmulatorState) -> Call:
         raise ApiError(503, "ServiceUnavailableException", message)
     text, stop_reason, output_tokens = limit_answer(answer, max_tokens, stops)
     input_tokens = _count_tokens(everything)
-    if state.bucket is not None:
-        needed = input_tokens + output_tokens
-        if needed > state.bucket.capacity:
-            raise ApiError(
-                400,
-                "ValidationException",
-                f"emulator: this request needs {needed} tokens (input + output) but --tpm is "
-                f"{state.bucket.capacity}; raise --tpm or lower maxTokens",
-            )
-        if not state.bucket.try_take(needed):
-            raise ApiError(429, "ThrottlingException", THROTTLE_MESSAGE)
+    ticket = None
+    if state.quota.enabled:
+        admitted = state.quota.admit(model_id, input_tokens, max_tokens, output_tokens)
+        if isinstance(admitted, Refusal):
+            message = admitted.message
+            if admitted.status == 400:
+                message = f"emulator: {message}"
+            raise ApiError(admitted.status, admitted.error_type, message)
+        ticket = admitted
     state.stats.changed += [dict(c) for c in answer.changes]
     ttft, total = state.latency.timing(output_tokens, state.latency_rng)
-    return Call(model_id, text, stop_reason, input_tokens, output_tokens, ttft, total, everything)
+    return Call(model_id, text, stop_reason, input_tokens, output_tokens, ttft, total, everything,
+                ticket)
 
 
 def _count_error(stats: Stats, error: ApiError) -> None:
@@ -237,7 +242,15 @@ async def _sleep_until(deadline: float) -> None:
     await asyncio.sleep(max(0.0, deadline - time.monotonic()))
 
 
+def _settle(state: EmulatorState, call: Call, answered: bool) -> None:
+    """Settle the call's quota reservation: what it used, or its input alone if it failed."""
+    if call.ticket is not None:
+        output = call.output_tokens if answered else 0
+        state.quota.settle(call.ticket, call.model_id, call.input_tokens, output)
+
+
 def _count_answer(state: EmulatorState, call: Call, deadline: float) -> None:
+    _settle(state, call, answered=True)
     stats = state.stats
     stats.answered += 1
     stats.input_tokens += call.input_tokens
@@ -258,6 +271,7 @@ async def _handle(request: web.Request, respond: Responder) -> web.StreamRespons
     state.stats.requests += 1
     state.stats.in_flight += 1
     state.stats.max_in_flight = max(state.stats.max_in_flight, state.stats.in_flight)
+    call: Call | None = None
     try:
         try:
             call = await _admit(request, state)
@@ -276,6 +290,8 @@ async def _handle(request: web.Request, respond: Responder) -> web.StreamRespons
         return await respond(request, state, call, started, fault == "truncate")
     finally:
         state.stats.in_flight -= 1
+        if call is not None:  # a fault or a dropped connection: the input was still used
+            _settle(state, call, answered=False)
 
 
 async def _respond_json(

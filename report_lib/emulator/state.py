@@ -1,41 +1,15 @@
-"""What one emulator server remembers: token bucket, counters, random sources."""
+"""What one emulator server remembers: quotas, counters, random sources."""
 
 from __future__ import annotations
 
 import random
-import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from report_lib.emulator.options import EmulatorConfig
-
-
-class TokenBucket:
-    """``capacity`` tokens, refilled continuously at ``capacity`` per ``period_s``."""
-
-    def __init__(
-        self, capacity: float, period_s: float, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.capacity = capacity
-        self.rate = capacity / period_s
-        self.clock = clock
-        self.level = capacity
-        self.updated = clock()
-
-    def available(self) -> float:
-        now = self.clock()
-        self.level = min(self.capacity, self.level + (now - self.updated) * self.rate)
-        self.updated = now
-        return self.level
-
-    def try_take(self, tokens: float) -> bool:
-        if tokens > self.available():
-            return False
-        self.level -= tokens
-        return True
+from report_lib.llm.quota import Quota
 
 
 @dataclass
@@ -62,7 +36,7 @@ class Stats:
 
 
 class EmulatorState:
-    """Config, latency model, random sources, quota and counters of one server."""
+    """Config, latency model, random sources, quotas and counters of one server."""
 
     def __init__(self, config: EmulatorConfig) -> None:
         self.config = config
@@ -71,19 +45,32 @@ class EmulatorState:
         self.reset()
 
     def reset(self) -> None:
-        """Fresh counters, re-seeded randomness, a full token bucket, throttle-first again."""
+        """Fresh counters, re-seeded randomness, empty quotas, throttle-first again."""
         in_flight = self.stats.in_flight
         self.stats = Stats(in_flight=in_flight, max_in_flight=in_flight)
         self.latency_rng = random.Random(self.config.seed)
         self.fault_rng = random.Random(f"faults-{self.config.seed}")
         self.admitted = 0
-        tpm = self.config.tpm
-        self.bucket = TokenBucket(tpm, 60.0 * self.config.time_scale) if tpm else None
+        self.quota = quota_for(self.config)
 
     def snapshot(self) -> dict[str, Any]:
         data = asdict(self.stats)
         data["models"] = dict(self.stats.models)
         data["faults"] = dict(self.stats.faults)
         data["config"] = {**asdict(self.config), "reject": list(self.config.reject)}
-        data["tokens_available"] = None if self.bucket is None else int(self.bucket.available())
+        quota = self.quota.snapshot()
+        data["quota"] = quota
+        used = quota["tokens_used"]
+        data["tokens_available"] = None if self.config.tpm is None or not isinstance(used, int) \
+            else self.config.tpm - used
         return data
+
+
+def quota_for(config: EmulatorConfig) -> Quota:
+    """The server's quotas: TPM / RPM / TPD, counted per ``quota_minute`` and ``accounting``.
+
+    A quota minute lasts ``60 × time_scale`` seconds, like every other delay of the emulator.
+    """
+    return Quota(tpm=config.tpm, rpm=config.rpm, tpd=config.tpd, minute=config.quota_minute,
+                 accounting=config.accounting, burndown=config.burndown,
+                 minute_s=60.0 * config.time_scale)

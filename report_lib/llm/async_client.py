@@ -117,7 +117,8 @@ class AsyncBedrock:
         plan = wire.CallPlan(job, settings, limiter is not None)
 
         async def attempt(number: int) -> CallOutcome:
-            reservation = await limiter.aacquire(plan.estimate) if limiter is not None else None
+            reservation = (await limiter.aacquire(plan.estimate, plan.input_estimate)
+                           if limiter is not None else None)
             try:
                 if settings.stream:
                     outcome = await self._stream_once(plan.request, on_text)
@@ -126,7 +127,8 @@ class AsyncBedrock:
                     outcome = wire.parse_converse_response(response)
             except Exception as exc:
                 if reservation is not None:  # an adaptive limiter learns the quota from 429s
-                    reservation.fail(classify(exc).error_type in THROTTLING_CODES)
+                    info = classify(exc)
+                    reservation.fail(info.error_type in THROTTLING_CODES, info.message)
                 raise
             return plan.settle(outcome, number, reservation)
 

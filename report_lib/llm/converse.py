@@ -22,7 +22,8 @@ TextCallback = Callable[[str], None]
 class Reservation(Protocol):
     """What a limiter hands out before a call (report_lib.llm.limiter.Reservation)."""
 
-    def settle(self, actual_tokens: int) -> None: ...
+    def settle(self, input_tokens: int, output_tokens: int = 0,
+               latency_s: float | None = None) -> None: ...
 
 SERVICE = "bedrock-runtime"
 
@@ -66,10 +67,15 @@ def build_request(job: ReportJob, settings: BackendSettings) -> dict[str, Any]:
     return request
 
 
+def estimate_input_tokens(job: ReportJob, settings: BackendSettings) -> int:
+    """The request's input tokens, estimated before the model counts them."""
+    return estimate_tokens(system_prompt(job, settings)) + estimate_tokens(job.prompt)
+
+
 def estimate_request_tokens(job: ReportJob, settings: BackendSettings) -> int:
-    """Tokens to reserve in the limiter: input estimate + expected output (capped at max_tokens)."""
-    expected = min(settings.expected_output_tokens, settings.max_tokens)
-    return estimate_tokens(system_prompt(job, settings)) + estimate_tokens(job.prompt) + expected
+    """Quota tokens the request reserves when it starts, as Bedrock reserves them: the input
+    + ``max_tokens`` (report_lib.llm.quota)."""
+    return estimate_input_tokens(job, settings) + settings.max_tokens
 
 
 def require_text(outcome: CallOutcome, settings: BackendSettings) -> CallOutcome:
@@ -107,8 +113,14 @@ def parse_converse_response(response: Mapping[str, Any]) -> CallOutcome:
     text = "".join(block.get("text", "") for block in blocks if isinstance(block, Mapping))
     inp, out = _usage(response.get("usage") or {})
     return CallOutcome(
-        text=text, input_tokens=inp, output_tokens=out, stop_reason=response.get("stopReason")
+        text=text, input_tokens=inp, output_tokens=out, stop_reason=response.get("stopReason"),
+        latency_ms=_latency_ms(response.get("metrics")),
     )
+
+
+def _latency_ms(metrics: object) -> float | None:
+    value = metrics.get("latencyMs") if isinstance(metrics, Mapping) else None
+    return float(value) if isinstance(value, int | float) and value >= 0 else None
 
 
 class StreamCollector:
@@ -120,6 +132,7 @@ class StreamCollector:
         self.parts: list[str] = []
         self.ttft_s: float | None = None
         self.usage: Mapping[str, Any] = {}
+        self.metrics: object = None
         self.stop_reason: str | None = None
         self.stopped = False
 
@@ -137,6 +150,7 @@ class StreamCollector:
             self.stopped = True
         elif "metadata" in event:
             self.usage = event["metadata"].get("usage", {}) or {}
+            self.metrics = event["metadata"].get("metrics")
 
     def outcome(self) -> CallOutcome:
         """The whole answer; MalformedResponseError if the stream ended before messageStop."""
@@ -152,6 +166,7 @@ class StreamCollector:
             output_tokens=out,
             ttft_s=self.ttft_s,
             stop_reason=self.stop_reason,
+            latency_ms=_latency_ms(self.metrics),
         )
 
 
@@ -161,7 +176,8 @@ class CallPlan:
     def __init__(self, job: ReportJob, settings: BackendSettings, with_limiter: bool) -> None:
         self.key = job.key
         self.request = build_request(job, settings)
-        self.estimate = estimate_request_tokens(job, settings) if with_limiter else 0
+        self.input_estimate = estimate_input_tokens(job, settings) if with_limiter else 0
+        self.estimate = self.input_estimate + settings.max_tokens if with_limiter else 0
 
     @staticmethod
     def settle(
@@ -172,6 +188,7 @@ class CallPlan:
         A failed attempt keeps its reservation (conservative).
         """
         if reservation is not None:
-            reservation.settle(outcome.input_tokens + outcome.output_tokens)
+            latency = None if outcome.latency_ms is None else outcome.latency_ms / 1000
+            reservation.settle(outcome.input_tokens, outcome.output_tokens, latency)
         outcome.attempts = number
         return outcome

@@ -1,99 +1,181 @@
-"""Client-side limiter for tokens per minute and requests per minute (sync and asyncio).
+"""Client-side limiter for Bedrock's tokens- and requests-per-minute quotas (sync and asyncio).
 
-Bedrock throttles by tokens per minute (input + output) per model. Each call reserves its
-estimated tokens before it is sent (input estimate + expected output, capped at max_tokens) and
-settles the reservation with the real usage afterwards.
+It charges what Bedrock charges (report_lib.llm.quota): a request reserves its input estimate
++ ``max_tokens`` (or its expected charge, when larger) before it is sent; when the answer comes
+the reservation is settled to input + output × the model's burndown rate (5 for Claude 4). A
+refund lowers the charge where it was made; an extra is counted from when the answer came.
 
-Each limit is a token bucket with capacity = limit and refill limit / window_s per second.
-A reservation is taken from the bucket at once, possibly into debt; the caller then waits until
-the debt it joined is repaid. Waiting is therefore first come, first served, and the lock is only
-held for the arithmetic. A request larger than the capacity waits for a full bucket, then goes.
-``window_s`` is 60 s for real quotas; an emulator running at ``time_scale`` has a minute of
-``60 * time_scale`` seconds.
+**Why a sliding minute.** Bedrock does not document how its minute is counted. A client that
+never has more than the quota charged in *any* 60 s holds under all three models a server may
+use: a sliding minute (by definition), wall-clock minutes (each is one such 60 s) and a
+continuously refilled bucket that starts full (a bucket admits at least the quota in any 60 s,
+plus what it refills). So each quota is a log of charges; a reservation waits until the last
+``window_s`` seconds plus its own amount fit. ``margin_s`` is added to every expiry: the server
+counts a request a little after the client sent it.
 
-``margin_s`` covers the time between a reservation and the server counting the request: the
-server's bucket cannot refill while it is full, so it lags ours by up to ``rate * delay``
-tokens. A request therefore waits until ``tokens + rate * margin_s`` are in the bucket
-(capped at the capacity) but takes only ``tokens``; in steady state this costs one
-``margin_s`` of delay, not throughput.
+Reservations are scheduled first come, first served: ``reserve`` computes when this one fits
+after every one before it (the lock is held only for that arithmetic) and puts it in the log
+at that time. When its wait is over, ``acquire`` checks it still fits (an extra charge or a
+lower rate may have come meanwhile) and otherwise reserves again.
+
+The input estimate learns from the answers: if the service counted more input tokens than
+estimated, later estimates are scaled up by the largest ratio seen (at most 2×).
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import math
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from report_lib.errors import ConfigError, WaitPastDeadline
+from report_lib.llm.quota import burndown_rate, charged_tokens
 from report_lib.llm.settings import BackendSettings
 
 
-class _Bucket:
-    """A token bucket whose level may go negative (debt) while reservations wait."""
+@dataclass
+class _Entry:
+    at: float
+    amount: float
 
-    def __init__(self, capacity: float, window_s: float, now: float) -> None:
-        if capacity <= 0:
+
+class _Log:
+    """Charges of one quota in the order they are (to be) sent; at most ``capacity`` in any
+    ``window_s`` (+ margin)."""
+
+    def __init__(self, capacity: float, window_s: float) -> None:
+        if not capacity > 0:
             raise ConfigError(
                 f"a rate limit must be positive, got {capacity}; use None for no limit"
             )
         self.capacity = float(capacity)
-        self.rate = self.capacity / window_s  # units per second
+        self.window_s = window_s
+        self.entries: list[_Entry] = []
+
+    def prune(self, now: float, margin_s: float) -> None:
+        horizon = now - self.window_s - margin_s
+        drop = 0
+        while drop < len(self.entries) and self.entries[drop].at <= horizon:
+            drop += 1
+        if drop:
+            del self.entries[:drop]
+
+    def used(self, at: float, margin_s: float, skip: _Entry | None = None) -> float:
+        """Charged in the ``window_s`` (+ margin) up to ``at``, ``skip`` left out."""
+        start = at - self.window_s - margin_s
+        return sum(e.amount for e in self.entries if start < e.at <= at and e is not skip)
+
+    def earliest(self, amount: float, now: float, margin_s: float) -> float:
+        """When ``amount`` fits, after every entry already in the log."""
+        start = max([now] + [e.at for e in self.entries[-1:]])
+        counted = [e for e in self.entries if e.at > start - self.window_s - margin_s]
+        total = sum(e.amount for e in counted)
+        need = min(amount, self.capacity)  # larger than the quota: it goes into an empty window
+        if total + need <= self.capacity + 1e-9:
+            return start
+        for entry in counted:
+            total -= entry.amount
+            if total + need <= self.capacity + 1e-9:
+                return max(start, entry.at + self.window_s + margin_s)
+        return start  # pragma: no cover - the loop empties the window
+
+    def add(self, at: float, amount: float) -> _Entry:
+        entry = _Entry(at, float(amount))
+        bisect.insort(self.entries, entry, key=lambda e: e.at)
+        return entry
+
+    def remove(self, entry: _Entry) -> None:
+        for i, e in enumerate(self.entries):
+            if e is entry:
+                del self.entries[i]
+                return
+
+    def move(self, entry: _Entry, at: float) -> None:
+        self.remove(entry)
+        entry.at = at
+        bisect.insort(self.entries, entry, key=lambda e: e.at)
+
+
+class _Bucket:
+    """The quota as a bucket refilled continuously: a settled extra puts it in debt, which a
+    sliding log forgets after a window but a bucket server remembers until it is refilled."""
+
+    def __init__(self, capacity: float, window_s: float, now: float) -> None:
+        self.capacity = float(capacity)
+        self.window_s = window_s
         self.level = self.capacity
         self.stamp = now
 
-    def _refill(self, now: float) -> None:
+    @property
+    def rate(self) -> float:
+        return self.capacity / self.window_s
+
+    def refill(self, now: float) -> None:
         if now > self.stamp:
             self.level = min(self.capacity, self.level + (now - self.stamp) * self.rate)
             self.stamp = now
 
-    def wait_for(self, amount: float, now: float, margin_s: float = 0.0) -> float:
-        """Seconds until ``amount`` (plus the margin, capped at capacity) is in the bucket."""
-        self._refill(now)
-        need = min(amount + self.rate * margin_s, self.capacity)
-        return max(0.0, (need - self.level) / self.rate)
-
-    def take(self, amount: float) -> None:
-        self.level -= amount
-
-    def give_back(self, amount: float, now: float) -> None:
-        self._refill(now)
-        self.level = min(self.capacity, self.level + amount)
+    def ready_at(self, amount: float, now: float, margin_s: float) -> float:
+        """When ``amount`` is in the bucket (everything taken before it counted)."""
+        self.refill(now)
+        need = min(amount, self.capacity)
+        return now + max(0.0, (need - self.level) / self.rate + (margin_s if need > self.level
+                                                                 else 0.0))
 
 
 @dataclass
 class Reservation:
-    """Tokens reserved for one request; ``settle`` corrects the bucket with the real usage."""
+    """Quota reserved for one request; ``settle`` corrects it with the real usage."""
 
     limiter: RateLimiter | None
     tokens: int
     wait_s: float = 0.0
     settled: bool = False
-    epoch: int = 0  # the adaptive limiter's rate generation it was made under
+    input_estimate: int = 0
     send_at: float = 0.0  # when it may be sent (clock of the limiter)
+    entries: list[tuple[_Log, _Entry]] = field(default_factory=list)
+    bucket_tokens: float = 0.0  # taken from the limiter's bucket
+    waiting: bool = False
 
-    def settle(self, actual_tokens: int) -> None:
-        """Return unused tokens (or charge the extra) once the response's usage is known."""
+    def settle(self, input_tokens: int, output_tokens: int = 0,
+               latency_s: float | None = None) -> None:
+        """Correct the reservation with the usage Bedrock reported for the answer
+        (``latency_s``: the service's own time for it, metrics.latencyMs)."""
         if self.settled or self.limiter is None:
             self.settled = True
             return
         self.settled = True
-        self.limiter.on_success(self, int(actual_tokens))
+        self.limiter.on_success(self, int(input_tokens), int(output_tokens), latency_s)
 
-    def fail(self, throttled: bool) -> None:
-        """The request failed; ``throttled`` when the service said the quota was exceeded."""
+    def fail(self, throttled: bool, message: str = "") -> None:
+        """The request failed; ``throttled`` when the service refused it (quota full)."""
         if self.settled or self.limiter is None:
             self.settled = True
             return
         self.settled = True
-        self.limiter.on_failure(self, throttled)
+        self.limiter.on_failure(self, throttled, message)
+
+
+@dataclass
+class LimiterTotals:
+    """What the limiter reserved and what the answers used, for the run summary."""
+
+    requests: int = 0
+    reserved_tokens: int = 0
+    charged_tokens: int = 0
+    max_output_tokens: int = 0
+    waited_s: float = 0.0
+    throttled: int = 0
 
 
 class RateLimiter:
-    """Token-bucket limiter for tokens/requests per minute; thread-safe and asyncio-friendly."""
+    """Tokens/requests per minute, charged as Bedrock charges them; thread-safe and asyncio-
+    friendly. ``tpm``/``rpm`` are the Service Quotas values, unchanged."""
 
     def __init__(
         self,
@@ -101,6 +183,8 @@ class RateLimiter:
         rpm: int | None = None,
         window_s: float = 60.0,
         *,
+        burndown: float = 1.0,
+        expected_output_tokens: int = 0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         asleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -110,111 +194,242 @@ class RateLimiter:
             raise ConfigError(f"window_s must be positive, got {window_s}")
         if margin_s < 0:
             raise ConfigError(f"margin_s must be >= 0, got {margin_s}")
+        if not burndown >= 1:
+            raise ConfigError(f"burndown must be >= 1, got {burndown}")
         self.margin_s = margin_s
-        self.tpm = tpm
-        self.rpm = rpm
         self.window_s = window_s
+        self.burndown = float(burndown)
+        self.expected_output = max(0, int(expected_output_tokens))
         self._clock = clock
         self._sleep = sleep
         self._asleep = asleep
         self._lock = threading.Lock()
-        now = clock()
-        self._tokens = _Bucket(tpm, window_s, now) if tpm is not None else None
-        self._requests = _Bucket(rpm, window_s, now) if rpm is not None else None
+        self._tokens = _Log(tpm, window_s) if tpm is not None else None
+        self._requests = _Log(rpm, window_s) if rpm is not None else None
+        self._bucket = _Bucket(tpm, window_s, clock()) if tpm is not None else None
+        self._waiting: list[Reservation] = []  # scheduled, not yet sent
+        self.input_ratio = 1.0
+        self.reserve_expected = False
+        self.totals = LimiterTotals()
+
+    @property
+    def tpm(self) -> int | None:
+        return None if self._tokens is None else int(self._tokens.capacity)
+
+    @property
+    def rpm(self) -> int | None:
+        return None if self._requests is None else int(self._requests.capacity)
 
     @property
     def enabled(self) -> bool:
         return self._tokens is not None or self._requests is not None
 
     def available_tokens(self) -> float | None:
-        """Tokens in the bucket now (negative while reservations wait); None without a tpm."""
+        """Quota left in the window now, counting reservations still waiting (negative when
+        they are queued past it); None without a tpm."""
         if self._tokens is None:
             return None
         with self._lock:
-            self._tokens._refill(self._clock())
-            return self._tokens.level
+            horizon = self._clock() - self.window_s - self.margin_s
+            used = sum(e.amount for e in self._tokens.entries if e.at > horizon)
+            return self._tokens.capacity - used
 
-    def reserve(self, tokens: int) -> Reservation:
-        """Take ``tokens`` (and one request) now; the Reservation says how long to wait first."""
+    def reservation_tokens(self, tokens: int, input_estimate: int = 0) -> int:
+        """What a request of ``tokens`` (input estimate + max_tokens) reserves: scaled by what
+        the input estimates have missed, and at least the charge of the largest answer seen
+        (so that fewer extras arrive after the request was sent)."""
         tokens = max(0, int(tokens))
+        extra_input = math.ceil(input_estimate * (self.input_ratio - 1.0))
+        expected = charged_tokens(input_estimate, self.expected_output, self.burndown) \
+            if input_estimate and self.reserve_expected else 0
+        return max(tokens + extra_input, expected + extra_input)
+
+    def reserve(self, tokens: int, input_estimate: int = 0) -> Reservation:
+        """Put the request in the log at the earliest time it fits; the Reservation says how
+        long to wait first."""
         with self._lock:
             now = self._clock()
-            wait = 0.0
-            if self._tokens is not None:
-                wait = max(wait, self._tokens.wait_for(tokens, now, self.margin_s))
-            if self._requests is not None:
-                wait = max(wait, self._requests.wait_for(1, now, self.margin_s))
-            if self._tokens is not None:
-                self._tokens.take(tokens)
-            if self._requests is not None:
-                self._requests.take(1)
-        return Reservation(self, tokens, wait)
+            amount = self.reservation_tokens(tokens, input_estimate) if self._tokens else tokens
+            logs = [(log, a) for log, a in ((self._tokens, amount), (self._requests, 1))
+                    if log is not None]
+            at = now
+            for log, a in logs:
+                log.prune(now, self.margin_s)
+                at = max(at, log.earliest(a, now, self.margin_s))
+            if self._bucket is not None and self._tokens is not None:
+                at = max(at, self._bucket.ready_at(amount, now, self.margin_s))
+            reservation = Reservation(self, amount, max(0.0, at - now),
+                                      input_estimate=input_estimate, send_at=at)
+            reservation.entries = [(log, log.add(at, a)) for log, a in logs]
+            if self._bucket is not None and self._tokens is not None:
+                self._bucket.level -= amount
+                reservation.bucket_tokens = amount
+            if reservation.wait_s > 0:
+                reservation.waiting = True
+                self._waiting.append(reservation)
+            self.totals.requests += 1
+            self.totals.reserved_tokens += amount
+        return reservation
 
-    def acquire(self, tokens: int, max_wait_s: float | None = None) -> Reservation:
-        """Block the calling thread until ``tokens`` may be sent.
+    def _still_fits(self, reservation: Reservation) -> bool:
+        """At the end of its wait: does it fit now (an extra or a lower rate may have come)?"""
+        with self._lock:
+            now = self._clock()
+            for log, entry in reservation.entries:
+                if log.used(now, self.margin_s, skip=entry) + entry.amount \
+                        > log.capacity + 1e-9 and entry.amount <= log.capacity:
+                    return False
+            if self._bucket is not None and reservation.bucket_tokens:
+                self._bucket.refill(now)
+                later = sum(r.bucket_tokens for r in self._waiting
+                            if r is not reservation and r.send_at > reservation.send_at)
+                if self._bucket.level + later < -1e-9 and \
+                        reservation.bucket_tokens <= self._bucket.capacity:
+                    return False
+            for log, entry in reservation.entries:
+                log.move(entry, max(now, entry.at))
+            self._mark_sent(reservation)
+            return True
+
+    def _mark_sent(self, reservation: Reservation) -> None:
+        if reservation.waiting:
+            reservation.waiting = False
+            self._waiting = [r for r in self._waiting if r is not reservation]
+
+    def _drop(self, reservation: Reservation) -> None:
+        with self._lock:
+            for log, entry in reservation.entries:
+                log.remove(entry)
+            self._give_back(reservation)
+            self._mark_sent(reservation)
+            self.totals.reserved_tokens -= reservation.tokens
+            self.totals.requests -= 1
+        reservation.entries = []
+        reservation.settled = True
+
+    def acquire(self, tokens: int, max_wait_s: float | None = None,
+                input_estimate: int = 0) -> Reservation:
+        """Block the calling thread until the request may be sent.
 
         ``max_wait_s`` (the seconds left before the call's deadline) bounds the wait: a longer
         one gives the reservation back and raises errors.WaitPastDeadline without waiting.
         """
-        reservation = self.reserve(tokens)
-        if max_wait_s is not None and reservation.wait_s > max_wait_s:
-            self.release(reservation)
-            raise WaitPastDeadline(reservation.wait_s, max_wait_s)
-        if reservation.wait_s > 0:
-            self._sleep(reservation.wait_s)
-        return reservation
+        started = self._clock()
+        while True:
+            reservation = self.reserve(tokens, input_estimate)
+            left = None if max_wait_s is None else max_wait_s - (self._clock() - started)
+            if left is not None and reservation.wait_s > left:
+                self._drop(reservation)
+                raise WaitPastDeadline(reservation.wait_s, max(0.0, left))
+            if reservation.wait_s > 0:
+                self._sleep(reservation.wait_s)
+            if not self.enabled or self._still_fits(reservation):
+                self.totals.waited_s += self._clock() - started
+                return reservation
+            self._drop(reservation)
 
-    async def aacquire(self, tokens: int) -> Reservation:
-        """Wait (without blocking the event loop) until ``tokens`` may be sent."""
-        reservation = self.reserve(tokens)
-        if reservation.wait_s > 0:
-            await self._asleep(reservation.wait_s)
-        return reservation
+    async def aacquire(self, tokens: int, input_estimate: int = 0) -> Reservation:
+        """Wait (without blocking the event loop) until the request may be sent."""
+        started = self._clock()
+        while True:
+            reservation = self.reserve(tokens, input_estimate)
+            try:
+                if reservation.wait_s > 0:
+                    await self._asleep(reservation.wait_s)
+            except BaseException:  # cancelled (deadline, Ctrl-C): give the place back
+                self._drop(reservation)
+                raise
+            if not self.enabled or self._still_fits(reservation):
+                self.totals.waited_s += self._clock() - started
+                return reservation
+            self._drop(reservation)
+
+    def _give_back(self, reservation: Reservation) -> None:
+        if self._bucket is not None and reservation.bucket_tokens:
+            self._bucket.refill(self._clock())
+            self._bucket.level = min(self._bucket.capacity,
+                                     self._bucket.level + reservation.bucket_tokens)
+            reservation.bucket_tokens = 0.0
 
     def release(self, reservation: Reservation) -> None:
         """Give back a reservation that will not be sent (its tokens and its request)."""
-        reservation.settled = True
+        self._drop(reservation)
+
+    def on_success(self, reservation: Reservation, input_tokens: int,
+                   output_tokens: int, latency_s: float | None = None) -> None:
+        """A request was answered: settle its charge to what it used.
+
+        Its reservation is moved to when the service counted it, which is later than when it
+        was scheduled (signing, sending, a busy interpreter): the answer's arrival minus the
+        service's own latency, or the arrival itself when the service does not say.
+        """
+        charge = charged_tokens(input_tokens, output_tokens, self.burndown)
         with self._lock:
             now = self._clock()
-            if self._tokens is not None:
-                self._tokens.give_back(reservation.tokens, now)
-            if self._requests is not None:
-                self._requests.give_back(1, now)
+            counted = now - (latency_s or 0.0)
+            for log, entry in reservation.entries:
+                if counted > entry.at:
+                    log.move(entry, counted)
+            if reservation.input_estimate and input_tokens > reservation.input_estimate:
+                ratio = input_tokens / reservation.input_estimate
+                self.input_ratio = max(self.input_ratio, min(2.0, ratio))
+            self.expected_output = max(self.expected_output, output_tokens)
+            self.totals.charged_tokens += charge
+            self.totals.max_output_tokens = max(self.totals.max_output_tokens, output_tokens)
+            for log, entry in reservation.entries:
+                if log is not self._tokens:
+                    continue
+                if charge < entry.amount:  # a refund, where it was charged
+                    entry.amount = charge
+                elif charge > entry.amount:  # an extra, counted from now
+                    log.add(now, charge - entry.amount)
+            if self._bucket is not None and reservation.bucket_tokens:
+                self._bucket.refill(now)
+                self._bucket.level = min(self._bucket.capacity, self._bucket.level +
+                                         reservation.bucket_tokens - charge)
+                reservation.bucket_tokens = 0.0
 
-    def on_success(self, reservation: Reservation, actual_tokens: int) -> None:
-        """A reserved request succeeded: correct the bucket with its real usage."""
-        self._adjust(reservation.tokens - actual_tokens)
+    def on_failure(self, reservation: Reservation, throttled: bool, message: str = "") -> None:
+        """A refused request used no quota: its place is given back. Any other failure keeps
+        its reservation (the service may have counted it)."""
+        if throttled:
+            with self._lock:
+                self.totals.throttled += 1
+                for log, entry in reservation.entries:
+                    log.remove(entry)
+                self._give_back(reservation)
 
-    def on_failure(self, reservation: Reservation, throttled: bool) -> None:
-        """A reserved request failed: a fixed limiter keeps the reservation (conservative)."""
 
-    def _adjust(self, unused_tokens: int) -> None:
-        if self._tokens is None or unused_tokens == 0:
-            return
-        with self._lock:
-            now = self._clock()
-            if unused_tokens > 0:
-                self._tokens.give_back(unused_tokens, now)
-            else:
-                self._tokens._refill(now)
-                self._tokens.take(-unused_tokens)
+def _message_names_requests(message: str) -> bool:
+    return "requests" in message.lower()
 
 
 class AdaptiveRateLimiter(RateLimiter):
-    """``--tpm-limit auto``: a tokens-per-minute limit found without being told (AIMD).
+    """``--tpm-limit auto``: a quota found without being told.
 
-    - **Start optimistic, paced**: a burst of ``burst_requests`` requests, then a rate of
-      ``initial_requests`` requests' worth of tokens per window (sized on the first request),
-      growing by twice every success's tokens while nothing is throttled. Pacing, not a burst,
-      means the first 429 comes after one request too many, not after a whole round.
-    - **First 429**: the service's bucket is empty now, so the tokens it accepted since the
-      start tell its quota: ``accepted / (1 + elapsed / window)`` (a bucket of one window's
-      quota that started full). The rate becomes that estimate and the local bucket empties.
-    - **Later 429s**: the rate is multiplied by ``decrease``; **clean successes** add
-      ``increase`` × their tokens to it (about ``increase`` more per window of traffic).
+    The algorithm, and why:
 
-    Token-aware (reservations are estimates, settled with the real usage); one instance is
-    shared by the threads or tasks of a run; process and dask workers each adapt their own share.
+    1. **Discovery.** With nothing known, requests go out as fast as they come, only spaced by
+       ``ramp_gap_s``: a throttled request is answered within milliseconds, so the first 429
+       arrives after a handful of requests too many, and a run that never meets a quota loses
+       almost nothing (a few milliseconds per request).
+    2. **First 429.** The service has just refused, so what it accepted from us over the
+       trailing window is its quota: the rate R becomes the tokens (or, when Bedrock's message
+       says "requests", the requests) of the requests sent before the refused one in the last
+       window, corrected for a bucket's refill (``/ (1 + elapsed / window)`` when the first
+       request was sent less than a window ago). From then on R is enforced like a known
+       quota, over a sliding window, which holds under bucket, sliding and fixed minutes.
+    3. **One decrease per congestion event.** A 429 for a request sent before the last change
+       of R says nothing new (it was sent under the old rate) and is ignored. A new one sets
+       R to max(``decrease`` × R, the tokens accepted over the trailing window): the service
+       has just proved it takes what it accepted, so R never falls below that. This is what
+       stops the collapse of a plain AIMD, where every 429 of a full minute multiplied the
+       rate down again.
+    4. **Probing upward.** After a whole window with no 429 during which requests had to wait
+       for R, R grows by ``increase`` × R; a quota that was raised is found again this way.
+
+    One instance is shared by the threads or tasks of a run; process and dask workers each
+    find their own share.
     """
 
     def __init__(
@@ -222,135 +437,175 @@ class AdaptiveRateLimiter(RateLimiter):
         window_s: float = 60.0,
         *,
         rpm: int | None = None,
-        burst_requests: int = 4,
-        initial_requests: float = 120.0,
-        decrease: float = 0.8,
+        burndown: float = 1.0,
+        expected_output_tokens: int = 0,
+        decrease: float = 0.85,
         increase: float = 0.05,
+        ramp_gap_s: float = 0.0005,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         asleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         margin_s: float = 0.05,
     ) -> None:
-        super().__init__(None, rpm, window_s, clock=clock, sleep=sleep, asleep=asleep,
-                         margin_s=margin_s)
-        if not 0 < decrease < 1 or increase < 0:
-            raise ConfigError(f"decrease must be in (0, 1) and increase >= 0, got "
-                              f"{decrease}, {increase}")
-        self.burst_requests, self.initial_requests = burst_requests, initial_requests
-        self.decrease, self.increase = decrease, increase
+        super().__init__(None, rpm, window_s, burndown=burndown,
+                         expected_output_tokens=expected_output_tokens, clock=clock,
+                         sleep=sleep, asleep=asleep, margin_s=margin_s)
+        if not 0 < decrease < 1 or increase < 0 or ramp_gap_s < 0:
+            raise ConfigError(f"decrease must be in (0, 1), increase and ramp_gap_s >= 0, got "
+                              f"{decrease}, {increase}, {ramp_gap_s}")
+        self.decrease, self.increase, self.ramp_gap_s = decrease, increase, ramp_gap_s
+        self.rpm_given = rpm is not None
         self.found = False  # True once a 429 has told the quota
         self.throttles = 0
-        self.rate_tpw: float | None = None  # tokens per window, once the first request came
-        self.epoch = 0
-        self._outstanding: dict[int, Reservation] = {}
-        self._accepted = 0.0  # tokens of the answered requests
-        self._started: float | None = None
-        self._request_tokens = 1.0  # the first request's size: the bucket holds one at least
+        self.events = 0
+        self._sent: list[tuple[float, int, Reservation]] = []  # (sent at, tokens, r), a window
+        self._first: float | None = None
+        self._changed = -math.inf  # when R last changed
+        self._next_send = -math.inf  # discovery pacing
+        self._waited_since_change = False
 
     @property
     def enabled(self) -> bool:
         return True
 
     @property
-    def tpm(self) -> int | None:
-        """The current rate in tokens per window (None before the first request)."""
-        return None if self.rate_tpw is None else int(self.rate_tpw)
+    def rate_tpw(self) -> float | None:
+        """The current token rate per window (None until found)."""
+        return None if self._tokens is None else self._tokens.capacity
 
-    @tpm.setter
-    def tpm(self, value: int | None) -> None:  # the base class sets it; the rate is found
-        pass
-
-    def _start(self, tokens: int, now: float) -> None:
-        self._started, self._request_tokens = now, float(tokens)
-        self.rate_tpw = max(1.0, tokens * self.initial_requests)
-        self._tokens = _Bucket(self.rate_tpw, self.window_s, now)
-        self._set_rate(self.rate_tpw, now, empty=False)
-        self._tokens.level = min(self._tokens.capacity, max(1.0, tokens * self.burst_requests))
-
-    def _set_rate(self, rate_tpw: float, now: float, empty: bool) -> None:
-        bucket = self._tokens
-        assert bucket is not None
-        bucket._refill(now)
-        self.rate_tpw = max(1.0, rate_tpw)
-        bucket.capacity = max(self._request_tokens, self.rate_tpw / 10)
-        bucket.rate = self.rate_tpw / self.window_s
-        bucket.level = 0.0 if empty else min(bucket.level, bucket.capacity)
-
-    def reserve(self, tokens: int) -> Reservation:
-        if self._tokens is None:
-            with self._lock:
-                if self._tokens is None:
-                    self._start(max(1, int(tokens)), self._clock())
-        reservation = super().reserve(tokens)
+    def reserve(self, tokens: int, input_estimate: int = 0) -> Reservation:
         with self._lock:
-            reservation.epoch = self.epoch
-            reservation.send_at = self._clock() + reservation.wait_s
-            self._outstanding[id(reservation)] = reservation
+            now = self._clock()
+            if self._first is None:
+                self._first = now
+            self._probe(now)
+            if not self.found and self._requests is None:  # discovery: paced, no limit
+                at = max(now, self._next_send)
+                self._next_send = at + self.ramp_gap_s
+                amount = self.reservation_tokens(tokens, input_estimate)
+                reservation = Reservation(self, amount, at - now, input_estimate=input_estimate,
+                                          send_at=at)
+                self.totals.requests += 1
+                self.totals.reserved_tokens += amount
+                self._record(reservation, at, now)
+                return reservation
+        reservation = super().reserve(tokens, input_estimate)
+        with self._lock:
+            if reservation.wait_s > 0:
+                self._waited_since_change = True
+            self._record(reservation, reservation.send_at, self._clock())
         return reservation
 
-    def valid(self, reservation: Reservation) -> bool:
-        """False when a 429 changed the rate after ``reservation`` was made: reserve again."""
-        return reservation.epoch == self.epoch
+    def _record(self, reservation: Reservation, at: float, now: float) -> None:
+        self._sent.append((at, reservation.tokens, reservation))
+        horizon = now - self.window_s - self.margin_s
+        while self._sent and self._sent[0][0] <= horizon:
+            self._sent.pop(0)
 
-    def acquire(self, tokens: int, max_wait_s: float | None = None) -> Reservation:
-        while True:
-            reservation = super().acquire(tokens, max_wait_s)
-            if self.valid(reservation):
-                return reservation
-            self.cancel(reservation)
-
-    async def aacquire(self, tokens: int) -> Reservation:
-        while True:
-            reservation = await super().aacquire(tokens)
-            if self.valid(reservation):
-                return reservation
-            self.cancel(reservation)
-
-    def release(self, reservation: Reservation) -> None:
+    def _drop(self, reservation: Reservation) -> None:
         with self._lock:
-            self._outstanding.pop(id(reservation), None)
-        super().release(reservation)
+            self._sent = [s for s in self._sent if s[2] is not reservation]
+        super()._drop(reservation)
 
-    def cancel(self, reservation: Reservation) -> None:
-        """Forget a reservation made under an old rate (``acquire`` then reserves again)."""
-        with self._lock:
-            self._outstanding.pop(id(reservation), None)
-            reservation.settled = True  # its tokens went with the old rate's bucket
+    def _accepted(self, before: float, now: float) -> tuple[float, int]:
+        """(tokens, requests) sent in the trailing window before ``before`` and not refused."""
+        horizon = now - self.window_s - self.margin_s
+        chosen = [(t, r) for at, t, r in self._sent if horizon < at < before]
+        return sum(t for t, _ in chosen), len(chosen)
 
-    def on_success(self, reservation: Reservation, actual_tokens: int) -> None:
-        super().on_success(reservation, actual_tokens)
-        with self._lock:
-            self._outstanding.pop(id(reservation), None)
-            self._accepted += actual_tokens
-            assert self.rate_tpw is not None
-            gain = self.increase if self.found else 2.0
-            self._set_rate(self.rate_tpw + gain * actual_tokens, self._clock(), empty=False)
+    def _set_tokens(self, rate: float) -> None:
+        rate = max(1.0, rate)
+        if self._tokens is None:
+            self._bucket = _Bucket(rate, self.window_s, self._clock())
+            self._bucket.level = 0.0  # the service has just said it is empty
+            self._tokens = _Log(rate, self.window_s)
+            for at, tokens, r in self._sent:  # what is already out counts against it
+                r.entries.append((self._tokens, self._tokens.add(at, tokens)))
+                if not r.settled:  # in the empty bucket already; settles like the others
+                    r.bucket_tokens = tokens
+        else:
+            self._tokens.capacity = rate
+            if self._bucket is not None:
+                self._bucket.refill(self._clock())
+                self._bucket.capacity = rate
+                self._bucket.level = min(self._bucket.level, 0.0)
 
-    def on_failure(self, reservation: Reservation, throttled: bool) -> None:
+    def _set_requests(self, rate: float) -> None:
+        rate = max(1.0, float(math.floor(rate)))
+        if self._requests is None:
+            self._requests = _Log(rate, self.window_s)
+            for at, _, r in self._sent:
+                r.entries.append((self._requests, self._requests.add(at, 1)))
+        else:
+            self._requests.capacity = rate
+
+    def _probe(self, now: float) -> None:
+        """After a clean window in which requests had to wait, raise R by ``increase``."""
+        if not self.found or now - self._changed < self.window_s:
+            return
+        if self._waited_since_change:
+            if self._tokens is not None:
+                self._tokens.capacity *= 1 + self.increase
+                if self._bucket is not None:
+                    self._bucket.capacity = self._tokens.capacity
+            if self._requests is not None and not self.rpm_given:
+                self._requests.capacity = math.floor(self._requests.capacity *
+                                                     (1 + self.increase)) + 1
+        self._changed = now
+        self._waited_since_change = False
+
+    def on_success(self, reservation: Reservation, input_tokens: int,
+                   output_tokens: int, latency_s: float | None = None) -> None:
+        super().on_success(reservation, input_tokens, output_tokens, latency_s)
+        charge = charged_tokens(input_tokens, output_tokens, self.burndown)
         with self._lock:
-            self._outstanding.pop(id(reservation), None)
-            if not throttled or self.rate_tpw is None or self._started is None:
-                return
-            now = self._clock()
+            for i, (at, _, r) in enumerate(self._sent):
+                if r is reservation:
+                    self._sent[i] = (at, charge, r)
+                    break
+
+    def on_failure(self, reservation: Reservation, throttled: bool, message: str = "") -> None:
+        super().on_failure(reservation, throttled, message)
+        if not throttled:
+            return
+        with self._lock:
+            self._sent = [s for s in self._sent if s[2] is not reservation]
             self.throttles += 1
-            if self.found:
-                rate = self.rate_tpw * self.decrease
-            else:  # accepted = answered + sent and still in flight (charged on arrival)
-                sent = sum(r.tokens for r in self._outstanding.values() if r.send_at <= now)
-                elapsed = max(0.0, now - self._started)
-                rate = min(self.rate_tpw, (self._accepted + sent) / (1 + elapsed / self.window_s))
+            now = self._clock()
+            if reservation.send_at < self._changed:  # sent under the old rate: not news
+                return
+            self.events += 1
+            tokens, requests = self._accepted(reservation.send_at, now)
+            by_requests = _message_names_requests(message) and not self.rpm_given
+            if not self.found:
+                elapsed = max(0.0, now - (self._first or now))
+                refill = 1 + min(elapsed, self.window_s) / self.window_s
+                if by_requests:
+                    self._set_requests(max(1, requests) / refill)
+                else:
+                    self._set_tokens(max(reservation.tokens, tokens / refill))
                 self.found = True
-            self.epoch += 1  # reservations waiting under the old rate are made again
-            self._set_rate(rate if math.isfinite(rate) else self.rate_tpw, now, empty=True)
+            elif by_requests:
+                current = self._requests.capacity if self._requests else requests
+                self._set_requests(max(self.decrease * current, requests))
+            else:
+                current = self._tokens.capacity if self._tokens else tokens
+                self._set_tokens(max(self.decrease * current, tokens, reservation.tokens))
+            self._changed = now
+            self._waited_since_change = False
 
 
 def limiter_for(settings: BackendSettings) -> RateLimiter | None:
     """The limiter ``settings`` ask for: adaptive (``tpm_auto``), fixed (``tpm_limit`` /
-    ``rpm_limit``), or None."""
+    ``rpm_limit``), or None. Charges use the model's burndown rate (``settings.burndown``
+    overrides it)."""
+    burndown = burndown_rate(settings.model_id, settings.burndown)
     if settings.tpm_auto:
-        return AdaptiveRateLimiter(settings.limiter_window_s, rpm=settings.rpm_limit)
+        return AdaptiveRateLimiter(settings.limiter_window_s, rpm=settings.rpm_limit,
+                                   burndown=burndown)
     if settings.tpm_limit is not None or settings.rpm_limit is not None:
-        return RateLimiter(settings.tpm_limit, settings.rpm_limit, settings.limiter_window_s)
+        return RateLimiter(settings.tpm_limit, settings.rpm_limit, settings.limiter_window_s,
+                           burndown=burndown)
     return None
 
 

@@ -40,8 +40,9 @@ class BackendSettings:
     tpm_limit: int | None = None
     rpm_limit: int | None = None
     tpm_auto: bool = False  # --tpm-limit auto: find the tokens-per-minute quota (AIMD)
-    expected_output_tokens: int = 900  # limiter's reservation before usage is known
+    expected_output_tokens: int = 900  # cost estimates before usage is known
     limiter_window_s: float = 60.0  # the limiter's minute (60 x time_scale against the emulator)
+    burndown: float | None = None  # quota tokens per output token; None: the model's rate
     # price table override: {model_id or substring: (usd per 1M input, usd per 1M output)}
     prices: dict[str, tuple[float, float]] = field(default_factory=dict)
 
@@ -50,5 +51,15 @@ class BackendSettings:
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ConfigError(f"{name} must be a number of seconds > 0, got {value!r}")
+        if self.burndown is not None and (isinstance(self.burndown, bool) or
+                                          not isinstance(self.burndown, int | float) or
+                                          not self.burndown >= 1):
+            raise ConfigError(f"burndown must be a number >= 1 (quota tokens per output token), "
+                              f"got {self.burndown!r}")
+        for name in ("tpm_limit", "rpm_limit"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or value < 1):
+                raise ConfigError(f"{name} must be a whole number >= 1, got {value!r}")
         if self.max_attempts < 1:
             raise ConfigError(f"max_attempts must be >= 1, got {self.max_attempts!r}")

@@ -94,7 +94,7 @@ def converse(
         reservation = None
         if limiter is not None:  # a wait past the deadline ends the call as DeadlineExceeded
             left = None if deadline is None else deadline - time.monotonic()
-            reservation = limiter.acquire(plan.estimate, left)
+            reservation = limiter.acquire(plan.estimate, left, plan.input_estimate)
         try:
             if settings.stream:
                 outcome = _stream_once(client, plan.request, on_text, deadline)
@@ -102,7 +102,8 @@ def converse(
                 outcome = parse_converse_response(client.converse(**plan.request))
         except Exception as exc:
             if reservation is not None:  # an adaptive limiter learns the quota from 429s
-                reservation.fail(classify(exc).error_type in THROTTLING_CODES)
+                info = classify(exc)
+                reservation.fail(info.error_type in THROTTLING_CODES, info.message)
             raise
         return plan.settle(outcome, number, reservation)
 
