@@ -23,6 +23,7 @@ from report_lib.execution.loop import LoopThread
 from report_lib.jobs import ReportResult, RunResult
 from report_lib.llm.async_client import load_aiobotocore
 from report_lib.llm.backends import BACKENDS, Backend, check_settings, open_sync_client
+from report_lib.llm.quota import burndown_rate, quota_usage
 from report_lib.llm.settings import BackendSettings
 from report_lib.reports.factcheck import ResultChecker
 from report_lib.reports.jobs import build_jobs
@@ -147,6 +148,12 @@ def generate_reports(
             results = checker.check_all(results)
             if emu is not None:
                 extra["emulator"] = {"time_scale": time_scale, "stats": _stats(emu)}
+            if backend != "offline":
+                calls = [(r.input_tokens, r.output_tokens) for r in results
+                         if r.ok and not r.cached]
+                extra["quota"] = quota_usage(
+                    calls, max_tokens=ready.max_tokens,
+                    burndown=burndown_rate(ready.model_id, ready.burndown))
             return RunResult(
                 results=results, total_time=total, strategy=strategy,
                 backend=backend, model_id=None if backend == "offline" else ready.model_id,

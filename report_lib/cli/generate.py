@@ -27,6 +27,7 @@ from report_lib.errors import ConfigError, RunInterrupted
 from report_lib.execution import MAX_CONCURRENCY, STRATEGIES, check_concurrency
 from report_lib.jobs import ReportResult, RunResult
 from report_lib.llm.progress import OUTSTANDING, ProgressTicker
+from report_lib.llm.quota import describe_quota_usage
 from report_lib.llm.settings import BackendSettings
 from report_lib.reports.factcheck import verdict
 
@@ -268,6 +269,9 @@ def format_run_table(run: RunResult) -> str:
             for u in (r.fact_check or {}).get("unsupported", [])
         ]
     lines += flagged
+    quota = run.extra.get("quota")
+    if isinstance(quota, dict) and quota.get("calls"):
+        lines.append(describe_quota_usage(quota))
     cost = run.to_dict()["usage_total"]["cost_usd"]
     lines.append(
         f"total {run.total_time:.2f} s, strategy {run.strategy}, backend {run.backend}, "

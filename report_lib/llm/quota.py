@@ -31,6 +31,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from report_lib.errors import ConfigError
 
@@ -384,3 +385,36 @@ def _next_event(quota: Quota, running: Iterable[tuple[float, Ticket, QuotaReques
     candidates = [now + max(waits, default=0.0), *ends]
     nxt = min(c for c in candidates if c > now) if any(c > now for c in candidates) else now
     return nxt + 1e-9
+
+
+# ------------------------------------------------------------------ what a run reserved
+
+
+def quota_usage(calls: Sequence[tuple[int, int]], *, max_tokens: int,
+                burndown: float) -> dict[str, Any]:
+    """What the answered ``calls`` ((input, output) tokens each) took from a quota: reserved
+    (input + max_tokens) and charged (input + output × burndown), and whether ``max_tokens``
+    is far above the outputs seen (``wasteful``: at least twice the largest), with the
+    ``max_tokens`` that would have reserved enough (the largest output + 20 %)."""
+    reserved = sum(reserved_tokens(i, max_tokens) for i, _ in calls)
+    charged = sum(charged_tokens(i, o, burndown) for i, o in calls)
+    largest = max((o for _, o in calls), default=0)
+    suggested = math.ceil(largest * 1.2) if largest else None
+    wasteful = bool(calls) and largest > 0 and max_tokens >= 2 * largest
+    return {"calls": len(calls), "max_tokens": max_tokens, "burndown": burndown,
+            "reserved_tokens": reserved, "charged_tokens": charged,
+            "largest_output_tokens": largest, "wasteful": wasteful,
+            "suggested_max_tokens": suggested if wasteful else None}
+
+
+def describe_quota_usage(usage: dict[str, Any]) -> str:
+    """One line for the run summary, computed from ``quota_usage``."""
+    text = (f"quota: reserved {usage['reserved_tokens']:,} tokens (input + max_tokens "
+            f"{usage['max_tokens']:,}), charged {usage['charged_tokens']:,} (input + output x "
+            f"{float(usage['burndown']):g})")
+    if usage["wasteful"]:
+        ratio = usage["max_tokens"] / usage["largest_output_tokens"]
+        text += (f"; max_tokens is {ratio:.1f}x the largest output "
+                 f"({usage['largest_output_tokens']:,}): each request reserves quota it never "
+                 f"uses; --max-tokens {usage['suggested_max_tokens']:,} would do")
+    return text
