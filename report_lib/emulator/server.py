@@ -178,6 +178,34 @@ async def _admit(request: web.Request, state: EmulatorState) -> Call:
         raise ApiError(400, "ValidationException", "the model id in the URL is empty")
     system, user, everything, max_tokens, stops = _parse_body(await request.read())
     state.stats.models[model_id] += 1
+    input_tokens = _count_tokens(everything)
+    # Bedrock reserves quota as a request arrives, before the model runs: refuse at once
+    early = state.quota.enabled and state.quota.accounting == "bedrock"
+    ticket = _take_quota(state, model_id, input_tokens, max_tokens, 0) if early else None
+    try:
+        return await _answer(request, state, model_id, system, user, everything, max_tokens,
+                             stops, input_tokens, ticket)
+    except ApiError:
+        if ticket is not None:  # refused after all: nothing used
+            state.quota.settle(ticket, model_id, 0, 0)
+        raise
+
+
+def _take_quota(state: EmulatorState, model_id: str, input_tokens: int,
+                max_tokens: int | None, output_tokens: int) -> Ticket:
+    admitted = state.quota.admit(model_id, input_tokens, max_tokens, output_tokens)
+    if isinstance(admitted, Refusal):
+        message = admitted.message
+        if admitted.status == 400:
+            message = f"emulator: {message}"
+        raise ApiError(admitted.status, admitted.error_type, message)
+    return admitted
+
+
+async def _answer(request: web.Request, state: EmulatorState, model_id: str, system: str,
+                  user: str, everything: str, max_tokens: int | None,
+                  stops: tuple[str, ...], input_tokens: int, ticket: Ticket | None) -> Call:
+    """The answer of an admitted request, after the fault options that refuse it."""
     config = state.config
     mistakes = (config.hallucinate, config.paraphrase, config.seed)
     if "<facts" in user:  # pandas work: keep the event loop answering other requests
@@ -201,16 +229,8 @@ async def _admit(request: web.Request, state: EmulatorState) -> Call:
             raise ApiError(500, "InternalServerException", message)
         raise ApiError(503, "ServiceUnavailableException", message)
     text, stop_reason, output_tokens = limit_answer(answer, max_tokens, stops)
-    input_tokens = _count_tokens(everything)
-    ticket = None
-    if state.quota.enabled:
-        admitted = state.quota.admit(model_id, input_tokens, max_tokens, output_tokens)
-        if isinstance(admitted, Refusal):
-            message = admitted.message
-            if admitted.status == 400:
-                message = f"emulator: {message}"
-            raise ApiError(admitted.status, admitted.error_type, message)
-        ticket = admitted
+    if state.quota.enabled and ticket is None:  # accounting "actual": charged what it answers
+        ticket = _take_quota(state, model_id, input_tokens, max_tokens, output_tokens)
     state.stats.changed += [dict(c) for c in answer.changes]
     ttft, total = state.latency.timing(output_tokens, state.latency_rng)
     return Call(model_id, text, stop_reason, input_tokens, output_tokens, ttft, total, everything,

@@ -140,6 +140,7 @@ class Reservation:
     send_at: float = 0.0  # when it may be sent (clock of the limiter)
     entries: list[tuple[_Log, _Entry]] = field(default_factory=list)
     bucket_tokens: float = 0.0  # taken from the limiter's bucket
+    in_base: bool = False  # out when a 429 emptied the bucket: not taken, never given back
     waiting: bool = False
 
     def settle(self, input_tokens: int, output_tokens: int = 0,
@@ -345,6 +346,8 @@ class RateLimiter:
             self._drop(reservation)
 
     def _give_back(self, reservation: Reservation) -> None:
+        if reservation.in_base:  # the emptied bucket never counted it
+            reservation.bucket_tokens = 0.0
         if self._bucket is not None and reservation.bucket_tokens:
             self._bucket.refill(self._clock())
             self._bucket.level = min(self._bucket.capacity,
@@ -410,9 +413,9 @@ class AdaptiveRateLimiter(RateLimiter):
     The algorithm, and why:
 
     1. **Discovery.** With nothing known, requests go out as fast as they come, only spaced by
-       ``ramp_gap_s``: a throttled request is answered within milliseconds, so the first 429
-       arrives after a handful of requests too many, and a run that never meets a quota loses
-       almost nothing (a few milliseconds per request).
+       ``ramp_gap_s`` (window / 12,000: 5 ms for a real minute): a throttled request is
+       answered at once, so the first 429 arrives after the requests sent during one round
+       trip too many, and a run that never meets a quota loses only that spacing.
     2. **First 429.** The service has just refused, so what it accepted from us over the
        trailing window is its quota: the rate R becomes the tokens (or, when Bedrock's message
        says "requests", the requests) of the requests sent before the refused one in the last
@@ -425,8 +428,10 @@ class AdaptiveRateLimiter(RateLimiter):
        has just proved it takes what it accepted, so R never falls below that. This is what
        stops the collapse of a plain AIMD, where every 429 of a full minute multiplied the
        rate down again.
-    4. **Probing upward.** After a whole window with no 429 during which requests had to wait
-       for R, R grows by ``increase`` × R; a quota that was raised is found again this way.
+    4. **Probing upward.** After ``probe_after`` windows with no 429 during which requests had
+       to wait for R, R grows by ``increase`` × R; a quota that was raised is found again this
+       way. Probing is slow on purpose: against a bucket, a rate above the quota is refused
+       as soon as the bucket's debt catches up, so an eager probe costs a burst of 429s.
 
     One instance is shared by the threads or tasks of a run; process and dask workers each
     find their own share.
@@ -440,8 +445,9 @@ class AdaptiveRateLimiter(RateLimiter):
         burndown: float = 1.0,
         expected_output_tokens: int = 0,
         decrease: float = 0.85,
-        increase: float = 0.05,
-        ramp_gap_s: float = 0.0005,
+        increase: float = 0.03,
+        probe_after: float = 2.0,
+        ramp_gap_s: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         asleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -450,10 +456,14 @@ class AdaptiveRateLimiter(RateLimiter):
         super().__init__(None, rpm, window_s, burndown=burndown,
                          expected_output_tokens=expected_output_tokens, clock=clock,
                          sleep=sleep, asleep=asleep, margin_s=margin_s)
+        # 0.5 ms per request for a 6 s window (an emulator at time_scale 0.1), 5 ms for a
+        # real minute: below the time a 429 takes to come back, above a run's own pace
+        ramp_gap_s = window_s / 12_000 if ramp_gap_s is None else ramp_gap_s
         if not 0 < decrease < 1 or increase < 0 or ramp_gap_s < 0:
             raise ConfigError(f"decrease must be in (0, 1), increase and ramp_gap_s >= 0, got "
                               f"{decrease}, {increase}, {ramp_gap_s}")
         self.decrease, self.increase, self.ramp_gap_s = decrease, increase, ramp_gap_s
+        self.probe_after = probe_after
         self.rpm_given = rpm is not None
         self.found = False  # True once a 429 has told the quota
         self.throttles = 0
@@ -461,6 +471,7 @@ class AdaptiveRateLimiter(RateLimiter):
         self._sent: list[tuple[float, int, Reservation]] = []  # (sent at, tokens, r), a window
         self._first: float | None = None
         self._changed = -math.inf  # when R last changed
+        self._cutoff = -math.inf  # requests sent before this were counted in R as accepted
         self._next_send = -math.inf  # discovery pacing
         self._waited_since_change = False
 
@@ -522,7 +533,7 @@ class AdaptiveRateLimiter(RateLimiter):
             for at, tokens, r in self._sent:  # what is already out counts against it
                 r.entries.append((self._tokens, self._tokens.add(at, tokens)))
                 if not r.settled:  # in the empty bucket already; settles like the others
-                    r.bucket_tokens = tokens
+                    r.bucket_tokens, r.in_base = tokens, True
         else:
             self._tokens.capacity = rate
             if self._bucket is not None:
@@ -541,7 +552,7 @@ class AdaptiveRateLimiter(RateLimiter):
 
     def _probe(self, now: float) -> None:
         """After a clean window in which requests had to wait, raise R by ``increase``."""
-        if not self.found or now - self._changed < self.window_s:
+        if not self.found or now - self._changed < self.probe_after * self.window_s:
             return
         if self._waited_since_change:
             if self._tokens is not None:
@@ -572,7 +583,10 @@ class AdaptiveRateLimiter(RateLimiter):
             self._sent = [s for s in self._sent if s[2] is not reservation]
             self.throttles += 1
             now = self._clock()
-            if reservation.send_at < self._changed:  # sent under the old rate: not news
+            if reservation.send_at < self._changed:  # sent under the old rate: not news,
+                if reservation.send_at < self._cutoff:  # but counted as accepted: it was not
+                    self._correct(reservation.tokens, by_requests=_message_names_requests(
+                        message) and not self.rpm_given)
                 return
             self.events += 1
             tokens, requests = self._accepted(reservation.send_at, now)
@@ -592,7 +606,15 @@ class AdaptiveRateLimiter(RateLimiter):
                 current = self._tokens.capacity if self._tokens else tokens
                 self._set_tokens(max(self.decrease * current, tokens, reservation.tokens))
             self._changed = now
+            self._cutoff = reservation.send_at
             self._waited_since_change = False
+
+    def _correct(self, tokens: int, by_requests: bool) -> None:
+        """A request counted as accepted when R was set was refused after all: take it out."""
+        if by_requests and self._requests is not None:
+            self._requests.capacity = max(1.0, self._requests.capacity - 1)
+        elif self._tokens is not None:
+            self._set_tokens(max(float(tokens), self._tokens.capacity - tokens))
 
 
 def limiter_for(settings: BackendSettings) -> RateLimiter | None:
