@@ -413,7 +413,7 @@ class AdaptiveRateLimiter(RateLimiter):
     The algorithm, and why:
 
     1. **Discovery.** With nothing known, requests go out as fast as they come, only spaced by
-       ``ramp_gap_s`` (window / 12,000: 5 ms for a real minute): a throttled request is
+       ``ramp_gap_s`` (window / 6,000: 10 ms for a real minute): a throttled request is
        answered at once, so the first 429 arrives after the requests sent during one round
        trip too many, and a run that never meets a quota loses only that spacing.
     2. **First 429.** The service has just refused, so what it accepted from us over the
@@ -456,9 +456,9 @@ class AdaptiveRateLimiter(RateLimiter):
         super().__init__(None, rpm, window_s, burndown=burndown,
                          expected_output_tokens=expected_output_tokens, clock=clock,
                          sleep=sleep, asleep=asleep, margin_s=margin_s)
-        # 0.5 ms per request for a 6 s window (an emulator at time_scale 0.1), 5 ms for a
+        # 1 ms per request for a 6 s window (an emulator at time_scale 0.1), 10 ms for a
         # real minute: below the time a 429 takes to come back, above a run's own pace
-        ramp_gap_s = window_s / 12_000 if ramp_gap_s is None else ramp_gap_s
+        ramp_gap_s = window_s / 6_000 if ramp_gap_s is None else ramp_gap_s
         if not 0 < decrease < 1 or increase < 0 or ramp_gap_s < 0:
             raise ConfigError(f"decrease must be in (0, 1), increase and ramp_gap_s >= 0, got "
                               f"{decrease}, {increase}, {ramp_gap_s}")
