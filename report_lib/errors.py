@@ -34,6 +34,10 @@ class ReportLabError(Exception):
     """Base class of every error report_lib raises on purpose."""
 
 
+class ReportLabWarning(UserWarning):
+    """Base class of report_lib's warnings (shown on one line by the ``report-lib`` command)."""
+
+
 class ConfigError(ReportLabError, ValueError):
     """An option or parameter has a value that cannot work; the message names it and the choices."""
 

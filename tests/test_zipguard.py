@@ -18,7 +18,10 @@ SHEET = "xl/worksheets/sheet1.xml"
 ROW = b'<row r="6"><c r="D6" t="inlineStr"><is><t>x</t></is></c></row>'
 
 
-def _rewrite(source: Path, target: Path, member: str, write_member: Callable[[IO[bytes]], object]) -> Path:
+Writer = Callable[[IO[bytes]], object]
+
+
+def _rewrite(source: Path, target: Path, member: str, write_member: Writer) -> Path:
     """``source`` copied to ``target`` with ``member`` written by ``write_member(handle)``."""
     with zipfile.ZipFile(source) as old, zipfile.ZipFile(
         target, "w", zipfile.ZIP_DEFLATED, compresslevel=9

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 from importlib import import_module
+from typing import Any
 
 from report_lib import __version__
 from report_lib.app.signals import exit_status, sigterm_as_interrupt
@@ -15,6 +17,7 @@ from report_lib.errors import (
     DataError,
     PipelineError,
     ReportLabError,
+    ReportLabWarning,
 )
 
 # One module per command, imported when the parser is built: importing this module stays light,
@@ -56,7 +59,22 @@ def exit_code(exc: BaseException) -> tuple[int, str]:
     raise exc
 
 
+def one_line_warnings() -> None:
+    """Show report_lib's warnings as one ``report-lib: warning: ...`` line (others as usual)."""
+    previous = warnings.showwarning
+
+    def showwarning(message: Warning | str, category: type[Warning], filename: str,
+                    lineno: int, file: Any = None, line: str | None = None) -> None:
+        if not issubclass(category, ReportLabWarning):
+            previous(message, category, filename, lineno, file, line)
+            return
+        print(f"report-lib: warning: {message}", file=file or sys.stderr, flush=True)
+
+    warnings.showwarning = showwarning
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    one_line_warnings()
     parser = build_parser()
     ns = parser.parse_args(argv)
     try:

@@ -25,7 +25,7 @@ CHUNK_BYTES = 64 * 2**10
 
 
 def _mb(n: int) -> str:
-    return f"{n / 2**20:,.0f} MB"
+    return f"{n / 2**20:,.0f} MB" if n >= 2**20 else f"{n / 2**10:,.0f} KB"
 
 
 def _refuse(path: Path, why: str) -> DataError:
