@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import tiny_rows, write_ministry
 
 CLI = [sys.executable, "-m", "report_lib.cli"]
 
@@ -38,3 +41,28 @@ def test_a_cache_warning_is_one_line_once(strategy: str, tmp_path: Path) -> None
     assert len(about_cache) == 1, proc.stderr
     assert about_cache[0].startswith("report-lib: warning: response cache ")
     assert "CacheWarning" not in proc.stderr and "cache.py" not in proc.stderr
+
+
+# --------------------------------------------------------------------------- any locale
+POSIX = {"LC_ALL": "POSIX", "LANG": "POSIX", "PYTHONUTF8": "0", "PYTHONIOENCODING": ""}
+
+
+def test_korean_names_and_messages_survive_a_posix_locale(tmp_path: Path) -> None:
+    data = write_ministry(tmp_path / "데이터" / "충전인프라 현황_2511.xlsx", tiny_rows())
+    reports, result = tmp_path / "보고서", tmp_path / "결과.json"
+    proc = _cli("generate", "--data", str(data), "--markdown-dir", str(reports),
+                "--out", str(result), "--time-scale", "0.01", "--language", "ko",
+                "--no-progress", env=POSIX)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr and "UnicodeEncodeError" not in proc.stderr
+    assert f"wrote {result}" in proc.stdout and f"wrote {reports / 'kpi.md'}" in proc.stdout
+    assert sorted(p.name for p in reports.iterdir()) == ["cpo.md", "kpi.md", "trend.md"]
+    assert json.loads(result.read_text(encoding="utf-8"))["language"] == "ko"
+
+
+def test_a_korean_name_in_an_error_is_shown_as_itself_in_a_posix_locale(tmp_path: Path) -> None:
+    missing = tmp_path / "없는 파일_2511.xlsx"
+    proc = _cli("generate", "--backend", "offline", "--data", str(missing), env=POSIX)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"report-lib: error: {missing}: no such file")
+    assert proc.stderr.count("\n") == 1

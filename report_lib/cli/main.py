@@ -11,6 +11,7 @@ from typing import Any
 
 from report_lib import __version__
 from report_lib.app.signals import exit_status, sigterm_as_interrupt
+from report_lib.cli.encoding import ensure_utf8_mode
 from report_lib.errors import (
     ConfigError,
     CredentialsError,
@@ -74,6 +75,8 @@ def one_line_warnings() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None:  # the command itself (not a call from Python): any locale
+        ensure_utf8_mode()
     one_line_warnings()
     parser = build_parser()
     ns = parser.parse_args(argv)
