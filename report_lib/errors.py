@@ -111,6 +111,18 @@ class MalformedResponseError(BackendError, ValueError):
         super().__init__(message, error_type="MalformedResponse", attempts=attempts)
 
 
+class OutputError(ReportLabError, OSError):
+    """A result could not be written (a full disk, say); ``rescued`` is the fallback file that
+    holds the run and its delivered reports (None when none could be written)."""
+
+    def __init__(self, message: str, *, rescued: Any = None) -> None:
+        super().__init__(message)
+        self.rescued = rescued
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 class CredentialsError(ReportLabError, RuntimeError):
     """No AWS credentials were found in the standard boto3 chain."""
 

@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 
 from report_lib import config
 from report_lib.app.generate import generate_reports
-from report_lib.app.outputs import check_outputs, write_outputs
+from report_lib.app.outputs import check_outputs, write_outputs_or_rescue
 from report_lib.cli.common import (
     add_backend_options,
     add_parser,
@@ -23,7 +23,7 @@ from report_lib.cli.common import (
     settings_from_args,
 )
 from report_lib.data.sample import ensure_sample_data
-from report_lib.errors import ConfigError, RunInterrupted
+from report_lib.errors import ConfigError, OutputError, RunInterrupted
 from report_lib.execution import MAX_CONCURRENCY, STRATEGIES, check_concurrency
 from report_lib.jobs import ReportResult, RunResult
 from report_lib.llm.progress import OUTSTANDING, ProgressTicker
@@ -228,7 +228,10 @@ def run(ns: argparse.Namespace) -> int:
             )
     except RunInterrupted as exc:  # Ctrl-C/SIGTERM: keep what had finished, then exit 130/143
         if exc.run is not None:
-            deliver(exc.run, ns)
+            try:
+                deliver(exc.run, ns)
+            except OutputError as failed:  # said, and the interruption still ends the run
+                print(f"report-lib: error: {failed}", file=sys.stderr)
         raise
     deliver(run, ns)
     unsupported = any(r.fact_check and r.fact_check["unsupported"] for r in run.results)
@@ -236,9 +239,11 @@ def run(ns: argparse.Namespace) -> int:
 
 
 def deliver(run: RunResult, ns: argparse.Namespace) -> None:
-    """Write the outputs asked for and print the run's table."""
-    written = write_outputs(run, out_json=ns.out, markdown_dir=ns.markdown_dir)
-    print(format_run_table(run))
+    """Print the run's table, then write the outputs asked for. When they cannot be written
+    (a full disk), the run goes to a fallback file that the OutputError names (exit 1)."""
+    print(format_run_table(run), flush=True)  # first: shown whatever happens to the files
+    written = write_outputs_or_rescue(run, out_json=ns.out, markdown_dir=ns.markdown_dir,
+                                      cache_dir=ns.cache)
     for path in written:
         print(f"wrote {path}")
     if not ns.out and not ns.markdown_dir:
