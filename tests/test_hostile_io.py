@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from report_lib.cli.common import Bounded, positive_float, positive_int
+from report_lib.cli.main import build_parser, main
 from tests.helpers import tiny_rows, write_ministry
 
 CLI = [sys.executable, "-m", "report_lib.cli"]
@@ -129,3 +132,78 @@ def test_a_full_disk_under_out_loses_no_answer(
     assert again.stdout.count("ok (cached)") == 3
     written = json.loads((tmp_path / "run.json").read_text(encoding="utf-8"))
     assert written["reports"] == saved["reports"]
+
+
+# --------------------------------------------------------------------------- bounded inputs
+BOUNDED_COMMANDS = ["generate", "sample-data", "bench", "pipeline"]  # demo has no number
+
+
+def _numeric_options(command: str) -> list[argparse.Action]:
+    parser = dict(next(a for a in build_parser()._actions
+                       if isinstance(a, argparse._SubParsersAction)).choices)[command]
+    unbounded = {int, float, positive_int, positive_float}
+    actions = [a for a in parser._actions if a.option_strings]
+    assert not [a.option_strings for a in actions if a.type in unbounded], command
+    return [a for a in actions if isinstance(a.type, Bounded)]
+
+
+@pytest.mark.parametrize("command", BOUNDED_COMMANDS)
+def test_every_numeric_option_states_its_range_in_help(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    options = _numeric_options(command)
+    assert options, command
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for action in options:
+        entry = text[text.rindex(action.option_strings[-1] + " "):]
+        assert action.type.range in entry[:400], (command, action.option_strings)
+        if action.default is not None:  # the default is inside its own range
+            assert action.type(str(action.default)) == action.default
+
+
+@pytest.mark.parametrize("command", BOUNDED_COMMANDS)
+def test_every_numeric_option_refuses_values_outside_its_range_in_one_line(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for action in _numeric_options(command):
+        bound: Bounded = action.type  # type: ignore[assignment]
+        too_big = int(bound.hi) * 10 + 1 if bound.kind is int else bound.hi * 10
+        too_small = bound.lo if bound.above else bound.lo - 1
+        for value in (too_big, too_small, "nan"):
+            with pytest.raises(SystemExit) as exit_info:
+                main([command, action.option_strings[-1], str(value)])
+            err = capsys.readouterr().err
+            assert exit_info.value.code == 2, (action.option_strings, value)
+            assert err.count("\n") == 1 and action.option_strings[-1] in err, err
+            assert "Traceback" not in err
+
+
+def test_bench_repeats_out_of_range_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    proc = _cli("bench", "--repeats", "100000000", "--out", str(tmp_path / "bench"))
+    assert proc.returncode == 2
+    assert proc.stderr == ("report-lib bench: error: argument --repeats: must be 1 to 100, got "
+                           "100000000; see report-lib bench --help\n")
+    assert not (tmp_path / "bench").exists()
+
+
+def test_a_report_named_twice_runs_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run.json"
+    code = main(["generate", "--backend", "offline", "--reports", "kpi,kpi, kpi", "--out",
+                 str(out), "--no-progress"])
+    assert code == 0
+    table = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in table if line.startswith("kpi")] == ["kpi"]
+    assert list(json.loads(out.read_text(encoding="utf-8"))["reports"]) == ["kpi"]
+
+
+def test_an_out_ending_in_a_slash_is_refused_and_nothing_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["generate", "--backend", "offline", "--out", f"{tmp_path / 'newdir'}/"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.count("\n") == 1
+    assert "names a folder" in err and "newdir/run.json" in err
+    assert list(tmp_path.iterdir()) == []

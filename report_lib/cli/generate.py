@@ -16,9 +16,11 @@ from report_lib import config
 from report_lib.app.generate import generate_reports
 from report_lib.app.outputs import check_outputs, write_outputs_or_rescue
 from report_lib.cli.common import (
+    SECONDS,
+    Bounded,
     add_backend_options,
     add_parser,
-    positive_float,
+    output_file,
     positive_int,
     settings_from_args,
 )
@@ -31,6 +33,8 @@ from report_lib.llm.settings import BackendSettings
 from report_lib.reports.factcheck import verdict
 
 PROGRESS_EVERY_S = 5.0
+WINDOW = Bounded(int, 1, 120)  # months in the trend window
+THROTTLE_FIRST = Bounded(int, 0, 10_000)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -52,7 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--focus-cpo", default=config.DEFAULT_FOCUS_CPO, help="focus operator")
     p.add_argument(
         "--window",
-        type=positive_int,
+        type=WINDOW,
         default=config.DEFAULT_WINDOW_MONTHS,
         help="months in the trend window",
     )
@@ -60,7 +64,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--language", choices=config.LANGUAGES, default=config.DEFAULT_LANGUAGE, help="language"
     )
     p.add_argument(
-        "--reports", default=",".join(config.REPORT_KINDS), help="comma list of report kinds"
+        "--reports", default=",".join(config.REPORT_KINDS),
+        help="comma list of report kinds; a kind named twice runs once"
     )
     p.add_argument(
         "--strategy",
@@ -74,7 +79,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help=f"bound on calls in flight, 1 to {MAX_CONCURRENCY} (default: one per report)",
     )
     p.add_argument(
-        "--out", type=Path, help="write the result JSON here (checked before the run starts)"
+        "--out", type=output_file,
+        help="write the result JSON to this file (checked before the run starts; a path ending "
+        "in '/' is refused). When it cannot be written after the run (a full disk), the run "
+        "goes to a fallback file that the error names, and the exit status is 1"
     )
     p.add_argument(
         "--markdown-dir",
@@ -90,7 +98,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--emulator-throttle-first",
-        type=int,
+        type=THROTTLE_FIRST,
         default=0,
         metavar="N",
         help="emulator only: throttle the first N requests",
@@ -116,7 +124,7 @@ def add_time_limit_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("time limits (a hung endpoint cannot hold a run longer)")
     g.add_argument(
         "--deadline",
-        type=positive_float,
+        type=SECONDS,
         default=BackendSettings.deadline_s,
         metavar="SECONDS",
         help="per report, all attempts and waits included; a report past it is listed under "
@@ -124,7 +132,7 @@ def add_time_limit_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--read-timeout",
-        type=positive_float,
+        type=SECONDS,
         default=BackendSettings.read_timeout,
         metavar="SECONDS",
         help="per attempt: the longest wait for the next byte of the answer (raise it for "
@@ -132,7 +140,7 @@ def add_time_limit_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--connect-timeout",
-        type=positive_float,
+        type=SECONDS,
         default=BackendSettings.connect_timeout,
         metavar="SECONDS",
         help="per attempt: the longest wait to open a connection",
@@ -179,8 +187,9 @@ def concurrency(text: str) -> int:
 
 
 def report_kinds(text: str) -> list[str]:
-    """The ``--reports`` list, checked against the known report kinds."""
-    kinds = [k.strip() for k in text.split(",") if k.strip()]
+    """The ``--reports`` list, checked against the known report kinds; a kind named twice
+    is run once."""
+    kinds = list(dict.fromkeys(k.strip() for k in text.split(",") if k.strip()))  # run once
     if not kinds:
         raise ConfigError(
             f"--reports {text!r} names no report; give a comma list of "

@@ -11,6 +11,7 @@ from typing import Any
 
 from report_lib import __version__
 from report_lib.app.signals import exit_status, sigterm_as_interrupt
+from report_lib.cli.common import Parser
 from report_lib.cli.encoding import ensure_utf8_mode
 from report_lib.errors import (
     ConfigError,
@@ -39,7 +40,7 @@ EXIT_INTERRUPTED = 130  # 128 + the signal: app.signals.exit_status (143 for SIG
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="report-lib",
         description="EV charging operator statistics → three LLM-written reports (KPI snapshot, "
         "operator ranking, monthly trend) on AWS Bedrock, run in parallel and benchmarked.",
