@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from report_lib.pipeline.sharing import share_paths
+from report_lib.pipeline.sharing import share_paths, write_notebook
 
 
 @dataclass
@@ -155,5 +155,5 @@ def mark_interrupted(path: Path, ename: str, evalue: str) -> int | None:
     )
     banner.metadata["tags"] = ["pipeline-error"]
     nb.cells.insert(0, banner)
-    nbformat.write(nb, path)
+    write_notebook(nb, path)
     return index

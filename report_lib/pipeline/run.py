@@ -36,6 +36,7 @@ from report_lib.pipeline.parameters import (
     route_parameters,
     validate_parameters,
 )
+from report_lib.pipeline.sitefiles import check_site, claim_site_file, owned_paths
 
 CORE_PACKAGES: tuple[str, ...] = (
     "report-lib", "pandas", "numpy", "matplotlib", "papermill", "nbconvert", "nbclient",
@@ -80,6 +81,9 @@ def run_pipeline(
     routed = route_parameters(given, declared, out_dir)
     for names in declared.values():  # each notebook checks what it will receive
         validate_parameters({k: v for k, v in given.items() if k in names}, names)
+    outputs = [Path(p["output_dir"]) for p in routed.values() if p.get("output_dir")]
+    check_site(out_dir, owned_paths(out_dir, [name for name, _ in selected],
+                                    [p for p in outputs if p.is_relative_to(out_dir)]))
     kernel_name, note = resolve_kernel(kernel_name)
     if note:
         print(note, file=sys.stderr, flush=True)
@@ -90,7 +94,8 @@ def run_pipeline(
     result = PipelineResult(out_dir, out_dir / "index.html", runs, started_at, 0.0, kernel_name,
                             config.package_versions(CORE_PACKAGES))
     for run in runs:
-        run.notebook = out_dir / "notebooks" / f"{run.name}.ipynb"
+        # papermill opens it by name: a link there is removed first (its target untouched)
+        run.notebook = claim_site_file(out_dir, out_dir / "notebooks" / f"{run.name}.ipynb")
         if progress:
             print(f"pipeline: running {run.name}.ipynb", file=sys.stderr, flush=True)
         execute_notebook(run, kernel_name, execution_timeout, progress, site=out_dir)
