@@ -207,3 +207,34 @@ def test_an_out_ending_in_a_slash_is_refused_and_nothing_is_written(
     assert exit_info.value.code == 2 and err.count("\n") == 1
     assert "names a folder" in err and "newdir/run.json" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_full_disk_under_the_pipelines_reports_loses_no_answer(tmp_path: Path) -> None:
+    if (why := _can_mount_tmpfs(tmp_path)) is not None:
+        pytest.skip(why)
+    full, rescue, site = tmp_path / "full", tmp_path / "rescue", tmp_path / "site"
+    for folder in (full, rescue):
+        folder.mkdir()
+    proc = _on_a_full_disk(full, "pipeline", "--out", str(site), "--notebooks", "reports",
+                           "-p", "backend", "offline", "-p", "output_dir", str(full / "reports"),
+                           "--no-progress", env={"TMPDIR": str(rescue)})
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    first = proc.stderr.splitlines()[0]
+    assert f"cannot write {full / 'reports' / 'result.json'}" in first
+    (fallback,) = rescue.iterdir()
+    assert str(fallback) in first
+    saved = json.loads(fallback.read_text(encoding="utf-8"))
+    assert sorted(saved["reports"]) == ["cpo", "kpi", "trend"]
+    assert (site / "index.html").is_file()  # the site itself says what happened
+
+
+def test_a_full_disk_under_the_pipelines_site_is_one_line(tmp_path: Path) -> None:
+    if (why := _can_mount_tmpfs(tmp_path)) is not None:
+        pytest.skip(why)
+    full = tmp_path / "full"
+    full.mkdir()
+    proc = _on_a_full_disk(full, "pipeline", "--out", str(full / "site"), "--notebooks",
+                           "reports", "-p", "backend", "offline", "--no-progress", env={})
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "No space left on device" in proc.stderr
+    assert f"cannot write {full / 'site'}" in proc.stderr

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from report_lib import config
-from report_lib.app.outputs import write_outputs
+from report_lib.app.outputs import write_outputs, write_outputs_or_rescue
 from report_lib.data.loader import load_data
 from report_lib.emulator import Emulator
 from report_lib.errors import RunInterrupted
@@ -27,7 +27,8 @@ from report_lib.llm.settings import BackendSettings
 from report_lib.reports.factcheck import ResultChecker
 from report_lib.reports.jobs import build_jobs
 
-__all__ = ["backend_endpoint", "generate_reports", "write_outputs"]  # write_outputs: app.outputs
+# write_outputs, write_outputs_or_rescue: from app.outputs
+__all__ = ["backend_endpoint", "generate_reports", "write_outputs", "write_outputs_or_rescue"]
 
 
 @contextmanager
