@@ -14,6 +14,7 @@ import pytest
 
 from report_lib.cli.common import Bounded, positive_float, positive_int
 from report_lib.cli.main import build_parser, main
+from tests.helpers import make_tiny_frame as tiny_frame
 from tests.helpers import tiny_rows, write_ministry
 
 CLI = [sys.executable, "-m", "report_lib.cli"]
@@ -36,7 +37,7 @@ def _blocked_cache(root: Path) -> Path:
 
 
 # --------------------------------------------------------------------------- warnings once
-@pytest.mark.parametrize("strategy", ["thread", "process"])
+@pytest.mark.parametrize("strategy", ["thread", "process", "dask"])
 def test_a_cache_warning_is_one_line_once(strategy: str, tmp_path: Path) -> None:
     proc = _cli("generate", "--strategy", strategy, "--cache", str(_blocked_cache(tmp_path)),
                 "--time-scale", "0.01", "--no-progress")
@@ -189,6 +190,10 @@ def test_bench_repeats_out_of_range_is_refused_before_anything_runs(tmp_path: Pa
 
 
 def test_a_report_named_twice_runs_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from report_lib.app.generate import generate_reports
+
+    assert list(generate_reports(tiny_frame(), backend="offline", kinds=["cpo", "cpo"]).reports) \
+        == ["cpo"]  # the library too
     out = tmp_path / "run.json"
     code = main(["generate", "--backend", "offline", "--reports", "kpi,kpi, kpi", "--out",
                  str(out), "--no-progress"])

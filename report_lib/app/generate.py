@@ -117,12 +117,14 @@ def generate_reports(
 ) -> RunResult:
     """Compute the facts, ask the backend for every report in parallel, return the run.
 
-    ``strategy`` is a name in ``report_lib.execution.STRATEGIES``. A failed report is listed
+    ``strategy`` is a name in ``report_lib.execution.STRATEGIES``; a kind named twice in
+    ``kinds`` runs once. A failed report is listed
     under ``errors`` of ``RunResult.to_dict()``; the others are kept. On Ctrl-C (or SIGTERM
     raised as one) errors.RunInterrupted is raised with ``.run``: the RunResult of the reports
     that had finished, the others listed as ``Interrupted``.
     """
     STRATEGIES.validate(strategy)
+    kinds = tuple(dict.fromkeys(kinds))  # a kind named twice is asked (and paid) once
     base = replace(settings or BackendSettings(), backend=backend)
     extra: dict[str, Any] = {"window_months": window}
     with (
