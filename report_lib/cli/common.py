@@ -30,7 +30,8 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         text = action.help or ""
         allowed = getattr(action.type, "range", None)
         if allowed and allowed not in text:
-            text = f"{text} ({allowed})" if text else allowed
+            head, sep, tail = text.partition(" (default")  # the range before the default
+            text = f"{head} ({allowed}){sep}{tail}" if text else allowed
         default = action.default
         unset = default is None or default is False or default == [] or default == argparse.SUPPRESS
         if unset or "default" in text:

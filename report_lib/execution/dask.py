@@ -45,9 +45,10 @@ def _worker_backend(settings: BackendSettings, pool_size: int) -> Backend:
 
 
 def _task(index: int, job: ReportJob, settings: BackendSettings, t0_wall: float,
-          pool_size: int) -> tuple[int, ReportResult, Held]:
+          pool_size: int, client_pid: int) -> tuple[int, ReportResult, Held]:
     """One report on a dask worker, with the warnings that worker kept (execution.relay)."""
-    hold_warnings()  # the client's process shows them, once per run
+    if os.getpid() != client_pid:  # a worker process: the client's shows them, once per run
+        hold_warnings()
     backend = _worker_backend(settings, pool_size)  # raises when no backend can be built
     result = run_one(backend, job, settings, t0_wall, clock=time.time)
     return index, result, take_held()
@@ -172,7 +173,8 @@ class DaskStrategy(Strategy):
 
         def submit(index: int, job: ReportJob) -> Any:
             submitted.append(client.submit(_task, index, job, worker_settings, run.t0_wall,
-                                           run.concurrency, key=f"report-{run_id}-{index}",
+                                           run.concurrency, os.getpid(),
+                                           key=f"report-{run_id}-{index}",
                                            pure=False))
             return submitted[-1]
 
