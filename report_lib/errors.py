@@ -34,6 +34,10 @@ class ReportLabError(Exception):
     """Base class of every error report_lib raises on purpose."""
 
 
+class ReportLabWarning(UserWarning):
+    """Base class of report_lib's warnings (shown on one line by the ``report-lib`` command)."""
+
+
 class ConfigError(ReportLabError, ValueError):
     """An option or parameter has a value that cannot work; the message names it and the choices."""
 
@@ -105,6 +109,18 @@ class MalformedResponseError(BackendError, ValueError):
 
     def __init__(self, message: str, *, attempts: int = 1) -> None:
         super().__init__(message, error_type="MalformedResponse", attempts=attempts)
+
+
+class OutputError(ReportLabError, OSError):
+    """A result could not be written (a full disk, say); ``rescued`` is the fallback file that
+    holds the run and its delivered reports (None when none could be written)."""
+
+    def __init__(self, message: str, *, rescued: Any = None) -> None:
+        super().__init__(message)
+        self.rescued = rescued
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 class CredentialsError(ReportLabError, RuntimeError):

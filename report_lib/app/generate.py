@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from report_lib import config
-from report_lib.app.outputs import write_outputs
+from report_lib.app.outputs import write_outputs, write_outputs_or_rescue
 from report_lib.data.loader import load_data
 from report_lib.emulator import Emulator
 from report_lib.errors import RunInterrupted
@@ -28,7 +28,8 @@ from report_lib.llm.settings import BackendSettings
 from report_lib.reports.factcheck import ResultChecker
 from report_lib.reports.jobs import build_jobs
 
-__all__ = ["backend_endpoint", "generate_reports", "write_outputs"]  # write_outputs: app.outputs
+# write_outputs, write_outputs_or_rescue: from app.outputs
+__all__ = ["backend_endpoint", "generate_reports", "write_outputs", "write_outputs_or_rescue"]
 
 
 @contextmanager
@@ -117,12 +118,14 @@ def generate_reports(
 ) -> RunResult:
     """Compute the facts, ask the backend for every report in parallel, return the run.
 
-    ``strategy`` is a name in ``report_lib.execution.STRATEGIES``. A failed report is listed
+    ``strategy`` is a name in ``report_lib.execution.STRATEGIES``; a kind named twice in
+    ``kinds`` runs once. A failed report is listed
     under ``errors`` of ``RunResult.to_dict()``; the others are kept. On Ctrl-C (or SIGTERM
     raised as one) errors.RunInterrupted is raised with ``.run``: the RunResult of the reports
     that had finished, the others listed as ``Interrupted``.
     """
     STRATEGIES.validate(strategy)
+    kinds = tuple(dict.fromkeys(kinds))  # a kind named twice is asked (and paid) once
     base = replace(settings or BackendSettings(), backend=backend)
     extra: dict[str, Any] = {"window_months": window}
     with (

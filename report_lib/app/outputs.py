@@ -7,6 +7,9 @@ would be created in accepts a new file. They write nothing (the probe file they 
 nearest existing folder is removed at once), so a run can check its outputs before it starts.
 ``write_outputs`` then writes the result JSON and the Markdown files, each one atomically (a
 temporary file in the same folder, renamed over the target): a reader never sees half a file.
+When they cannot be written after all (a disk that filled up during the run, say),
+``rescue_run`` writes the whole result, every delivered report in it, to one fallback file in
+the temporary folder (else the home or current folder), and ``OutputError`` names that file.
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ import contextlib
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 
-from report_lib.errors import ConfigError
+from report_lib.errors import ConfigError, OutputError
 from report_lib.jobs import RunResult
 
 _UMASK = os.umask(0o022)
@@ -103,17 +107,29 @@ def check_outputs(out_json: str | Path | None = None,
 
 def write_text_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file renamed over it (never half a file)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_bytes_atomic(path: Path, content: bytes) -> None:
+    """Write ``content`` to ``path`` through a temporary file renamed over it: never half a
+    file, and a symbolic link at ``path`` is replaced, not followed. An OSError names ``path``."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        exc.filename = str(path)
+        raise
     try:
         os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600 files
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            exc.filename = str(path)  # the output, not its temporary file
         raise
 
 
@@ -130,7 +146,7 @@ def write_outputs(
     if out_json is not None:
         out_json = Path(out_json)
         out_json.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(out_json, json.dumps(run.to_dict(), ensure_ascii=False, indent=2) + "\n")
+        write_text_atomic(out_json, _run_json(run))
         written.append(out_json)
     if markdown_dir is not None:
         markdown_dir = Path(markdown_dir)
@@ -140,3 +156,44 @@ def write_outputs(
             write_text_atomic(path, content)
             written.append(path)
     return written
+
+
+def _run_json(run: RunResult) -> str:
+    return json.dumps(run.to_dict(), ensure_ascii=False, indent=2) + "\n"
+
+
+def rescue_run(run: RunResult) -> Path | None:
+    """Write ``run`` (its delivered reports included) to a fallback file; None if nowhere can
+    take it. Tried in order: the temporary folder, the home folder, the current folder."""
+    name = f"report-lib-rescued-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.json"
+    text = _run_json(run)
+    for folder in (Path(tempfile.gettempdir()), Path.home(), Path.cwd()):
+        try:
+            write_text_atomic(folder / name, text)
+        except OSError:
+            continue
+        return folder / name
+    return None
+
+
+def write_outputs_or_rescue(
+    run: RunResult, *, out_json: Path | None = None, markdown_dir: Path | None = None,
+    cache_dir: str | Path | None = None,
+) -> list[Path]:
+    """``write_outputs``; when it fails (OSError: a full disk, a vanished folder), the run goes
+    to a fallback file (``rescue_run``) and OutputError says which output failed and where the
+    reports are."""
+    try:
+        return write_outputs(run, out_json=out_json, markdown_dir=markdown_dir)
+    except OSError as exc:
+        failed = exc.filename or out_json or markdown_dir
+        rescued = rescue_run(run)
+        n = len(run.reports)
+        kept = (f"the {n} delivered report(s) are in {rescued}" if rescued is not None
+                else "no fallback file could be written either")
+        again = (f"; a re-run with --cache {cache_dir} writes them without new calls"
+                 if cache_dir and n else "")
+        raise OutputError(
+            f"cannot write {failed} ({exc.strerror or exc}): {kept}{again}",
+            rescued=rescued,
+        ) from None

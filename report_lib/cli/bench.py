@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 
@@ -20,7 +19,13 @@ from report_lib.bench.plan import split_names as split_list
 from report_lib.bench.results import DEFAULT_DIR, output_paths
 from report_lib.bench.run import run_benchmark
 from report_lib.bench.summary import format_summary
-from report_lib.cli.common import add_limit_options, add_parser, limit_settings
+from report_lib.cli.common import (
+    TIME_SCALE,
+    Bounded,
+    add_limit_options,
+    add_parser,
+    limit_settings,
+)
 from report_lib.errors import ConfigError
 from report_lib.execution import (
     MAX_CONCURRENCY,
@@ -74,16 +79,6 @@ def _concurrencies(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _scale_arg(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"--time-scale must be a positive number, got {text!r}")
-    return value
-
-
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``report-lib bench`` options."""
     parser.add_argument(
@@ -99,9 +94,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n", type=_job_counts, default=None, metavar="N[,N...]",
                         help=f"job counts for scale/original, each 1 to {MAX_JOBS} (default: "
                         f"scale {SCALE_N}, original {ORIGINAL_N}, throttled {THROTTLED_N})")
-    parser.add_argument("--repeats", type=int, default=3,
+    parser.add_argument("--repeats", type=Bounded(int, 1, 100), default=3,
                         help="measured runs per case, after one warm-up (default: 3)")
-    parser.add_argument("--time-scale", type=_scale_arg, default=1.0,
+    parser.add_argument("--time-scale", type=TIME_SCALE, default=1.0,
                         help="multiply every emulator delay (and the quota minute) by this "
                         "(default: 1.0)")
     parser.add_argument("--out", type=Path, default=DEFAULT_DIR,

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import math
+import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from report_lib import config
 from report_lib.llm.backends import BACKENDS
@@ -12,15 +15,77 @@ from report_lib.llm.limiter import tpm_fields
 from report_lib.llm.settings import BackendSettings
 
 
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (``PROG: error: ...; see PROG --help``)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
+
+
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Every option's default in ``--help`` (flags and unset options say nothing)."""
+    """Every option's default in ``--help`` (flags and unset options say nothing), and the range
+    of every bounded number (a ``type`` with a ``range`` text, as ``Bounded``)."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        allowed = getattr(action.type, "range", None)
+        if allowed and allowed not in text:
+            head, sep, tail = text.partition(" (default")  # the range before the default
+            text = f"{head} ({allowed}){sep}{tail}" if text else allowed
         default = action.default
         unset = default is None or default is False or default == [] or default == argparse.SUPPRESS
-        if unset or "default" in (action.help or ""):
-            return action.help
-        return super()._get_help_string(action)
+        if unset or "default" in text:
+            return text
+        return text if "%(default)" in text else text + " (default: %(default)s)"
+
+
+@dataclass(frozen=True)
+class Bounded:
+    """An argparse type: a whole number (``kind=int``) or a finite number from ``lo`` to ``hi``;
+    ``above=True`` excludes ``lo`` itself. Its ``range`` text goes into ``--help``."""
+
+    kind: type
+    lo: float
+    hi: float
+    above: bool = False
+
+    @property
+    def range(self) -> str:
+        lo, hi = (f"{v:g}" if self.kind is float else f"{int(v):,}" for v in (self.lo, self.hi))
+        return f"above {lo}, at most {hi}" if self.above else f"{lo} to {hi}"
+
+    def __call__(self, text: str) -> Any:
+        try:
+            value = self.kind(text.strip())
+        except ValueError:
+            what = "a whole number" if self.kind is int else "a number"
+            raise argparse.ArgumentTypeError(
+                f"expected {what} ({self.range}), got {text!r}"
+            ) from None
+        low_ok = value > self.lo if self.above else value >= self.lo
+        if not (low_ok and value <= self.hi and math.isfinite(value)):
+            raise argparse.ArgumentTypeError(f"must be {self.range}, got {text}")
+        return value
+
+
+def output_file(text: str) -> Path:
+    """An argparse type: a file path; one ending in '/' names a folder and is refused."""
+    if text.endswith(("/", os.sep)) or (os.altsep and text.endswith(os.altsep)):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} ends in '/', so it names a folder; give a file name such as "
+            f"{text.rstrip('/' + os.sep)}/run.json"
+        )
+    return Path(text)
+
+
+# the ranges of the numeric options (documented in --help by HelpFormatter)
+SECONDS = Bounded(float, 0, 86_400, above=True)  # a time limit: above 0, at most a day
+TIME_SCALE = Bounded(float, 0, 100, above=True)
+MAX_TOKENS = Bounded(int, 1, 64_000)
+TEMPERATURE = Bounded(float, 0, 1)
+MAX_ATTEMPTS = Bounded(int, 1, 100)
+TPM = Bounded(int, 1, 1_000_000_000)
+RPM = Bounded(int, 1, 10_000_000)
 
 
 def positive_int(text: str) -> int:
@@ -50,7 +115,7 @@ def add_parser(
 ) -> argparse.ArgumentParser:
     """A sub-command parser that shows every default in its ``--help``."""
     parser: argparse.ArgumentParser = sub.add_parser(
-        name, help=help, description=description, formatter_class=HelpFormatter
+        name, help=help, description=description, formatter_class=HelpFormatter,
     )
     return parser
 
@@ -76,12 +141,13 @@ def add_backend_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--profile", help="AWS profile name from your AWS config")
     g.add_argument(
         "--max-tokens",
-        type=positive_int,
+        type=MAX_TOKENS,
         default=config.DEFAULT_MAX_TOKENS,
         help="maximum output tokens per report",
     )
     g.add_argument(
-        "--temperature", type=float, default=config.DEFAULT_TEMPERATURE, help="sampling temperature"
+        "--temperature", type=TEMPERATURE, default=config.DEFAULT_TEMPERATURE,
+        help="sampling temperature"
     )
     g.add_argument("--stream", action="store_true", help="use ConverseStream (records TTFT)")
     g.add_argument(
@@ -89,22 +155,31 @@ def add_backend_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--max-attempts",
-        type=positive_int,
+        type=MAX_ATTEMPTS,
         default=BackendSettings.max_attempts,
         help="attempt budget per report for throttling/5xx/timeouts",
     )
     add_limit_options(g)
     g.add_argument(
         "--time-scale",
-        type=positive_float,
+        type=TIME_SCALE,
         default=1.0,
         help="emulator only: multiply every latency by this factor (1.0 = realistic)",
     )
 
 
-def tpm_limit_arg(text: str) -> int | str:
-    """A positive number of tokens per minute, or "auto"."""
-    return "auto" if text.strip().lower() == "auto" else positive_int(text)
+class TpmLimit(Bounded):
+    """A number of tokens per minute (``TPM``'s range), or "auto"."""
+
+    @property
+    def range(self) -> str:
+        return f"{super().range}, or auto"
+
+    def __call__(self, text: str) -> Any:
+        return "auto" if text.strip().lower() == "auto" else super().__call__(text)
+
+
+tpm_limit_arg = TpmLimit(int, TPM.lo, TPM.hi)
 
 
 def add_limit_options(g: Any) -> None:
@@ -114,7 +189,7 @@ def add_limit_options(g: Any) -> None:
         help="client-side tokens-per-minute limit; 'auto' finds the quota from the service's "
         "throttling (start fast, halve-ish on 429, probe up while clean)",
     )
-    g.add_argument("--rpm-limit", type=positive_int, help="client-side requests-per-minute limit")
+    g.add_argument("--rpm-limit", type=RPM, help="client-side requests-per-minute limit")
 
 
 def limit_settings(ns: argparse.Namespace) -> dict[str, Any]:

@@ -14,16 +14,18 @@ from tqdm.auto import tqdm
 
 from report_lib import config
 from report_lib.app.generate import generate_reports
-from report_lib.app.outputs import check_outputs, write_outputs
+from report_lib.app.outputs import check_outputs, write_outputs_or_rescue
 from report_lib.cli.common import (
+    SECONDS,
+    Bounded,
     add_backend_options,
     add_parser,
-    positive_float,
+    output_file,
     positive_int,
     settings_from_args,
 )
 from report_lib.data.sample import ensure_sample_data
-from report_lib.errors import ConfigError, RunInterrupted
+from report_lib.errors import ConfigError, OutputError, RunInterrupted
 from report_lib.execution import MAX_CONCURRENCY, STRATEGIES, check_concurrency
 from report_lib.jobs import ReportResult, RunResult
 from report_lib.llm.progress import OUTSTANDING, ProgressTicker
@@ -32,6 +34,8 @@ from report_lib.llm.settings import BackendSettings
 from report_lib.reports.factcheck import verdict
 
 PROGRESS_EVERY_S = 5.0
+WINDOW = Bounded(int, 1, 120)  # months in the trend window
+THROTTLE_FIRST = Bounded(int, 0, 10_000)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -53,7 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--focus-cpo", default=config.DEFAULT_FOCUS_CPO, help="focus operator")
     p.add_argument(
         "--window",
-        type=positive_int,
+        type=WINDOW,
         default=config.DEFAULT_WINDOW_MONTHS,
         help="months in the trend window",
     )
@@ -61,7 +65,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--language", choices=config.LANGUAGES, default=config.DEFAULT_LANGUAGE, help="language"
     )
     p.add_argument(
-        "--reports", default=",".join(config.REPORT_KINDS), help="comma list of report kinds"
+        "--reports", default=",".join(config.REPORT_KINDS),
+        help="comma list of report kinds; a kind named twice runs once"
     )
     p.add_argument(
         "--strategy",
@@ -75,7 +80,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help=f"bound on calls in flight, 1 to {MAX_CONCURRENCY} (default: one per report)",
     )
     p.add_argument(
-        "--out", type=Path, help="write the result JSON here (checked before the run starts)"
+        "--out", type=output_file,
+        help="write the result JSON to this file (checked before the run starts; a path ending "
+        "in '/' is refused). When it cannot be written after the run (a full disk), the run "
+        "goes to a fallback file that the error names, and the exit status is 1"
     )
     p.add_argument(
         "--markdown-dir",
@@ -91,7 +99,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--emulator-throttle-first",
-        type=int,
+        type=THROTTLE_FIRST,
         default=0,
         metavar="N",
         help="emulator only: throttle the first N requests",
@@ -117,7 +125,7 @@ def add_time_limit_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("time limits (a hung endpoint cannot hold a run longer)")
     g.add_argument(
         "--deadline",
-        type=positive_float,
+        type=SECONDS,
         default=BackendSettings.deadline_s,
         metavar="SECONDS",
         help="per report, all attempts and waits included; a report past it is listed under "
@@ -125,7 +133,7 @@ def add_time_limit_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--read-timeout",
-        type=positive_float,
+        type=SECONDS,
         default=BackendSettings.read_timeout,
         metavar="SECONDS",
         help="per attempt: the longest wait for the next byte of the answer (raise it for "
@@ -133,7 +141,7 @@ def add_time_limit_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--connect-timeout",
-        type=positive_float,
+        type=SECONDS,
         default=BackendSettings.connect_timeout,
         metavar="SECONDS",
         help="per attempt: the longest wait to open a connection",
@@ -180,8 +188,9 @@ def concurrency(text: str) -> int:
 
 
 def report_kinds(text: str) -> list[str]:
-    """The ``--reports`` list, checked against the known report kinds."""
-    kinds = [k.strip() for k in text.split(",") if k.strip()]
+    """The ``--reports`` list, checked against the known report kinds; a kind named twice
+    is run once."""
+    kinds = list(dict.fromkeys(k.strip() for k in text.split(",") if k.strip()))  # run once
     if not kinds:
         raise ConfigError(
             f"--reports {text!r} names no report; give a comma list of "
@@ -229,7 +238,10 @@ def run(ns: argparse.Namespace) -> int:
             )
     except RunInterrupted as exc:  # Ctrl-C/SIGTERM: keep what had finished, then exit 130/143
         if exc.run is not None:
-            deliver(exc.run, ns)
+            try:
+                deliver(exc.run, ns)
+            except OutputError as failed:  # said, and the interruption still ends the run
+                print(f"report-lib: error: {failed}", file=sys.stderr)
         raise
     deliver(run, ns)
     unsupported = any(r.fact_check and r.fact_check["unsupported"] for r in run.results)
@@ -237,9 +249,11 @@ def run(ns: argparse.Namespace) -> int:
 
 
 def deliver(run: RunResult, ns: argparse.Namespace) -> None:
-    """Write the outputs asked for and print the run's table."""
-    written = write_outputs(run, out_json=ns.out, markdown_dir=ns.markdown_dir)
-    print(format_run_table(run))
+    """Print the run's table, then write the outputs asked for. When they cannot be written
+    (a full disk), the run goes to a fallback file that the OutputError names (exit 1)."""
+    print(format_run_table(run), flush=True)  # first: shown whatever happens to the files
+    written = write_outputs_or_rescue(run, out_json=ns.out, markdown_dir=ns.markdown_dir,
+                                      cache_dir=ns.cache)
     for path in written:
         print(f"wrote {path}")
     if not ns.out and not ns.markdown_dir:

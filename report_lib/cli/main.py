@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 from importlib import import_module
+from typing import Any
 
 from report_lib import __version__
 from report_lib.app.signals import exit_status, sigterm_as_interrupt
+from report_lib.cli.common import Parser
+from report_lib.cli.encoding import ensure_utf8_mode
 from report_lib.errors import (
     ConfigError,
     CredentialsError,
     DataError,
     PipelineError,
     ReportLabError,
+    ReportLabWarning,
 )
 
 # One module per command, imported when the parser is built: importing this module stays light,
@@ -35,7 +40,7 @@ EXIT_INTERRUPTED = 130  # 128 + the signal: app.signals.exit_status (143 for SIG
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="report-lib",
         description="EV charging operator statistics → three LLM-written reports (KPI snapshot, "
         "operator ranking, monthly trend) on AWS Bedrock, run in parallel and benchmarked.",
@@ -56,7 +61,24 @@ def exit_code(exc: BaseException) -> tuple[int, str]:
     raise exc
 
 
+def one_line_warnings() -> None:
+    """Show report_lib's warnings as one ``report-lib: warning: ...`` line (others as usual)."""
+    previous = warnings.showwarning
+
+    def showwarning(message: Warning | str, category: type[Warning], filename: str,
+                    lineno: int, file: Any = None, line: str | None = None) -> None:
+        if not issubclass(category, ReportLabWarning):
+            previous(message, category, filename, lineno, file, line)
+            return
+        print(f"report-lib: warning: {message}", file=file or sys.stderr, flush=True)
+
+    warnings.showwarning = showwarning
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None:  # the command itself (not a call from Python): any locale
+        ensure_utf8_mode()
+    one_line_warnings()
     parser = build_parser()
     ns = parser.parse_args(argv)
     try:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from report_lib import config
-from report_lib.cli.common import add_parser, positive_int
+from report_lib.cli.common import RPM, SECONDS, TPM, Bounded, add_parser
 from report_lib.errors import PipelineError
 from report_lib.pipeline.grid import RUNS_PER_WORKER, GridOptions, limit_parameters, run_grid
 from report_lib.pipeline.gridspec import parse_grid
@@ -55,7 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="Jupyter kernel name (default: %(default)s, registered by `make setup`)",
     )
     parser.add_argument(
-        "--execution-timeout", type=int, default=600, metavar="SECONDS",
+        "--execution-timeout", type=Bounded(int, 1, int(SECONDS.hi)), default=600,
+        metavar="SECONDS",
         help="maximum seconds per cell (default: %(default)s)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -82,11 +83,11 @@ def add_grid_arguments(parser: argparse.ArgumentParser) -> None:
         help="an existing Dask scheduler (tcp://HOST:PORT); without it, a local cluster",
     )
     g.add_argument(
-        "--workers", type=positive_int, metavar="N",
+        "--workers", type=Bounded(int, 1, 256), metavar="N",
         help=f"processes of the local cluster (default: the CPU count, {os.cpu_count()})",
     )
     g.add_argument(
-        "--runs-per-worker", type=positive_int, metavar="K", default=RUNS_PER_WORKER,
+        "--runs-per-worker", type=Bounded(int, 1, 64), metavar="K", default=RUNS_PER_WORKER,
         help="notebook runs at once in each local-cluster process, each with its own kernel; "
         "raise it when runs mostly wait for the model (with --scheduler, the workers' "
         "--nthreads decides)",
@@ -96,12 +97,12 @@ def add_grid_arguments(parser: argparse.ArgumentParser) -> None:
         help="skip a run whose parameters, data and notebook match a successful run in --out",
     )
     g.add_argument(
-        "--tpm-limit", type=positive_int, metavar="N",
+        "--tpm-limit", type=TPM, metavar="N",
         help="client-side tokens-per-minute limit for the whole pipeline, split over the runs "
         "that go at once",
     )
     g.add_argument(
-        "--rpm-limit", type=positive_int, metavar="N",
+        "--rpm-limit", type=RPM, metavar="N",
         help="client-side requests-per-minute limit, split the same way",
     )
 

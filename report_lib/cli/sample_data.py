@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from report_lib import config
-from report_lib.cli.common import add_parser, positive_int
+from report_lib.cli.common import Bounded, add_parser
 from report_lib.data.sample import write_sample_data
 
 
@@ -20,10 +20,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "OUT/cpo_monthly.csv.",
     )
     p.add_argument("--out", type=Path, default=config.SAMPLE_DIR, help="output folder")
-    p.add_argument("--months", type=positive_int, default=24, help="months")
-    p.add_argument("--operators", type=positive_int, default=110, help="operators")
+    p.add_argument("--months", type=Bounded(int, 1, 240), default=24, help="months")
+    p.add_argument("--operators", type=Bounded(int, 1, 10_000), default=110, help="operators")
     p.add_argument("--end-month", default="2025-11", help="last month YYYY-MM")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--seed", type=Bounded(int, 0, 2**32 - 1), default=0, help="random seed")
     p.set_defaults(func=run)
 
 

@@ -23,13 +23,18 @@ from report_lib.data.schema import (
 )
 from report_lib.data.table import Table, map_columns
 from report_lib.data.values import BadValue, as_int, blank, month_from_name, month_from_title
+from report_lib.data.zipguard import check_workbook
 from report_lib.errors import DataError
 
 Summary = dict[str, int | None]
 
 
 def read_cells(path: Path) -> list[list[Any]]:
-    """The cells of 'Sheet1' (else the first sheet) from A1, trailing blank rows dropped."""
+    """The cells of 'Sheet1' (else the first sheet) from A1, trailing blank rows dropped.
+
+    The zip is checked first (data.zipguard): an inflating or oversize workbook never reaches
+    the parser."""
+    check_workbook(path)
     try:
         with pd.ExcelFile(path, engine="calamine") as book:
             names = [str(n) for n in book.sheet_names]

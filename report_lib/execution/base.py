@@ -22,7 +22,7 @@ import asyncio
 import signal
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from report_lib.errors import ConfigError, RunInterrupted
@@ -163,6 +163,7 @@ class Run:
     collector: Collector
     t0: float  # time.perf_counter() at the start (in-process offsets)
     t0_wall: float  # time.time() at the start (offsets measured in other processes)
+    warned: set[str] = field(default_factory=set)  # warning categories relayed from workers
 
 
 class Strategy(abc.ABC):

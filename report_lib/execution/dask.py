@@ -23,6 +23,7 @@ import psutil
 
 from report_lib.execution.base import Run, Strategy, share_limits
 from report_lib.execution.calls import make_result, run_one
+from report_lib.execution.relay import Held, hold_warnings, reissue, take_held
 from report_lib.jobs import ReportJob, ReportResult
 from report_lib.llm.backends import BACKENDS, Backend
 from report_lib.llm.settings import BackendSettings
@@ -44,9 +45,13 @@ def _worker_backend(settings: BackendSettings, pool_size: int) -> Backend:
 
 
 def _task(index: int, job: ReportJob, settings: BackendSettings, t0_wall: float,
-          pool_size: int) -> tuple[int, ReportResult]:
+          pool_size: int, client_pid: int) -> tuple[int, ReportResult, Held]:
+    """One report on a dask worker, with the warnings that worker kept (execution.relay)."""
+    if os.getpid() != client_pid:  # a worker process: the client's shows them, once per run
+        hold_warnings()
     backend = _worker_backend(settings, pool_size)  # raises when no backend can be built
-    return index, run_one(backend, job, settings, t0_wall, clock=time.time)
+    result = run_one(backend, job, settings, t0_wall, clock=time.time)
+    return index, result, take_held()
 
 
 def default_dask_workers(max_concurrency: int) -> int:
@@ -168,7 +173,8 @@ class DaskStrategy(Strategy):
 
         def submit(index: int, job: ReportJob) -> Any:
             submitted.append(client.submit(_task, index, job, worker_settings, run.t0_wall,
-                                           run.concurrency, key=f"report-{run_id}-{index}",
+                                           run.concurrency, os.getpid(),
+                                           key=f"report-{run_id}-{index}",
                                            pure=False))
             return submitted[-1]
 
@@ -178,7 +184,8 @@ class DaskStrategy(Strategy):
             for future in submitted:
                 with contextlib.suppress(Exception):
                     if future.status == "finished":
-                        run.collector.add(*future.result(timeout=_CLOSE_S))
+                        index, result, _ = future.result(timeout=_CLOSE_S)
+                        run.collector.add(index, result)
             raise
 
     def _collect(self, run: Run, client: Any, submit: Any, pending: Any) -> None:
@@ -190,7 +197,8 @@ class DaskStrategy(Strategy):
         task_errors: list[BaseException] = []
         for future in window:
             try:
-                index, result = future.result()
+                index, result, held = future.result()
+                reissue(held, run.warned)
             except Exception as exc:  # no backend on that worker, or the worker was lost
                 task_errors.append(exc)
                 index = int(str(future.key).rsplit("-", 1)[1])

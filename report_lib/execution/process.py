@@ -32,6 +32,7 @@ from typing import Any
 
 from report_lib.execution.base import Run, Strategy, check_start_method, share_limits
 from report_lib.execution.calls import run_one
+from report_lib.execution.relay import hold_warnings, reissue, take_held
 from report_lib.llm.backends import BACKENDS
 from report_lib.llm.settings import BackendSettings
 
@@ -70,9 +71,11 @@ def _worker(worker: int, settings: BackendSettings, n_threads: int, pool_size: i
             jobs: Any, results: Any, t0_wall: float) -> None:
     """One worker process: build the backend, answer jobs on ``n_threads`` threads, report.
 
-    Messages to the parent: ``("result", worker, (index, result))`` per job, then
+    Messages to the parent: ``("result", worker, (index, result))`` per job, each after the
+    ``("warnings", worker, held)`` warned meanwhile (execution.relay), then
     ``("done", worker, None)`` or, when no backend could be built, ``("failed", worker, exc)``.
     """
+    hold_warnings()  # the parent shows them, once per run
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a forked child inherits the parent's handler
     try:
@@ -84,8 +87,10 @@ def _worker(worker: int, settings: BackendSettings, n_threads: int, pool_size: i
     def slot() -> None:
         while (item := jobs.get()) is not None:
             index, job = item
-            results.put(("result", worker, (index, run_one(backend, job, settings, t0_wall,
-                                                            clock=time.time))))
+            result = run_one(backend, job, settings, t0_wall, clock=time.time)
+            if held := take_held():
+                results.put(("warnings", worker, held))
+            results.put(("result", worker, (index, result)))
 
     threads = [threading.Thread(target=slot, name=f"slot_{i}") for i in range(n_threads)]
     for thread in threads:
@@ -156,6 +161,8 @@ def _collect(run: Run, results: Any, procs: list[Any]) -> None:
             continue
         if kind == "result":
             run.collector.add(*payload)
+        elif kind == "warnings":
+            reissue(payload, run.warned)
         else:
             ended.add(worker)
             if kind == "failed":

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import tempfile
 import threading
@@ -28,13 +27,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from report_lib.errors import ConfigError
+from report_lib.errors import ConfigError, ReportLabWarning
 from report_lib.jobs import CallOutcome
 
-log = logging.getLogger(__name__)
 
-
-class CacheWarning(UserWarning):
+class CacheWarning(ReportLabWarning):
     """The response cache is read-only or was turned off; answers are still delivered."""
 
 
@@ -95,7 +92,6 @@ class ResponseCache:
                        "answers are not stored")
 
     def _warn(self, message: str) -> None:
-        log.warning("%s", message)
         warnings.warn(message, CacheWarning, stacklevel=3)
 
     def _turn_off(self, action: str, exc: OSError) -> None:

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from report_lib.errors import DataError
+from report_lib.errors import DataError, ReportLabWarning
 
 PRICES_ENV = "REPORT_LIB_PRICES"
 
@@ -55,7 +55,7 @@ class ModelPrice:
     output_per_m: float
 
 
-class PriceWarning(UserWarning):
+class PriceWarning(ReportLabWarning):
     """A model has no known price; the cost of its calls is unknown (None)."""
 
 

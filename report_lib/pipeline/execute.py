@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from report_lib.pipeline.sharing import share_paths
+from report_lib.pipeline.sharing import share_paths, write_notebook
 
 
 @dataclass
@@ -135,7 +135,7 @@ def execute_notebook(run: NotebookRun, kernel_name: str, execution_timeout: int,
         run.cell_index = mark_interrupted(run.notebook, run.ename, run.evalue)
     finally:
         run.seconds = time.perf_counter() - started
-        if run.notebook.is_file():
+        if run.notebook.is_file() and run.notebook.stat().st_size:
             share_paths(run.notebook, site)
 
 
@@ -145,7 +145,10 @@ def mark_interrupted(path: Path, ename: str, evalue: str) -> int | None:
 
     if not path.is_file():
         return None
-    nb = nbformat.read(path, as_version=4)
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except (OSError, ValueError):  # never written whole (papermill could not save it)
+        return None
     started = [i for i, cell in enumerate(nb.cells)
                if cell.get("metadata", {}).get("papermill", {}).get("start_time")]
     index = started[-1] if started else None
@@ -155,5 +158,5 @@ def mark_interrupted(path: Path, ename: str, evalue: str) -> int | None:
     )
     banner.metadata["tags"] = ["pipeline-error"]
     nb.cells.insert(0, banner)
-    nbformat.write(nb, path)
+    write_notebook(nb, path)
     return index

@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from report_lib.app.outputs import write_text_atomic
 from report_lib.pipeline.page import PAGE_MIME, PAGE_NAMES, PageInfo
 from report_lib.reports.sanitize import sanitize_notebook_outputs
 
@@ -128,5 +129,5 @@ def export_html(notebook: Path, html_path: Path, *, title: str | None = None,
     })
     body = strip_css_comments(body.replace(_FONT_SLOT, font_face_css(body), 1))
     html_path.parent.mkdir(parents=True, exist_ok=True)
-    html_path.write_text(body, encoding="utf-8")
+    write_text_atomic(html_path, body)  # a link at that name is replaced, never followed
     return html_path

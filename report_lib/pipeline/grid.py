@@ -55,6 +55,7 @@ from report_lib.pipeline.parameters import (
     validate_parameters,
 )
 from report_lib.pipeline.run import CORE_PACKAGES
+from report_lib.pipeline.sitefiles import check_site, owned_paths, write_site_file
 from report_lib.pipeline.tasks import TaskResult, TaskSpec, run_task
 
 DATA_PARAM, OUTPUT_PARAM, LIMIT_PARAMS = "data_path", "output_dir", ("tpm_limit", "rpm_limit")
@@ -224,6 +225,10 @@ def run_grid(options: GridOptions) -> GridResult:
     """Plan, run every task on Dask, write pages, manifest and index; never raises for a run."""
     started_at = datetime.now().astimezone().isoformat(timespec="seconds")
     clock = time.perf_counter()
+    site = Path(options.out_dir).resolve()
+    names = [name for name, _ in resolve_notebooks(options.notebooks)]
+    check_site(site, owned_paths(site, names, [OUTPUT_SUBDIRS.get(n, n) for n in names],
+                                 grid=True))  # a link where we write: refused, nothing started
     with ClusterAhead(options.scheduler, options.workers, options.runs_per_worker) as ahead:
         plan = plan_grid(options)  # the cluster starts meanwhile; nothing runs before the plan
         planned = plan.runs
@@ -346,8 +351,7 @@ def _record(item: Planned, result: TaskResult, out_dir: Path) -> None:
     ):
         if content is None:
             continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content)
+        write_site_file(out_dir, path, content)  # inside out_dir, never through a link
         entry.files.append(path.relative_to(out_dir).as_posix())
     entry.status, entry.seconds, entry.worker = result.status, result.seconds, result.worker
     entry.error, entry.note = result.error, result.note
@@ -377,8 +381,7 @@ def _write_index(
         sections = [sections[0], sections[1], sections[-1]]
     sections.insert(2, runs_table([p.entry for p in planned]))
     page = render_page(f"EV Infra Report Lab — pipeline grid {started}", sections)
-    result.index.write_text(page, encoding="utf-8")
-    return result.index
+    return write_site_file(out_dir, result.index, page)
 
 
 def _as_notebook_run(entry: RunEntry, out_dir: Path) -> NotebookRun:

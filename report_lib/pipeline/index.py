@@ -16,6 +16,7 @@ from report_lib.pipeline.execute import NotebookRun, PipelineResult, first_line
 from report_lib.pipeline.export import font_face_css, page_css
 from report_lib.pipeline.page import data_source_name
 from report_lib.pipeline.parameters import PATH_PARAMETERS
+from report_lib.pipeline.sitefiles import write_site_file
 
 esc = html.escape
 
@@ -142,5 +143,4 @@ def write_index(result: PipelineResult) -> Path:
     """Write ``result.index`` and return its path."""
     page = render_page(f"EV Infra Report Lab — pipeline run {result.started}",
                        index_sections(result))
-    result.index.write_text(page, encoding="utf-8")
-    return result.index
+    return write_site_file(result.out_dir, result.index, page)  # never through a link

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from report_lib.app.outputs import write_text_atomic
 from report_lib.pipeline.index import esc, html_table
 
 MANIFEST = "runs.json"
@@ -82,10 +82,8 @@ def read_manifest(out_dir: Path) -> list[RunEntry]:
 def write_manifest(out_dir: Path, entries: Sequence[RunEntry]) -> Path:
     """``out_dir/runs.json``, written atomically (a reader never sees half a file)."""
     path = out_dir / MANIFEST
-    partial = path.with_name(f".{MANIFEST}.{os.getpid()}.tmp")
     text = json.dumps([e.to_dict() for e in entries], ensure_ascii=False, indent=2)
-    partial.write_text(text + "\n", encoding="utf-8")
-    os.replace(partial, path)
+    write_text_atomic(path, text + "\n")  # a link named runs.json is replaced, not followed
     return path
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from report_lib import config
-from report_lib.errors import PipelineError
+from report_lib.errors import OutputError, PipelineError
 from report_lib.pipeline.execute import (
     NotebookRun,
     PipelineResult,
@@ -36,6 +36,7 @@ from report_lib.pipeline.parameters import (
     route_parameters,
     validate_parameters,
 )
+from report_lib.pipeline.sitefiles import check_site, claim_site_file, owned_paths
 
 CORE_PACKAGES: tuple[str, ...] = (
     "report-lib", "pandas", "numpy", "matplotlib", "papermill", "nbconvert", "nbclient",
@@ -55,6 +56,18 @@ def _failure(result: PipelineResult, failed: NotebookRun) -> PipelineError:
         f"  index: {result.index}",
         notebook=failed.name, cell_index=failed.cell_index, ename=failed.ename,
         evalue=failed.evalue,
+    )
+
+
+def _unwritable(result: PipelineResult, exc: OSError) -> OutputError:
+    """The site could not be written: which file and why, and any notebook's own failure (the
+    reports notebook names the fallback file that holds its reports)."""
+    failed = result.failed
+    why = (f"; notebook '{failed.name}' failed first: {failed.ename}: {first_line(failed.evalue)}"
+           if failed is not None and failed.ename else "")
+    return OutputError(
+        f"pipeline: cannot write {exc.filename or result.out_dir} ({exc.strerror or exc}); "
+        f"the site in {result.out_dir} is incomplete{why}"
     )
 
 
@@ -80,6 +93,9 @@ def run_pipeline(
     routed = route_parameters(given, declared, out_dir)
     for names in declared.values():  # each notebook checks what it will receive
         validate_parameters({k: v for k, v in given.items() if k in names}, names)
+    outputs = [Path(p["output_dir"]) for p in routed.values() if p.get("output_dir")]
+    check_site(out_dir, owned_paths(out_dir, [name for name, _ in selected],
+                                    [p for p in outputs if p.is_relative_to(out_dir)]))
     kernel_name, note = resolve_kernel(kernel_name)
     if note:
         print(note, file=sys.stderr, flush=True)
@@ -89,17 +105,22 @@ def run_pipeline(
     runs = [NotebookRun(name, path, routed[name], declared[name]) for name, path in selected]
     result = PipelineResult(out_dir, out_dir / "index.html", runs, started_at, 0.0, kernel_name,
                             config.package_versions(CORE_PACKAGES))
-    for run in runs:
-        run.notebook = out_dir / "notebooks" / f"{run.name}.ipynb"
-        if progress:
-            print(f"pipeline: running {run.name}.ipynb", file=sys.stderr, flush=True)
-        execute_notebook(run, kernel_name, execution_timeout, progress, site=out_dir)
-        if run.notebook.is_file():
-            run.html = export_html(run.notebook, out_dir / f"{run.name}.html", title=run.name)
-        if run.status == "failed":
-            break
-    result.seconds = time.perf_counter() - clock
-    write_index(result)
+    try:
+        for run in runs:
+            # papermill opens it by name: a link there is removed first (its target untouched)
+            run.notebook = claim_site_file(out_dir, out_dir / "notebooks" / f"{run.name}.ipynb")
+            if progress:
+                print(f"pipeline: running {run.name}.ipynb", file=sys.stderr, flush=True)
+            execute_notebook(run, kernel_name, execution_timeout, progress, site=out_dir)
+            if run.notebook.is_file() and run.notebook.stat().st_size:  # saved by papermill
+                run.html = export_html(run.notebook, out_dir / f"{run.name}.html",
+                                       title=run.name)
+            if run.status == "failed":
+                break
+        result.seconds = time.perf_counter() - clock
+        write_index(result)
+    except OSError as exc:  # the site cannot be written (a full disk): one line, what was lost
+        raise _unwritable(result, exc) from None
     failed = result.failed
     if failed is not None:
         raise _failure(result, failed)

@@ -17,6 +17,7 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from report_lib import config
+from report_lib.app.outputs import write_text_atomic
 
 INJECTED_TAG = "injected-parameters"
 
@@ -94,4 +95,13 @@ def share_paths(notebook: Path, site: Path | None = None) -> None:
                 kernelspec.get("name", ""), language or "python", parameters, "Parameters"
             )
     _scrub_outputs(nb.cells, _roots(notebook_dir, site))
-    nbformat.write(nb, notebook)
+    write_notebook(nb, notebook)
+
+
+def write_notebook(nb: Any, path: Path) -> None:
+    """``nbformat.write`` made atomic: a temporary file renamed over ``path`` (a link at that
+    name is replaced, never followed)."""
+    import nbformat
+
+    text = nbformat.writes(nb)
+    write_text_atomic(path, text if text.endswith("\n") else text + "\n")
