@@ -32,12 +32,12 @@ from report_lib.bench.peer_names import (
 
 VARIANT_WORDS: dict[str, str] = {
     "warm": "warm",
-    "cold": "cold start (fresh process, imports included)",
+    "cold": "cold start (fresh process)",
     "quota": "under a token quota",
 }
-AGAINST_COLUMNS = ("situation", "ours", "ours median", "best peer", "peer median",
-                   "ours / peer", "range over repeats", "CPU ms per call (ours / peer)",
-                   "lost (ours / peer)", "verdict")
+AGAINST_COLUMNS = ("situation", "ours (median)", "best peer (median)", "ours / peer",
+                   "range over repeats", "CPU ms per call, ours / peer", "lost, ours / peer",
+                   "verdict")
 
 
 @dataclass
@@ -168,32 +168,36 @@ def peer_wins(situation: Situation) -> bool:
     return not equivalent(ours, peer) and float(peer["makespan_s"]) < float(ours["makespan_s"])
 
 
+def _named(case: Mapping[str, Any] | None) -> str:
+    """"thread, 0.500 s": a case by strategy and median makespan ("–" for none)."""
+    if case is None:
+        return "–"
+    return f"{case['strategy']}, {fmt_seconds(float(case['makespan_s']))}"
+
+
 def _lost(cases: list[dict[str, Any]]) -> int:
     return sum(int(c["failed"]) for c in cases)
 
 
 def against_table(results: pd.DataFrame) -> pd.DataFrame:
-    """One row per situation: our best, the best peer, ours / peer with its range, CPU per call,
-    reports lost on each side (summed over runs and clients) and the verdict."""
+    """One row per situation: our best and the best peer with their medians, ours / peer with
+    its range, CPU per call, reports lost on each side (summed over runs and clients) and the
+    verdict."""
     rows = []
     for sit in situations(results):
         ours, peer = sit.best_ours, sit.best_peer
         row: dict[str, Any] = {
-            "situation": sit.name,
-            "ours": "–" if ours is None else ours["strategy"],
-            "ours median": "–" if ours is None else fmt_seconds(float(ours["makespan_s"])),
-            "best peer": "–" if peer is None else peer["strategy"],
-            "peer median": "–" if peer is None else fmt_seconds(float(peer["makespan_s"])),
-            "ours / peer": "–", "range over repeats": "–",
-            "CPU ms per call (ours / peer)": "–",
-            "lost (ours / peer)": f"{_lost(sit.ours)} / {_lost(sit.peers)}",
+            "situation": sit.name, "ours (median)": _named(ours),
+            "best peer (median)": _named(peer), "ours / peer": "–", "range over repeats": "–",
+            "CPU ms per call, ours / peer": "–",
+            "lost, ours / peer": f"{_lost(sit.ours)} / {_lost(sit.peers)}",
             "verdict": verdict(ours, peer),
         }
         if ours is not None and peer is not None:
             ratio, low, high = ratio_range(ours, peer)
             row["ours / peer"] = fmt_ratio(ratio)
             row["range over repeats"] = f"{fmt_ratio(low)} – {fmt_ratio(high)}"
-            row["CPU ms per call (ours / peer)"] = (
+            row["CPU ms per call, ours / peer"] = (
                 f"{_num(ours['cpu_ms_per_call']):.2f} / {_num(peer['cpu_ms_per_call']):.2f}")
         rows.append(row)
     return pd.DataFrame(rows, columns=list(AGAINST_COLUMNS))

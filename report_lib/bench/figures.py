@@ -272,8 +272,8 @@ def peers_chart(results: pd.DataFrame) -> Figure | None:
     ax.barh(y, ratios, height=0.6, color=colors)
     ax.hlines(y, [r[4] for r in rows], [r[5] for r in rows], colors="#333333", linewidth=2)
     ax.axvline(1.0, color="#333333", linestyle="--", linewidth=1)
-    for at, (_, ours, peer, ratio, _low, high) in zip(y, rows, strict=True):
-        ax.annotate(f"{ratio:.2f}× {ours['strategy']} / {peer['strategy']}", (high, at),
+    for at, (_, ours, peer, ratio, _low, high) in zip(y, rows, strict=True):  # past the parity
+        ax.annotate(f"{ratio:.2f}× {ours['strategy']} / {peer['strategy']}", (max(high, 1.0), at),
                     xytext=(6, 0), textcoords="offset points", va="center")
     ax.set_yticks(y, [wrap(r[0].name, 22) for r in rows])
     ax.invert_yaxis()
