@@ -139,6 +139,11 @@ def test_narrow_screen_rules_are_in_the_page(tmp_path: Path) -> None:
     assert "word-break: keep-all;" in css
     assert ".jp-OutputArea-output, .jp-RenderedHTMLCommon { overflow-x: auto; }" in css
     assert "max-width: 100%; height: auto;" in css
+    # every table its own box: never wider than the screen, scrolling sideways inside itself
+    table = re.search(r"\.jp-RenderedHTMLCommon table \{ font-size: 0\.9rem;([^}]*)\}", css)
+    assert table is not None
+    for rule in ("display: block;", "max-width: 100%;", "overflow-x: auto;"):
+        assert rule in table.group(1), rule
     assert re.search(r'<meta content="width=device-width, initial-scale=1.0" name="viewport"', page)
 
 

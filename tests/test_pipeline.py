@@ -447,6 +447,11 @@ def test_pipeline_writes_every_page_and_links_them(site: PipelineResult) -> None
         assert f'href="notebooks/{name}.ipynb"' in index
     assert "All notebooks ran." in index
     assert 'href="reports/result.json"' in index and 'href="benchmark/results.csv"' in index
+    # what came out, first: the month's figures, the three reports, the verdict
+    outcome = index[index.index("What came out"):index.index("<h2>Pages</h2>")]
+    assert "chargers, " in outcome and "3 of 3 reports delivered" in outcome
+    assert all(f'href="reports/{kind}.md"' in outcome for kind in config.REPORT_KINDS)
+    assert '<a href="comparison_report.html">' in outcome and "3 reports: use " in outcome
 
 
 @pytest.mark.slow
@@ -504,8 +509,10 @@ def test_planted_script_does_not_survive(site: PipelineResult) -> None:
 @pytest.mark.slow
 def test_comparison_page_has_conclusions_and_plots(site: PipelineResult) -> None:
     page = (site.out_dir / "comparison_report.html").read_text("utf-8")
-    assert "Conclusions" in page
-    assert "seed: at N=3 with concurrency 3" in page
+    order = [page.index(text) for text in (
+        '<div class="rl-summary"><h2>Verdict</h2>', "Which to use", "By scenario",
+        "seed: at N=3 with concurrency 3")]
+    assert order == sorted(order)  # the answer first, then the sentences
     assert len(IMG_RE.findall(page)) >= 3  # makespan, timeline, resources
     sides = {side for table in column_sides(page) for cells in table.values() for side in cells}
     assert sides == {"left", "right"}  # every cell aligned: text left, numbers right

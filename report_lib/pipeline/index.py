@@ -1,7 +1,10 @@
-"""``out_dir/index.html``: the run's status, a link to every page, parameters, versions, time.
+"""``out_dir/index.html``: status, what came out, a link to every page, parameters, versions.
 
 The page is a list of sections (``index_sections``) put into one document (``render_page``);
-a caller with more to show (a table of runs) adds its own sections built with ``html_table``.
+what came out (``outcome_section``: the summary blocks the executed notebooks displayed, such
+as the month's headline figures and the comparison's verdict) goes right after the status;
+the parameters and versions are folded. A caller with more to show (a table of runs) adds its
+own sections built with ``html_table``.
 """
 
 from __future__ import annotations
@@ -21,7 +24,14 @@ esc = html.escape
 
 STYLE = """
 body { margin: 2em auto; max-width: 60em; padding: 0 1em; }
-.table-box { overflow-x: auto; max-width: 100%; }
+.table-box { overflow-x: auto; max-width: 100%; width: max-content;
+  background:
+    linear-gradient(to right, #fff 30%, rgba(255, 255, 255, 0)) left / 2.5rem 100% no-repeat local,
+    linear-gradient(to left, #fff 30%, rgba(255, 255, 255, 0)) right / 2.5rem 100% no-repeat local,
+    radial-gradient(farthest-side at 0 50%, rgba(0, 0, 0, .22), rgba(0, 0, 0, 0)) left / .8rem 100%
+      no-repeat scroll,
+    radial-gradient(farthest-side at 100% 50%, rgba(0, 0, 0, .22), rgba(0, 0, 0, 0)) right / .8rem
+      100% no-repeat scroll; }
 table { border-collapse: collapse; margin: 1em 0; }
 td, th { border: 1px solid #ccc; padding: .3em .7em; text-align: left; vertical-align: top; }
 .ok { color: #1a7f37; } .failed { color: #cf222e; font-weight: bold; }
