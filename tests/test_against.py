@@ -120,6 +120,14 @@ def test_a_cold_win_by_a_peer_cites_its_import_and_first_answer() -> None:
         "0.600 s against our 1.50 s; client CPU per call 1.00 ms against our 1.00 ms).")
 
 
+def test_a_client_cpu_not_measured_is_shown_as_missing() -> None:
+    rows = pd.DataFrame([*runs("thread", 3, "warm", [1.0] * 3, cpu_ms=math.nan),
+                         *runs("aioboto3", 3, "warm", [2.0] * 3, cpu_ms=0.5)])
+    table = against.against_table(rows)
+    assert table["CPU ms per call, ours / peer"].tolist() == ["– / 0.50"]
+    assert against.cpu_sentence(rows) is None  # nothing of ours to set beside the peer's
+
+
 def test_when_every_client_of_one_side_lost_reports_the_other_wins() -> None:
     rows = pd.DataFrame([*runs("thread", 3, "quota", [1.0] * 3, failed=1),
                          *runs("aioboto3", 3, "quota", [2.0] * 3)])

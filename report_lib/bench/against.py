@@ -136,6 +136,12 @@ def _num(value: Any) -> float:
         return math.nan
 
 
+def _ms(value: Any) -> str:
+    """Milliseconds with 2 decimals, "–" when not measured."""
+    number = _num(value)
+    return f"{number:.2f}" if math.isfinite(number) else "–"
+
+
 def verdict(ours: Mapping[str, Any] | None, peer: Mapping[str, Any] | None) -> str:
     """Who is faster, in words: "ours (thread) 12 % faster", "equivalent (within the measured
     spread)", "peer (aioboto3) 8 % faster"; or who delivered every report when only one did."""
@@ -198,7 +204,7 @@ def against_table(results: pd.DataFrame) -> pd.DataFrame:
             row["ours / peer"] = fmt_ratio(ratio)
             row["range over repeats"] = f"{fmt_ratio(low)} – {fmt_ratio(high)}"
             row["CPU ms per call, ours / peer"] = (
-                f"{_num(ours['cpu_ms_per_call']):.2f} / {_num(peer['cpu_ms_per_call']):.2f}")
+                f"{_ms(ours.get('cpu_ms_per_call'))} / {_ms(peer.get('cpu_ms_per_call'))}")
         rows.append(row)
     return pd.DataFrame(rows, columns=list(AGAINST_COLUMNS))
 
