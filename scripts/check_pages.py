@@ -57,17 +57,24 @@ MEASURE_JS = r"""(() => {
   const problems = [];
   if (document.documentElement.scrollWidth > width + 1)
     problems.push(`the page scrolls sideways (${document.documentElement.scrollWidth} px wide)`);
-  const scrolls = el => {
-    for (let a = el.parentElement; a; a = a.parentElement) {
+  const shown = el => el.getClientRects().length > 0;
+  // A table wider than the screen scrolls in its own box: the nearest box that scrolls sideways
+  // (the table itself or an ancestor) fits the screen and holds nothing visible but the table.
+  const ownBox = t => {
+    for (let a = t; a; a = a.parentElement) {
       const s = getComputedStyle(a).overflowX;
-      if ((s === 'auto' || s === 'scroll') && a.getBoundingClientRect().right <= width + 1)
-        return true;
+      if (s !== 'auto' && s !== 'scroll') continue;
+      if (a.getBoundingClientRect().right > width + 1) return 'its box is cut off';
+      const others = [...a.children].filter(c => !c.contains(t) && shown(c));
+      return a === t || others.length === 0 ? '' : 'it scrolls with other content, not alone';
     }
-    return false;
+    return 'it is cut off instead of scrolling in its own box';
   };
   document.querySelectorAll('table').forEach((t, i) => {
-    if (t.getBoundingClientRect().right > width + 1 && !scrolls(t))
-      problems.push(`table ${i} is cut off instead of scrolling in its box`);
+    if (!shown(t)) return;
+    const wide = Math.max(t.scrollWidth, t.getBoundingClientRect().right) > width + 1;
+    const why = wide ? ownBox(t) : '';
+    if (why) problems.push(`table ${i} (${t.scrollWidth} px wide): ${why}`);
   });
   document.querySelectorAll('img').forEach((img, i) => {
     if (img.getBoundingClientRect().right > width + 1)
@@ -77,9 +84,25 @@ MEASURE_JS = r"""(() => {
     if (/[\uac00-\ud7a3]/.test(c.textContent) && getComputedStyle(c).wordBreak !== 'keep-all')
       problems.push(`table cell "${c.textContent.trim().slice(0, 20)}" may break per syllable`);
   });
+  // The answer first: a page's summary block (the verdict) comes before its first table and
+  // before its sections (h3) of computed sentences.
+  const summary = document.querySelector('.rl-summary');
+  if (summary) {
+    const after = el => summary.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING;
+    const table = [...document.querySelectorAll('table')].find(t => !summary.contains(t));
+    const section = [...document.querySelectorAll('h3')].find(
+      h => !summary.contains(h) && !h.closest('.rl-outcome'));
+    if (table && !after(table)) problems.push('a table comes before the summary block');
+    if (section && !after(section))
+      problems.push(`section "${section.textContent.trim().slice(0, 30)}" precedes the summary`);
+  }
   return {title: document.title, problems: problems.slice(0, 10),
-          height: document.documentElement.scrollHeight};
+          height: document.documentElement.scrollHeight, summary: !!summary};
 })()"""
+OPEN_DETAILS_JS = """document.querySelectorAll('details').forEach(d => { d.open = true; });
+void document.body.offsetHeight; true"""
+# Pages that must open with a summary block (the verdict), before their tables and sections.
+LEADING_SUMMARY = ("comparison_report",)
 
 
 @dataclass
@@ -92,6 +115,7 @@ class PageReport:
     title: str = ""
     requests: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    summary: bool = False  # the page has a summary block (a verdict, headline figures)
     hangul_chars: int = 0
     hangul_fonts: dict[str, int] = field(default_factory=dict)
 
@@ -210,6 +234,11 @@ def _hangul_fonts(browser: Chromium, session: str) -> tuple[int, dict[str, int],
     return total, families, bad
 
 
+def _evaluate(browser: Chromium, session: str, expression: str) -> Any:
+    return browser.send("Runtime.evaluate", {"expression": expression, "returnByValue": True},
+                        session=session)["result"]["value"]
+
+
 def check_page(browser: Chromium, path: Path, width: int, fonts: str,
                shots: Path | None) -> PageReport:
     """Open ``path`` at ``width`` px and check it (see the module docstring)."""
@@ -234,19 +263,25 @@ def check_page(browser: Chromium, path: Path, width: int, fonts: str,
         if e.get("method") == "Network.requestWillBeSent"
         and not e["params"]["request"]["url"].startswith(("file:", "data:"))
     ]
-    measured = browser.send("Runtime.evaluate", {"expression": MEASURE_JS,
-                                                 "returnByValue": True},
-                            session=session)["result"]["value"]
+    measured = _evaluate(browser, session, MEASURE_JS)
     report.title, report.problems = measured["title"], list(measured["problems"])
-    report.hangul_chars, report.hangul_fonts, bad = _hangul_fonts(browser, session)
-    report.problems += [f'Hangul in "{text}" is not drawn by a Korean font' for text in bad[:5]]
-    if shots is not None:
+    report.summary = bool(measured["summary"])
+    if shots is not None:  # as the reader first sees it: folded sections folded
         browser.send("Emulation.setDeviceMetricsOverride", {
             "width": width, "height": min(SHOT_HEIGHT, int(measured["height"])),
             "deviceScaleFactor": 1, "mobile": width < 600}, session=session)
         png = browser.send("Page.captureScreenshot", {"format": "png"}, session=session)
         suffix = "" if fonts == "system" else f"-{fonts}"
         (shots / f"{path.stem}-{width}px{suffix}.png").write_bytes(base64.b64decode(png["data"]))
+        browser.send("Emulation.setDeviceMetricsOverride", {
+            "width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 600},
+            session=session)
+    # then every folded section opened: its tables and its Hangul are checked too
+    _evaluate(browser, session, OPEN_DETAILS_JS)
+    unfolded = _evaluate(browser, session, MEASURE_JS)
+    report.problems += [p for p in unfolded["problems"] if p not in report.problems]
+    report.hangul_chars, report.hangul_fonts, bad = _hangul_fonts(browser, session)
+    report.problems += [f'Hangul in "{text}" is not drawn by a Korean font' for text in bad[:5]]
     browser.send("Target.closeTarget", {"targetId": target})
     return report
 
@@ -303,6 +338,8 @@ def failures(report: PageReport) -> list[str]:
     where = f"{report.page} at {report.width} px ({report.fonts} fonts)"
     lines = [f"{where}: requested {url}" for url in report.requests]
     lines += [f"{where}: {problem}" for problem in report.problems]
+    if Path(report.page).stem in LEADING_SUMMARY and not report.summary:
+        lines.append(f"{where}: the page does not open with its summary block (the verdict)")
     if not re.search(r"\d{4}-\d{2}", report.title):
         lines.append(f"{where}: the title {report.title!r} has no month or date")
     return lines

@@ -17,10 +17,11 @@ import papermill
 import pytest
 
 from report_lib import config
-from report_lib.bench import comparison
+from report_lib.bench import layout
 from report_lib.bench import rows as bench_rows
 from report_lib.bench.results import load_results
 from report_lib.data.sample import synthesize
+from report_lib.pipeline.page import SUMMARY_MIME
 from report_lib.pipeline.parameters import NOTEBOOKS
 
 
@@ -134,21 +135,34 @@ def _results_dir(folder: Path) -> None:
 
 
 @pytest.mark.slow
-def test_comparison_notebook_shows_computed_conclusions_and_plots(tmp_path: Path) -> None:
+def test_comparison_notebook_leads_with_the_answer_then_sections(tmp_path: Path) -> None:
     results_dir = tmp_path / "results"
     _results_dir(results_dir)
     nb = run_notebook("comparison_report", tmp_path, results_dir=str(results_dir),
                       run_if_missing=False)
     assert not [o for o in all_outputs(nb) if o.output_type == "error"]
-    html = outputs_of(nb, "comparison.conclusions(")[0]["data"]["text/html"]
-    shown = [re.sub(r"\s+", " ", item).strip()
-             for item in re.findall(r"<li>(.*?)</li>", html, flags=re.S)]
     results, _, metadata = load_results(results_dir)
-    expected = comparison.conclusions(results, metadata)
-    assert [s.replace("&", "&amp;") for s in expected] == shown
-    assert any(s.startswith("seed: at N=3 with concurrency 3, thread") for s in expected)
-    # makespan, scaling, one timeline (seed), resources, throttle
-    assert images(nb) == 5
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    where = {marker: next(i for i, c in enumerate(code) if marker in c.source)
+             for marker in ("layout.verdict(", "recommend.which_to_use(",
+                            "layout.headline_chart(", "layout.sections(")}
+    # the verdict, the table, the chart, and only then the sentences
+    assert list(where.values()) == sorted(where.values())
+    verdict = outputs_of(nb, "layout.verdict(")[0]["data"][SUMMARY_MIME]
+    assert verdict["lines"] == layout.verdict(results)
+    assert any("image/png" in o.get("data", {}) for o in outputs_of(nb, "headline_chart("))
+    shown = " ".join(o["data"]["text/html"] for o in outputs_of(nb, "layout.sections(")
+                     if "text/html" in o.get("data", {}))
+    sections = layout.sections(results, metadata)
+    headings = re.findall(r"<h3>(.*?)</h3>", shown)
+    assert headings == [s.title for s in sections]
+    items = [re.sub(r"\s+", " ", item).strip()
+             for item in re.findall(r"<li>(.*?)</li>", shown, flags=re.S)]
+    assert items == [s.replace("&", "&amp;") for section in sections for s in section.sentences]
+    assert any(s.startswith("seed: at N=3 with concurrency 3, thread") for s in items)
+    # headline (scale), seed: makespan + timeline, scale: scaling + makespan, throttle,
+    # resources
+    assert images(nb) == 7
 
 
 @pytest.mark.slow

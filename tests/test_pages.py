@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import base64
+import importlib.util
 import io
+import os
 import re
+import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pandas as pd
+import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from report_lib import config
@@ -139,6 +144,11 @@ def test_narrow_screen_rules_are_in_the_page(tmp_path: Path) -> None:
     assert "word-break: keep-all;" in css
     assert ".jp-OutputArea-output, .jp-RenderedHTMLCommon { overflow-x: auto; }" in css
     assert "max-width: 100%; height: auto;" in css
+    # every table its own box: never wider than the screen, scrolling sideways inside itself
+    table = re.search(r"\.jp-RenderedHTMLCommon table \{ font-size: 0\.9rem;([^}]*)\}", css)
+    assert table is not None
+    for rule in ("display: block;", "max-width: 100%;", "overflow-x: auto;"):
+        assert rule in table.group(1), rule
     assert re.search(r'<meta content="width=device-width, initial-scale=1.0" name="viewport"', page)
 
 
@@ -253,3 +263,64 @@ def test_index_has_no_local_paths_and_survives_a_move(tmp_path: Path) -> None:
     assert '<a href="reports.html">' in page
     assert "<td>reports.ipynb</td>" in page  # outside the folder: its name, no link
     assert external_resources(page) == []
+
+
+# ---------------------------------------------------------------- the Chromium check itself
+def _check_pages_module(monkeypatch: pytest.MonkeyPatch) -> Any:
+    spec = importlib.util.spec_from_file_location(
+        "check_pages", config.PROJ_ROOT / "scripts" / "check_pages.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "check_pages", module)  # dataclasses look it up
+    spec.loader.exec_module(module)
+    return module
+
+
+def _page(body: str) -> str:
+    return ('<!DOCTYPE html><html><head><meta charset="utf-8"><meta name="viewport" '
+            'content="width=device-width, initial-scale=1.0"><title>page — 2025-11</title>'
+            f"</head><body>{body}</body></html>")
+
+
+WIDE_ROW = "<tr>" + "<td>a&nbsp;long&nbsp;cell&nbsp;of&nbsp;text</td>" * 30 + "</tr>"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Chromium is not installed")
+def test_the_chromium_check_wants_the_answer_first_and_tables_in_their_own_box(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    check_pages = _check_pages_module(monkeypatch)
+    pages = {
+        # sentences and a wide table share one scrolling box; the verdict comes last
+        "comparison_report.html": _page(
+            f'<div style="overflow-x: auto"><p>seed: sentences</p><table>{WIDE_ROW}</table></div>'
+            '<h3>seed</h3><div class="rl-summary">the verdict</div>'),
+        # a wide table nothing scrolls: cut at the screen's edge (the page scrolls instead)
+        "cut.html": _page(f"<table>{WIDE_ROW}</table>"),
+        # the verdict first, the wide table its own scrolling box, a folded table too
+        "good.html": _page(
+            '<div class="rl-summary">the verdict</div><h3>seed</h3>'
+            f'<table style="display: block; max-width: 100%; overflow-x: auto">{WIDE_ROW}'
+            '</table><details><summary>folded</summary><div style="overflow-x: auto">'
+            f"<table>{WIDE_ROW}</table></div></details>"),
+    }
+    for name, text in pages.items():
+        (tmp_path / name).write_text(text, "utf-8")
+    browser = check_pages.Chromium("chromium", dict(os.environ))
+    try:
+        reports = {name: check_pages.check_page(browser, tmp_path / name, 400, "system", None)
+                   for name in pages}
+    finally:
+        browser.close()
+    problems = {name: " | ".join(check_pages.failures(r)) for name, r in reports.items()}
+    assert "table 0" in problems["comparison_report.html"]
+    assert "it scrolls with other content, not alone" in problems["comparison_report.html"]
+    assert 'section "seed" precedes the summary' in problems["comparison_report.html"]
+    assert "it is cut off instead of scrolling in its own box" in problems["cut.html"]
+    assert "the page scrolls sideways" in problems["cut.html"]
+    assert problems["good.html"] == ""
+    nothing = check_pages.PageReport("comparison_report.html", 400, "system", title="x 2025-11")
+    assert check_pages.failures(nothing) == [
+        "comparison_report.html at 400 px (system fonts): the page does not open with its "
+        "summary block (the verdict)"]

@@ -28,6 +28,7 @@ from report_lib.llm.backends import BACKENDS
 from report_lib.pipeline import export, index, parameters
 from report_lib.pipeline import run as pipeline
 from report_lib.pipeline.execute import CURRENT_PYTHON, NotebookRun, PipelineResult
+from report_lib.pipeline.page import page_summary
 from report_lib.pipeline.selfcontained import external_resources
 from tests.helpers import column_sides
 
@@ -303,6 +304,59 @@ def test_write_index_lists_pages_parameters_and_failure(tmp_path: Path) -> None:
     assert "2025-12-01T09:00" in page
 
 
+def _executed(path: Path, *summaries: object) -> Path:
+    """An executed notebook whose cells displayed ``summaries`` (page_summary objects)."""
+    cells = []
+    for summary in summaries:
+        cell = new_code_cell("display(...)")
+        bundle = summary._repr_mimebundle_()  # type: ignore[attr-defined]
+        cell.outputs = [new_output("display_data", data=bundle)]
+        cells.append(cell)
+    nbformat.write(new_notebook(cells=cells), path)
+    return path
+
+
+def test_index_opens_with_what_came_out_and_folds_the_parameters(tmp_path: Path) -> None:
+    reports_dir = tmp_path / "reports"
+    reports_dir.mkdir()
+    (reports_dir / "kpi.md").write_text("# KPI <snapshot>\n", "utf-8")
+    (tmp_path / "reports.html").write_text("<html></html>")
+    (tmp_path / "comparison_report.html").write_text("<html></html>")
+    headline = page_summary("2025-11 — GS차지비", figures=[("chargers, 2025-11", "459,120")],
+                            lines=["3 of 3 reports delivered"],
+                            links=[("KPI <snapshot>", "kpi.md"), ("no such report", "trend.md")])
+    verdict = page_summary("Verdict", lines=["3 reports: use thread, 2.00 s median."])
+    runs = [
+        NotebookRun("reports", Path("reports.ipynb"), {"output_dir": str(reports_dir)},
+                    status="ok", html=tmp_path / "reports.html",
+                    notebook=_executed(tmp_path / "reports.ipynb", headline)),
+        NotebookRun("comparison_report", Path("c.ipynb"), {}, status="ok",
+                    html=tmp_path / "comparison_report.html",
+                    notebook=_executed(tmp_path / "c.ipynb", verdict)),
+    ]
+    result = PipelineResult(tmp_path, tmp_path / "index.html", runs, "2025-12-01T09:00", 3.0,
+                            "report-lib", {"pandas": "3.0"})
+    page = index.write_index(result).read_text("utf-8")
+    order = [page.index(text) for text in (
+        "All notebooks ran.", "What came out", "459,120", "3 of 3 reports delivered",
+        "3 reports: use thread, 2.00 s median.", "<h2>Pages</h2>",
+        "<details><summary>Parameters</summary>", "<details><summary>Package versions")]
+    assert order == sorted(order)
+    assert '<a href="reports.html">EV charging operators — monthly reports</a>: 2025-11' in page
+    assert '<a href="comparison_report.html">Strategy comparison report</a>: Verdict' in page
+    assert '<a href="reports/kpi.md">KPI &lt;snapshot&gt;</a>' in page  # escaped, relative
+    assert "no such report" not in page  # a link to a file that is not there is not drawn
+    assert str(tmp_path) not in page
+
+
+def test_index_without_summaries_has_no_outcome_section(tmp_path: Path) -> None:
+    runs = [NotebookRun("benchmark", Path("b.ipynb"), {}, status="ok",
+                        notebook=_executed(tmp_path / "b.ipynb"))]
+    result = PipelineResult(tmp_path, tmp_path / "index.html", runs, "2025-12-01T09:00", 1.0,
+                            "report-lib", {})
+    assert "What came out" not in index.write_index(result).read_text("utf-8")
+
+
 # ---------------------------------------------------------------- command line
 def _args(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
@@ -393,6 +447,11 @@ def test_pipeline_writes_every_page_and_links_them(site: PipelineResult) -> None
         assert f'href="notebooks/{name}.ipynb"' in index
     assert "All notebooks ran." in index
     assert 'href="reports/result.json"' in index and 'href="benchmark/results.csv"' in index
+    # what came out, first: the month's figures, the three reports, the verdict
+    outcome = index[index.index("What came out"):index.index("<h2>Pages</h2>")]
+    assert "chargers, " in outcome and "3 of 3 reports delivered" in outcome
+    assert all(f'href="reports/{kind}.md"' in outcome for kind in config.REPORT_KINDS)
+    assert '<a href="comparison_report.html">' in outcome and "3 reports: use " in outcome
 
 
 @pytest.mark.slow
@@ -450,8 +509,10 @@ def test_planted_script_does_not_survive(site: PipelineResult) -> None:
 @pytest.mark.slow
 def test_comparison_page_has_conclusions_and_plots(site: PipelineResult) -> None:
     page = (site.out_dir / "comparison_report.html").read_text("utf-8")
-    assert "Conclusions" in page
-    assert "seed: at N=3 with concurrency 3" in page
+    order = [page.index(text) for text in (
+        '<div class="rl-summary"><h2>Verdict</h2>', "Which to use", "By scenario",
+        "seed: at N=3 with concurrency 3")]
+    assert order == sorted(order)  # the answer first, then the sentences
     assert len(IMG_RE.findall(page)) >= 3  # makespan, timeline, resources
     sides = {side for table in column_sides(page) for cells in table.values() for side in cells}
     assert sides == {"left", "right"}  # every cell aligned: text left, numbers right

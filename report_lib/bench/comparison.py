@@ -25,6 +25,7 @@ from report_lib.bench.analysis import (
     summarize,
     with_labels,
 )
+from report_lib.bench.peer_names import PEERS_SCENARIO
 from report_lib.bench.plan import (
     BENCH_STRATEGIES,
     ORIGINAL,
@@ -143,6 +144,8 @@ def case_groups(cases: pd.DataFrame) -> list[tuple[str, int, int, list[dict[str,
     records = [{str(k): v for k, v in r.items()} for r in cases.to_dict("records")]
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for case in records:
+        if case["scenario"] == PEERS_SCENARIO:  # its own table: bench.against
+            continue
         if not _is_baseline(case) and case["variant"] != "bare":
             key = (case["scenario"], int(case["n_jobs"]), int(case["concurrency"]),
                    float(case["time_scale"]), case["variant"] == "cold")
@@ -345,31 +348,56 @@ def scale_sentence(cases: pd.DataFrame) -> str | None:
             "scale.")
 
 
-def conclusions(
-    results: pd.DataFrame,
-    metadata: dict[str, Any] | None = None,
-    expected: Sequence[str] = SCENARIOS,
-) -> list[str]:
-    """Sentences computed from the results: who wins where and by how much, what is missing."""
-    if results is None or results.empty:
-        return ["No benchmark results: run the benchmark notebook (or `report-lib bench`) first."]
-    cases = summarize(results)
-    present = order(cases["scenario"], SCENARIOS)
-    out = [s for s in [seed_sentence(cases, metadata)] if s]
-    groups = case_groups(cases)
-    for scenario in present:
-        for name, n, conc, group in groups:
-            if name == scenario:
-                out.append(winner_sentence(name, n, conc, group))
-        sentence = scaling_sentence(cases, scenario)
-        if sentence:
-            out.append(sentence)
-    out += cold_sentences(cases)
-    out += throttle_sentences(cases)
-    out += [s for s in (resources_sentence(results), failures_sentence(cases),
-                        scale_sentence(cases)) if s]
+def scenario_sentences(cases: pd.DataFrame, scenario: str,
+                       metadata: dict[str, Any] | None = None) -> list[str]:
+    """The sentences about one scenario: (seed) the published numbers beside ours, who won each
+    N and concurrency, efficiency against N, cold starts beside warm runs, quota throughput."""
+    out = [s for s in [seed_sentence(cases, metadata)] if s] if scenario == "seed" else []
+    for name, n, conc, group in case_groups(cases):
+        if name == scenario:
+            out.append(winner_sentence(name, n, conc, group))
+    sentence = scaling_sentence(cases, scenario) if scenario != PEERS_SCENARIO else None
+    if sentence:
+        out.append(sentence)
+    mine = cases[cases["scenario"] == scenario]
+    out += cold_sentences(mine) if scenario != PEERS_SCENARIO else []
+    out += throttle_sentences(mine) if scenario != PEERS_SCENARIO else []
+    return out
+
+
+def general_sentences(results: pd.DataFrame, cases: pd.DataFrame,
+                      expected: Sequence[str] = SCENARIOS) -> list[str]:
+    """The sentences across scenarios: client resources, lost reports, compressed time, and the
+    scenarios these results lack."""
+    out = [s for s in (resources_sentence(results), failures_sentence(cases),
+                       scale_sentence(cases)) if s]
+    present = set(cases["scenario"])
     missing = [s for s in expected if s not in present]
     if missing:
         out.append(f"Not in these results: {', '.join(missing)}; run the benchmark with "
                    f"scenarios {', '.join(missing)} to cover them.")
     return out
+
+
+def present_scenarios(cases: pd.DataFrame) -> list[str]:
+    """The scenarios of these results in the report's order (the peers scenario last)."""
+    return order(cases["scenario"], (*SCENARIOS, PEERS_SCENARIO))
+
+
+def conclusions(
+    results: pd.DataFrame,
+    metadata: dict[str, Any] | None = None,
+    expected: Sequence[str] = SCENARIOS,
+) -> list[str]:
+    """Sentences computed from the results: who wins where and by how much, what is missing
+    (the peers scenario's are in ``bench.against``; ``bench.layout`` groups them all)."""
+    if results is None or results.empty:
+        return [NO_RESULTS]
+    cases = summarize(results)
+    out = []
+    for scenario in present_scenarios(cases):
+        out += scenario_sentences(cases, scenario, metadata)
+    return out + general_sentences(results, cases, expected)
+
+
+NO_RESULTS = "No benchmark results: run the benchmark notebook (or `report-lib bench`) first."

@@ -14,6 +14,7 @@ import pandas as pd
 from matplotlib import ticker as mticker
 from matplotlib.figure import Figure
 
+from report_lib.bench import against
 from report_lib.bench.analysis import summarize, with_labels
 from report_lib.bench.comparison import order, quota_table
 from report_lib.bench.plan import (
@@ -248,4 +249,36 @@ def throttle_chart(results: pd.DataFrame) -> Figure | None:
     ax.set_xlabel(f"tokens per minute ({column.removesuffix('_tpm')}), from 0")
     ax.set_title(wrap("Throughput under each case's token quota (thr. = throttled responses)"))
     fig.legend(loc="outside lower center", ncols=2)
+    return readable(fig)
+
+
+def peers_chart(results: pd.DataFrame) -> Figure | None:
+    """Ours / the best peer per situation of the peers scenario: a bar at the ratio of the
+    median makespans, a line over its range across repeats, the parity line at 1 (left of it:
+    ours faster). Green where ours holds (faster or equivalent), red where a peer wins. None
+    without a situation where both sides delivered every report."""
+    rows = []
+    for sit in against.situations(results):
+        ours, peer = sit.best_ours, sit.best_peer
+        if ours is not None and peer is not None:
+            rows.append((sit, ours, peer, *against.ratio_range(ours, peer)))
+    if not rows:
+        return None
+    fig, axes = new_figure(CHART_WIDTH_IN, 1.8 + 0.9 * len(rows))
+    ax = axes[0, 0]
+    y = np.arange(len(rows))
+    ratios = np.array([r[3] for r in rows])
+    colors = ["#E45756" if against.peer_wins(r[0]) else "#54A24B" for r in rows]
+    ax.barh(y, ratios, height=0.6, color=colors)
+    ax.hlines(y, [r[4] for r in rows], [r[5] for r in rows], colors="#333333", linewidth=2)
+    ax.axvline(1.0, color="#333333", linestyle="--", linewidth=1)
+    for at, (_, ours, peer, ratio, _low, high) in zip(y, rows, strict=True):  # past the parity
+        ax.annotate(f"{ratio:.2f}× {ours['strategy']} / {peer['strategy']}", (max(high, 1.0), at),
+                    xytext=(6, 0), textcoords="offset points", va="center")
+    ax.set_yticks(y, [wrap(r[0].name, 22) for r in rows])
+    ax.invert_yaxis()
+    ax.set_xlim(0, float(max(max(r[5] for r in rows), 1.0)) * 2.0)
+    ax.set_xlabel("our best / the best peer, median makespan (left of 1: ours faster)")
+    ax.set_title(wrap("Against what you'd use instead: ours / the best peer (line: range over "
+                      "repeats; red: a peer wins)"))
     return readable(fig)

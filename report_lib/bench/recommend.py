@@ -11,8 +11,10 @@ from typing import Any
 
 import pandas as pd
 
+from report_lib.bench import against
 from report_lib.bench.analysis import equivalent, summarize
 from report_lib.bench.comparison import case_groups, fmt_seconds, is_cold, speed_phrase
+from report_lib.bench.peer_names import OUR_PEER_STRATEGIES, PEERS_SCENARIO
 from report_lib.bench.plan import ORIGINAL, SEQUENTIAL
 
 WHICH_COLUMNS = ("situation", "measured at", "use", "median", "runner-up", "margin", "note")
@@ -76,7 +78,35 @@ def which_to_use(results: pd.DataFrame) -> pd.DataFrame:
              "only clients that delivered every report are ranked"),
     ]
     rows.append(_across_machines(groups))
+    rows += [_peer_row(sit) for sit in against.situations(results)]
     return pd.DataFrame(rows, columns=list(WHICH_COLUMNS))
+
+
+def _named(case: dict[str, Any]) -> str:
+    """A peers-scenario case by name, ours marked: "asyncio (ours)", "aioboto3"."""
+    ours = case["strategy"] in OUR_PEER_STRATEGIES
+    return f"{case['strategy']} (ours)" if ours else str(case["strategy"])
+
+
+def _peer_row(sit: against.Situation) -> dict[str, Any]:
+    """One situation of the peers scenario: ours and the other libraries ranked together."""
+    ranked = sit.ranked()
+    lost = [f"{c['strategy']} lost {int(c['failed'])}" for c in sit.lost()]
+    rest = ", ".join(f"{_named(c)} {fmt_seconds(float(c['makespan_s']))}" for c in ranked[2:])
+    note = "; ".join(x for x in (f"then {rest}" if rest else "", *lost) if x)
+    words = against.VARIANT_WORDS.get(sit.variant, sit.variant)
+    row = {"situation": f"{sit.n} reports, any library"
+           + ("" if sit.variant == "warm" else f", {words}"),
+           "measured at": f"{PEERS_SCENARIO}, N={sit.n}, {sit.variant}", "use": "–",
+           "median": "–", "runner-up": "–", "margin": "–", "note": note}
+    if not ranked:
+        return {**row, "use": "none lost nothing"}
+    best = ranked[0]
+    second = ranked[1] if len(ranked) > 1 else None
+    return {**row, "use": _named(best), "median": fmt_seconds(float(best["makespan_s"])),
+            "runner-up": "–" if second is None else
+            f"{_named(second)} ({fmt_seconds(float(second['makespan_s']))})",
+            "margin": _margin(best, second)}
 
 
 def _across_machines(groups: list[tuple[str, int, int, list[dict[str, Any]]]]) -> dict[str, Any]:

@@ -27,7 +27,7 @@ COLUMNS: tuple[str, ...] = (
     "speedup_estimated", "sum_latency_s", "cpu_s", "cpu_ms_per_call", "peak_rss_mb",
     "requests", "throttled", "retries", "failed", "server_failed", "rejected", "max_in_flight",
     "pool_full_warnings", "tokens", "throughput_tpm", "sustained_tpm", "quota_tpm",
-    "latency_model", "time_scale", "backend",
+    "latency_model", "time_scale", "backend", "first_call_s",
 )  # fmt: skip
 TIMELINE_KEYS = ("scenario", "variant", "strategy", "start_method", "n_jobs", "concurrency",
                  "repeat", "makespan_s")

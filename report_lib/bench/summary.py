@@ -9,8 +9,9 @@ from typing import Any
 
 import pandas as pd
 
-from report_lib.bench import comparison, recommend
+from report_lib.bench import against, layout, recommend
 from report_lib.bench.analysis import TargetCheck, check_targets, summarize
+from report_lib.bench.peer_names import PEERS_SCENARIO
 from report_lib.bench.plan import PUBLISHED
 
 SUMMARY_COLUMNS = ("scenario", "variant", "strategy", "start_method", "n_jobs", "concurrency",
@@ -130,23 +131,31 @@ def load_phrase(load: object) -> str | None:
 
 
 def report_markdown(results: pd.DataFrame, metadata: Mapping[str, Any] | None = None) -> str:
-    """The whole written report of a run as Markdown: conditions, which to use, the original
-    claims checked, the conclusions, every case and the targets (benchmarks/README.md pastes
-    it)."""
+    """The whole written report of a run as Markdown, the answer first: conditions (with the
+    peers' versions), the verdict, which to use, against the other libraries, the original
+    claims checked, the conclusions by scenario, every case and the targets
+    (benchmarks/README.md pastes it)."""
     meta = dict(metadata or {})
     load = load_phrase(meta.get("load_avg_1m"))
+    peers = against.peer_rows(results)
+    versions = (f"; peers: {against.peer_versions(meta)}"
+                if not peers.empty or meta.get("peer_versions") else "")
     head = (f"Run {meta.get('created', '?')} → {meta.get('finished', '?')}, "
             f"`{meta.get('command', '?')}`; {meta.get('cpu_count', '?')} CPUs"
-            f"{', ' + load if load else ''}; python {meta.get('python', '?')}.")
+            f"{', ' + load if load else ''}; python {meta.get('python', '?')}{versions}.")
     which = recommend.which_to_use(results)
     claims = recommend.claims(results, meta)
-    sentences = comparison.conclusions(results, meta)
-    return "\n\n".join([
-        head,
-        "### Which to use\n\n" + markdown_table(_records(which), list(which.columns)),
-        "### The original analysis's claims\n\n"
-        + markdown_table(_records(claims), list(claims.columns)),
-        "### Conclusions\n\n" + "\n".join(f"- {s}" for s in sentences),
-        "### Every case (medians) and the targets\n\n"
-        + format_summary(summarize(results), check_targets(results)),
-    ])
+    parts = [head, "### Verdict\n\n" + "\n".join(f"- {line}" for line in layout.verdict(results)),
+             "### Which to use\n\n" + markdown_table(_records(which), list(which.columns))]
+    if not peers.empty:
+        table = against.against_table(results)
+        parts.append(f"### {layout.SECTIONS[PEERS_SCENARIO].title}\n\n"
+                     + markdown_table(_records(table), list(table.columns)))
+    parts.append("### The original analysis's claims\n\n"
+                 + markdown_table(_records(claims), list(claims.columns)))
+    parts.append("### Conclusions\n\n" + "\n\n".join(
+        f"#### {section.title}\n\n" + "\n".join(f"- {s}" for s in section.sentences)
+        for section in layout.sections(results, meta) if section.sentences))
+    parts.append("### Every case (medians) and the targets\n\n"
+                 + format_summary(summarize(results), check_targets(results)))
+    return "\n\n".join(parts)

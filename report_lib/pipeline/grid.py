@@ -35,7 +35,7 @@ from report_lib.llm.settings import BackendSettings
 from report_lib.pipeline.cluster import ClusterAhead
 from report_lib.pipeline.execute import NotebookRun, PipelineResult
 from report_lib.pipeline.gridspec import Grid, check_types, expand, needs_data, slug
-from report_lib.pipeline.index import index_sections, render_page
+from report_lib.pipeline.index import index_sections, outcome_section, render_page
 from report_lib.pipeline.manifest import (
     RunEntry,
     content_fingerprint,
@@ -380,6 +380,7 @@ def _write_index(
     if not once:  # no pages beside the runs: keep status, the run line and the versions
         sections = [sections[0], sections[1], sections[-1]]
     sections.insert(2, runs_table([p.entry for p in planned]))
+    sections.insert(1, outcome_section(result))
     page = render_page(f"EV Infra Report Lab — pipeline grid {started}", sections)
     return write_site_file(out_dir, result.index, page)
 

@@ -1,7 +1,10 @@
-"""``out_dir/index.html``: the run's status, a link to every page, parameters, versions, time.
+"""``out_dir/index.html``: status, what came out, a link to every page, parameters, versions.
 
 The page is a list of sections (``index_sections``) put into one document (``render_page``);
-a caller with more to show (a table of runs) adds its own sections built with ``html_table``.
+what came out (``outcome_section``: the summary blocks the executed notebooks displayed, such
+as the month's headline figures and the comparison's verdict) goes right after the status;
+the parameters and versions are folded. A caller with more to show (a table of runs) adds its
+own sections built with ``html_table``.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from pathlib import Path
 
 from report_lib.pipeline.execute import NotebookRun, PipelineResult, first_line
 from report_lib.pipeline.export import font_face_css, page_css
-from report_lib.pipeline.page import data_source_name
+from report_lib.pipeline.page import PAGE_NAMES, PageSummary, data_source_name, read_summaries
 from report_lib.pipeline.parameters import PATH_PARAMETERS
 from report_lib.pipeline.sitefiles import write_site_file
 
@@ -22,11 +25,23 @@ esc = html.escape
 
 STYLE = """
 body { margin: 2em auto; max-width: 60em; padding: 0 1em; }
-.table-box { overflow-x: auto; max-width: 100%; }
+.table-box { overflow-x: auto; max-width: 100%; width: max-content;
+  background:
+    linear-gradient(to right, #fff 30%, rgba(255, 255, 255, 0)) left / 2.5rem 100% no-repeat local,
+    linear-gradient(to left, #fff 30%, rgba(255, 255, 255, 0)) right / 2.5rem 100% no-repeat local,
+    radial-gradient(farthest-side at 0 50%, rgba(0, 0, 0, .22), rgba(0, 0, 0, 0)) left / .8rem 100%
+      no-repeat scroll,
+    radial-gradient(farthest-side at 100% 50%, rgba(0, 0, 0, .22), rgba(0, 0, 0, 0)) right / .8rem
+      100% no-repeat scroll; }
 table { border-collapse: collapse; margin: 1em 0; }
 td, th { border: 1px solid #ccc; padding: .3em .7em; text-align: left; vertical-align: top; }
 .ok { color: #1a7f37; } .failed { color: #cf222e; font-weight: bold; }
 .not-run { color: #777; } pre { background: #f6f8fa; padding: .5em; }
+.rl-outcome { border: 1px solid #d0d7de; border-radius: 6px; padding: .2em 1em .6em;
+  margin: 1em 0; }
+.rl-outcome h3 { margin: .6em 0 .3em; }
+details { margin: 1em 0; } details > summary { cursor: pointer; font-size: 1.25em;
+  font-weight: bold; }
 """
 
 
@@ -103,6 +118,36 @@ def _parameters_table(run: NotebookRun, base: Path) -> str:
                                                     rows)
 
 
+def _summary_card(summary: PageSummary, run: NotebookRun, base: Path) -> str:
+    """One page's summary on the index: its name (a link to the page) and title, the figures,
+    the lines, and its links resolved against the notebook's output folder."""
+    name = PAGE_NAMES.get(run.name, run.name)
+    page = link(run.html, base, name)
+    heading = page if page != "—" else esc(name)
+    if summary.title:
+        heading += f": {esc(summary.title)}"
+    block = summary.html().replace(f"<h2>{esc(summary.title)}</h2>", "", 1)
+    folder = run.parameters.get("output_dir")
+    links = [link(Path(folder) / rel, base, text) if folder else esc(text)
+             for text, rel in summary.links]
+    listed = "".join(f"<li>{item}</li>" for item in links if item != "—")  # files not there
+    return (f'<div class="rl-outcome"><h3>{heading}</h3>{block}'
+            + (f"<ul>{listed}</ul>" if listed else "") + "</div>")
+
+
+def outcome_section(result: PipelineResult) -> str:
+    """What came out, read from the executed notebooks: the reports' headline figures and
+    links, the comparison's verdict ("" when no notebook left a summary)."""
+    cards = [_summary_card(summary, run, result.out_dir)
+             for run in result.runs for summary in read_summaries(run.notebook)]
+    return "<h2>What came out</h2>" + "".join(cards) if cards else ""
+
+
+def folded(title: str, body: str) -> str:
+    """A section closed by default (<details>): opened by a click on its title."""
+    return f"<details><summary>{esc(title)}</summary>{body}</details>"
+
+
 def _status(result: PipelineResult) -> str:
     failed = result.failed
     if failed is None:
@@ -124,7 +169,8 @@ def _pages(result: PipelineResult) -> str:
 
 
 def index_sections(result: PipelineResult) -> list[str]:
-    """The sections of the index page: status, run line, pages, parameters, versions."""
+    """The sections of the index page: status, run line, pages, parameters and versions folded
+    (the index puts what came out, ``outcome_section``, right after the status)."""
     versions = html_table(("package", "version"),
                           ((esc(k), esc(v)) for k, v in result.packages.items()))
     return [
@@ -133,14 +179,15 @@ def index_sections(result: PipelineResult) -> list[str]:
         f"<code>{esc(result.kernel_name)}</code>; host {esc(platform.node())} "
         f"({esc(platform.platform())}).</p>",
         _pages(result),
-        "<h2>Parameters</h2>"
-        + "".join(_parameters_table(run, result.out_dir) for run in result.runs),
-        "<h2>Package versions</h2>" + versions,
+        folded("Parameters", "".join(_parameters_table(run, result.out_dir)
+                                     for run in result.runs)),
+        folded("Package versions", versions),
     ]
 
 
 def write_index(result: PipelineResult) -> Path:
     """Write ``result.index`` and return its path."""
-    page = render_page(f"EV Infra Report Lab — pipeline run {result.started}",
-                       index_sections(result))
+    sections = index_sections(result)
+    sections.insert(1, outcome_section(result))
+    page = render_page(f"EV Infra Report Lab — pipeline run {result.started}", sections)
     return write_site_file(result.out_dir, result.index, page)  # never through a link

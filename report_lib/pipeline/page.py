@@ -11,8 +11,8 @@ import html
 import math
 import numbers
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from pandas.io.formats.style import Styler
 
 PAGE_MIME = "application/vnd.report-lib.page+json"
+SUMMARY_MIME = "application/vnd.report-lib.summary+json"
 
 # The page name of each pipeline notebook (its file name otherwise).
 PAGE_NAMES: dict[str, str] = {
@@ -95,6 +96,76 @@ def page_header(name: str, *, month: str = "", focus_cpo: str | None = None,
         backend=backend, model_id=model_id, strategy=strategy, run_time=run_time,
         language=language,
     ))
+
+
+@dataclass
+class PageSummary:
+    """What a page found, for the top of the page and of the site's index: a few headline
+    figures (label, value), a few lines (a verdict), links (text, path relative to the
+    notebook's output folder)."""
+
+    title: str
+    figures: list[tuple[str, str]] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+    links: list[tuple[str, str]] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PageSummary:
+        return cls(str(data.get("title", "")),
+                   [(str(a), str(b)) for a, b in data.get("figures") or []],
+                   [str(line) for line in data.get("lines") or []],
+                   [(str(a), str(b)) for a, b in data.get("links") or []])
+
+    def html(self) -> str:
+        """The summary block: the title, the figures as a row of tiles, the lines as a list
+        (links are the index's to draw: they are relative to the output folder)."""
+        esc = html.escape
+        tiles = "".join(f'<div class="rl-figure"><dt>{esc(k)}</dt><dd>{esc(v)}</dd></div>'
+                        for k, v in self.figures)
+        lines = "".join(f"<li>{esc(line)}</li>" for line in self.lines)
+        return ('<div class="rl-summary">'
+                + (f"<h2>{esc(self.title)}</h2>" if self.title else "")
+                + (f'<dl class="rl-figures">{tiles}</dl>' if tiles else "")
+                + (f"<ul>{lines}</ul>" if lines else "") + "</div>")
+
+
+class SummaryDisplay:
+    """A display object: the summary block for the page, its fields for the index."""
+
+    def __init__(self, summary: PageSummary) -> None:
+        self.summary = summary
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        return {SUMMARY_MIME: asdict(self.summary), "text/html": self.summary.html()}
+
+
+def page_summary(title: str, *, figures: Sequence[tuple[str, str]] = (),
+                 lines: Sequence[str] = (), links: Sequence[tuple[str, str]] = ()
+                 ) -> SummaryDisplay:
+    """``display(page_summary(...))`` in a notebook: a summary block on the page that the
+    site's index also shows (read from the executed notebook)."""
+    return SummaryDisplay(PageSummary(title, [(str(a), str(b)) for a, b in figures],
+                                      [str(line) for line in lines],
+                                      [(str(a), str(b)) for a, b in links]))
+
+
+def read_summaries(notebook: Path | None) -> list[PageSummary]:
+    """Every summary an executed notebook displayed (none when it is missing or unreadable)."""
+    import json
+
+    if notebook is None or not Path(notebook).is_file():
+        return []
+    try:
+        nb = json.loads(Path(notebook).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    found = []
+    for cell in nb.get("cells", []):
+        for output in cell.get("outputs", []) if isinstance(cell, dict) else []:
+            data = output.get("data", {}) if isinstance(output, dict) else {}
+            if isinstance(data.get(SUMMARY_MIME), dict):
+                found.append(PageSummary.from_dict(data[SUMMARY_MIME]))
+    return found
 
 
 MISSING = "—"
