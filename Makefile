@@ -12,7 +12,7 @@ help:  ## list targets
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,peers]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name report-lib --display-name "Python (report-lib)"
 	touch $(STAMP)
 

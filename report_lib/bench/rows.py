@@ -27,8 +27,10 @@ COLUMNS: tuple[str, ...] = (
     "speedup_estimated", "sum_latency_s", "cpu_s", "cpu_ms_per_call", "peak_rss_mb",
     "requests", "throttled", "retries", "failed", "server_failed", "rejected", "max_in_flight",
     "pool_full_warnings", "tokens", "throughput_tpm", "sustained_tpm", "quota_tpm",
-    "latency_model", "time_scale", "backend",
+    "latency_model", "time_scale", "backend", "first_call_s",
 )  # fmt: skip
+# first_call_s: the peers scenario's cold rows: spawn to the first report (interpreter, imports,
+# client, first answer); NaN elsewhere.
 TIMELINE_KEYS = ("scenario", "variant", "strategy", "start_method", "n_jobs", "concurrency",
                  "repeat", "makespan_s")
 
