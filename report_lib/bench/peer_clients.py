@@ -87,7 +87,7 @@ def _langchain_model(work: PeerWork) -> Any:
     from langchain_aws import ChatBedrockConverse
 
     return ChatBedrockConverse(model=work.model_id, region_name=work.region,
-                               endpoint_url=work.endpoint_url, max_tokens=work.max_tokens,
+                               base_url=work.endpoint_url, max_tokens=work.max_tokens,
                                temperature=work.temperature)
 
 

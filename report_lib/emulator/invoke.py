@@ -160,7 +160,7 @@ async def _respond_message_stream(
     })
     try:
         await response.prepare(request)
-        message = {
+        message: dict[str, Any] = {
             "id": _message_id(), "type": "message", "role": "assistant", "model": call.model_id,
             "content": [], "stop_reason": None, "stop_sequence": None,
             "usage": {"input_tokens": call.input_tokens, "output_tokens": 1},
