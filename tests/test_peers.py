@@ -173,3 +173,60 @@ def test_run_benchmark_peers_rows_and_versions(tmp_path: Path) -> None:
     assert set(versions) >= {"aioboto3", "anthropic", "langchain-aws",
                              "llama-index-llms-bedrock-converse"}
     assert "not installed" not in versions.values()
+
+
+# --- benchmarks/peers_table.py on hand-made rows ------------------------------------------------
+
+
+def _table_module() -> Any:
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "peers_table.py"
+    spec = importlib.util.spec_from_file_location("peers_table", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _rows(cases: dict[tuple[str, int, str], list[tuple[float, float, int]]]) -> Any:
+    import pandas as pd
+
+    rows = []
+    for (variant, n, strategy), runs in cases.items():
+        for repeat, (makespan, cpu, failed) in enumerate(runs, 1):
+            rows.append({"scenario": PEERS_SCENARIO, "variant": variant, "n_jobs": n,
+                         "strategy": strategy, "repeat": repeat, "makespan_s": makespan,
+                         "efficiency": 1.0 / makespan, "cpu_ms_per_call": cpu,
+                         "peak_rss_mb": 50.0, "failed": failed, "throttled": 0.0,
+                         "first_call_s": 0.5 if variant == "cold" else math.nan})
+    return pd.DataFrame(rows)
+
+
+def test_peers_table_ratios_and_targets() -> None:
+    table_module = _table_module()
+    df = _rows({
+        ("warm", 300, "thread"): [(1.2, 2.0, 0), (1.3, 2.0, 0), (1.4, 2.0, 0)],
+        ("warm", 300, "asyncio"): [(1.0, 1.0, 0), (1.1, 1.0, 0), (1.2, 1.0, 0)],
+        ("warm", 300, "aioboto3"): [(0.9, 1.5, 0), (1.0, 1.5, 0), (1.05, 1.5, 0)],
+        ("warm", 300, "llamaindex"): [(0.5, 0.1, 1), (0.5, 0.1, 0), (0.5, 0.1, 0)],  # lost one
+        ("cold", 3, "thread"): [(2.0, 100.0, 0)] * 3,
+        ("cold", 3, "anthropic-sdk"): [(1.0, 100.0, 0)] * 3,
+        ("quota", 100, "asyncio"): [(5.0, 1.0, 0), (5.0, 1.0, 2)],
+        ("quota", 100, "aioboto3"): [(4.0, 1.0, 3)] * 2,
+    })
+    table = table_module.cases(df)
+    lines = {(x["variant"], x["n"]): x for x in table_module.against(table)}
+    warm = lines[("warm", 300)]
+    # the lost-a-report llamaindex is never "best"; asyncio beats thread on the median
+    assert warm["ours"]["strategy"] == "asyncio" and warm["peer"]["strategy"] == "aioboto3"
+    assert warm["ratio"] == pytest.approx(1.1 / 1.0)
+    assert (warm["low"], warm["high"]) == (pytest.approx(1.0 / 1.05), pytest.approx(1.2 / 0.9))
+    assert lines[("quota", 100)]["peer"] is None  # every peer lost reports there
+    got = {name: (met, figures) for name, met, figures in table_module.targets(table)}
+    assert got["warm makespan at N=300 <= best peer's (within the spread)"][0] is True
+    cpu_met, cpu_figures = got["client CPU per call at N=300 <= 0.8x the best peer's"]
+    assert cpu_met is True and "1.00 ms vs aioboto3 1.50 ms: 0.67x" in cpu_figures
+    assert got["cold start to last report at N=3 <= fastest peer's"][0] is False
+    assert got["0 reports lost under a quota (ours)"] == (False, "asyncio 2")
+    text = table_module.markdown(df, {"command": "x", "peer_versions": {"aioboto3": "15.5.0"}})
+    assert "| warm, N=300 | asyncio 1.100 s | aioboto3 1.000 s | 1.10x | [0.95, 1.33] |" in text
+    assert "aioboto3 15.5.0" in text

@@ -9,6 +9,10 @@ emulator's counters reset before each run. The ``quota`` variant runs at ``PEERS
 a token quota of ``PEERS_QUOTA_MINUTES`` quota minutes: the peers keep their own default
 retries; ours has the client-side limiter told the quota (as the throttled scenario's
 ``limiter`` variant), and its backoff scaled with the minute.
+
+Rows are ordinary results rows (``rows.COLUMNS``); ``first_call_s`` (the last column) is set
+in cold rows only: spawn to the first report (interpreter, imports, client, first answer).
+Reports lost are ``failed``; requests the emulator throttled are ``throttled``.
 """
 
 from __future__ import annotations

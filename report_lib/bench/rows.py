@@ -29,8 +29,6 @@ COLUMNS: tuple[str, ...] = (
     "pool_full_warnings", "tokens", "throughput_tpm", "sustained_tpm", "quota_tpm",
     "latency_model", "time_scale", "backend", "first_call_s",
 )  # fmt: skip
-# first_call_s: the peers scenario's cold rows: spawn to the first report (interpreter, imports,
-# client, first answer); NaN elsewhere.
 TIMELINE_KEYS = ("scenario", "variant", "strategy", "start_method", "n_jobs", "concurrency",
                  "repeat", "makespan_s")
 
