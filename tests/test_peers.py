@@ -98,6 +98,23 @@ def test_peer_rows_count_lost_reports_and_keep_first_call() -> None:
     assert math.isnan(warm_row["first_call_s"])
 
 
+def test_a_missing_peer_library_is_one_clear_line(monkeypatch: pytest.MonkeyPatch,
+                                                  tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from report_lib.bench import peers
+    from report_lib.cli import main
+
+    real = peers._importable
+    monkeypatch.setattr(peers, "_importable", lambda m: m != "aioboto3" and real(m))
+    peers.check_peers_installed(["thread", "langchain-batch"])  # aioboto3 not asked for
+    code = main(["bench", "--scenario", "peers", "--strategies", "thread,aioboto3",
+                 "--out", str(tmp_path), "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert "missing: aioboto3" in err[0] and "pip install -e '.[peers]'" in err[0]
+    assert not (tmp_path / "results.csv").exists()
+
+
 # --- each runner against a real emulator process -----------------------------------------------
 
 

@@ -258,6 +258,14 @@ PEER_CLIENTS: dict[str, Callable[[PeerWork], SyncPeer | AsyncPeer]] = {
     "llamaindex": LlamaindexGather,
     "anthropic-sdk": AnthropicGather,
 }
+# The module each peer imports (checked before a run: the `peers` group is optional).
+PEER_MODULES: dict[str, str] = {
+    "langchain-batch": "langchain_aws",
+    "langchain-abatch": "langchain_aws",
+    "aioboto3": "aioboto3",
+    "llamaindex": "llama_index.llms.bedrock_converse",
+    "anthropic-sdk": "anthropic",
+}
 # The distribution each peer comes from (its version goes into the run's metadata).
 PEER_PACKAGES: dict[str, tuple[str, ...]] = {
     "langchain-batch": ("langchain-aws", "langchain-core"),

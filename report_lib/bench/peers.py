@@ -17,6 +17,7 @@ Reports lost are ``failed``; requests the emulator throttled are ``throttled``.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
@@ -29,7 +30,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
 from typing import IO, Any
 
-from report_lib.bench.peer_clients import DUMMY_KEYS, PEER_PACKAGES, PeerJob, PeerWork
+from report_lib.bench.peer_clients import (
+    DUMMY_KEYS,
+    PEER_MODULES,
+    PEER_PACKAGES,
+    PeerJob,
+    PeerWork,
+)
 from report_lib.bench.peer_names import OUR_PEER_STRATEGIES
 from report_lib.bench.plan import Case
 from report_lib.bench.rows import Measured, make_row, timeline
@@ -38,7 +45,7 @@ from report_lib.bench.workload import JobSource, throttled_quota
 from report_lib.closing import Closing
 from report_lib.config import package_versions
 from report_lib.emulator import Emulator
-from report_lib.errors import BackendError
+from report_lib.errors import BackendError, ConfigError
 from report_lib.jobs import ReportJob, ReportResult
 from report_lib.llm.converse import system_prompt
 from report_lib.llm.settings import BackendSettings
@@ -46,6 +53,24 @@ from report_lib.llm.settings import BackendSettings
 PEERS_QUOTA_N = 100
 PEERS_QUOTA_MINUTES = 2.0  # Σ tokens ≈ 2 × tpm: the burst, then one quota-bound minute
 WORKER_TIMEOUT_S = 600.0
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # its parent package is missing
+        return False
+
+
+def check_peers_installed(strategies: Sequence[str]) -> None:
+    """ConfigError naming the missing peer libraries and the install line, before any run."""
+    missing = sorted({PEER_MODULES[s] for s in strategies
+                      if s in PEER_MODULES and not _importable(PEER_MODULES[s])})
+    if missing:
+        raise ConfigError(
+            f"the peers scenario needs the optional `peers` dependency group (missing: "
+            f"{', '.join(missing)}); install it with: pip install -e '.[peers]' (make setup does)"
+        )
 
 
 def peer_versions() -> dict[str, str]:

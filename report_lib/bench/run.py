@@ -30,7 +30,7 @@ from tqdm import tqdm as text_tqdm
 from tqdm.auto import tqdm
 
 from report_lib.bench.peer_names import PEERS_SCENARIO
-from report_lib.bench.peers import peer_versions, run_peers
+from report_lib.bench.peers import check_peers_installed, peer_versions, run_peers
 from report_lib.bench.plan import (
     PUBLISHED,
     SCENARIOS,
@@ -252,6 +252,8 @@ def run_benchmark(
     """
     cases = plan_run(scenarios, strategies, n_values, start_methods, max_concurrency)
     _check_options(list(cases), repeats, endpoint_url)
+    if PEERS_SCENARIO in cases:
+        check_peers_installed([c.strategy for c in cases[PEERS_SCENARIO]])
     external = bool(endpoint_url)
     base = replace(settings or BackendSettings(), endpoint_url=endpoint_url,
                    backend="bedrock" if external else "emulator")
