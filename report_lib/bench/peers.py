@@ -5,10 +5,10 @@ Every strategy, ours included, runs in a worker process of its own
 client alone, measured the same way for all. Per job count N (concurrency N) the cases are
 measured side by side: every warm worker is started and warmed up, then each repeat runs every
 warm case once and every cold case once (a fresh process each, spawn to last report), with the
-emulator's counters reset before each run. The ``quota`` variant runs at ``PEERS_QUOTA_N`` under
-a token quota of ``PEERS_QUOTA_MINUTES`` quota minutes: the peers keep their own default
-retries; ours has the client-side limiter told the quota (as the throttled scenario's
-``limiter`` variant), and its backoff scaled with the minute.
+emulator's counters reset before each run. The ``quota`` variant runs at
+``plan.PEERS_QUOTA_N`` under a token quota of ``PEERS_QUOTA_MINUTES`` quota minutes: the peers
+keep their own default retries; ours has the client-side limiter told the quota (as the
+throttled scenario's ``limiter`` variant), and its backoff scaled with the minute.
 
 Rows are ordinary results rows (``rows.COLUMNS``); ``first_call_s`` (the last column) is set
 in cold rows only: spawn to the first report (interpreter, imports, client, first answer).
@@ -50,7 +50,6 @@ from report_lib.jobs import ReportJob, ReportResult
 from report_lib.llm.converse import system_prompt
 from report_lib.llm.settings import BackendSettings
 
-PEERS_QUOTA_N = 100
 PEERS_QUOTA_MINUTES = 2.0  # Σ tokens ≈ 2 × tpm: the burst, then one quota-bound minute
 WORKER_TIMEOUT_S = 600.0
 
