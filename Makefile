@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup demo test lint bench lab clean sample
+.PHONY: help setup demo test lint bench bench-peers lab clean sample
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -12,7 +12,7 @@ help:  ## list targets
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,peers]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name report-lib --display-name "Python (report-lib)"
 	touch $(STAMP)
 
@@ -30,6 +30,9 @@ test: setup  ## lint + the whole test suite
 
 bench: setup  ## full benchmark run (see benchmarks/README.md)
 	$(BIN)/python benchmarks/run_all.py
+
+bench-peers: setup  ## ours beside LangChain, aioboto3, LlamaIndex, the Anthropic SDK (~10 min)
+	$(BIN)/python benchmarks/run_all.py --only peers --out outputs/benchmark-peers
 
 lab: setup  ## open JupyterLab on the project's environment and kernel
 	$(BIN)/jupyter lab --notebook-dir=notebooks

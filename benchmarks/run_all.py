@@ -37,6 +37,8 @@ PLAN: dict[str, dict[str, Any]] = {
     "scale": {"time_scale": 1.0, "start_methods": ["spawn", "fork", "forkserver"]},
     "throttled": {"time_scale": 0.05},  # a 3 s quota minute; calls stay 1.0 s
     "original": {"time_scale": 1.0, "repeats": 1},  # ~105 s per run at N=300: one is enough
+    # ours beside the peer libraries (needs the `peers` group): 0.1 s calls, a 6 s quota minute
+    "peers": {"time_scale": 0.1},
 }
 QUICK_SCALE = 0.1  # --quick multiplies every time scale by this
 
@@ -82,6 +84,9 @@ def merge(parts: list[Path], out: Path) -> pd.DataFrame:
         "repeats": {name: m["repeats"] for name, m in metas.items()},
         "parts": metas,
     }
+    versions = [m["peer_versions"] for m in metas.values() if "peer_versions" in m]
+    if versions:
+        merged["peer_versions"] = versions[0]
     (out / "metadata.json").write_text(json.dumps(merged, indent=2, ensure_ascii=False) + "\n",
                                        "utf-8")
     return df

@@ -62,3 +62,18 @@ def test_environment_yml_matches_pyproject() -> None:
     assert not extra, f"in environment.yml but not pyproject.toml: {extra}"
     differing = {n: (str(wanted[n]), str(found[n])) for n in wanted if wanted[n] != found[n]}
     assert not differing, f"version ranges differ (pyproject, conda): {differing}"
+
+
+def test_the_peers_group_is_optional_constrained_and_documented() -> None:
+    meta = tomllib.loads((PROJ_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    peers = [Requirement(r) for r in meta["optional-dependencies"]["peers"]]
+    base = {Requirement(r).name.lower() for r in meta["dependencies"]}
+    assert peers and not base & {r.name.lower() for r in peers}  # the default install is lean
+    for req in peers:  # a lower and an upper bound each, so pip never backtracks for long
+        operators = {spec.operator for spec in req.specifier}
+        assert operators & {">=", "=="} and operators & {"<", "=="}, req
+    aioboto3 = next(r for r in peers if r.name == "aioboto3")
+    assert not aioboto3.specifier.contains("14.3.0")  # never the old releases without Bedrock
+    assert "pip install -e '.[peers]'" in (PROJ_ROOT / "environment.yml").read_text("utf-8")
+    makefile = (PROJ_ROOT / "Makefile").read_text(encoding="utf-8")
+    assert '-e ".[test,peers]"' in makefile  # make setup (and so CI) installs the group

@@ -9,7 +9,10 @@ and the notebooks read their names from it):
 - ``throttled``: the emulator's token quota set so the run is quota-bound; retries alone
   (variant ``retries``) vs the client-side limiter (variant ``limiter``);
 - ``original``: the original design (a new boto3 Session + client per task in
-  ``ThreadPoolExecutor(max_workers=3)``), N in {3, 300}, fixed 1.0 s.
+  ``ThreadPoolExecutor(max_workers=3)``), N in {3, 300}, fixed 1.0 s;
+- ``peers``: ours (thread, asyncio) beside the libraries a user would pick instead
+  (``peer_names.PEER_NAMES``), N in {3, 100, 300} at concurrency N, fixed 1.0 s, variants
+  ``warm``, ``cold`` and (at N = 100, or the largest N asked for) ``quota``; bench.peers runs it.
 
 A case is one configuration (scenario, variant, strategy, start method, N, concurrency); every
 key of ``Case`` that a results row carries is in ``CASE_KEYS``, and analysis groups by all of
@@ -21,10 +24,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from report_lib.bench.peer_names import (
+    OUR_PEER_STRATEGIES,
+    PEER_NAMES,
+    PEER_VARIANTS,
+    PEERS_N,
+    PEERS_SCENARIO,
+)
 from report_lib.errors import ConfigError
 from report_lib.execution import START_METHODS, STRATEGIES
 
-SCENARIOS: tuple[str, ...] = ("seed", "realistic", "scale", "throttled", "original")
+SCENARIOS: tuple[str, ...] = ("seed", "realistic", "scale", "throttled", "original",
+                              PEERS_SCENARIO)
 THREE_REPORT_SCENARIOS: tuple[str, ...] = ("seed", "realistic")  # always N = 3
 ORIGINAL = "original"  # the original design, a baseline (never a winner)
 SEQUENTIAL = "sequential"
@@ -106,6 +117,8 @@ def plan_cases(
     methods = list(start_methods or ["spawn"])
     check_names(methods, START_METHODS, "start method")
     chosen = list(strategies) if strategies else None
+    if scenario == PEERS_SCENARIO:
+        return plan_peer_cases(n_values, chosen)
     if chosen:
         check_names(chosen, BENCH_STRATEGIES, "strategy")
     if scenario in THREE_REPORT_SCENARIOS:
@@ -188,3 +201,24 @@ def _scale_case(n: int, c: int, strategy: str, chosen: list[str] | None, methods
         return [Case("scale", strategy, n, c, model, start_method=method)
                 for method in (methods if every else methods[:1])]
     return [Case("scale", strategy, n, c, model)]
+
+
+PEERS_MODEL = "fixed:1.0"
+PEERS_QUOTA_N = 100  # where the quota variant runs (the largest N asked for when not asked)
+
+
+def plan_peer_cases(n_values: Sequence[int] | None, chosen: Sequence[str] | None) -> list[Case]:
+    """The peers scenario: every strategy warm and cold at each N (concurrency N), then every
+    strategy under a quota at one N; the order is the order measured side by side."""
+    names = (*OUR_PEER_STRATEGIES, *PEER_NAMES)
+    strategies = list(chosen or names)
+    check_names(strategies, names, "peers strategy")
+    sizes = sorted({int(n) for n in n_values or PEERS_N})
+    if not sizes or sizes[0] < 1:
+        raise ConfigError(f"the peers scenario needs job counts >= 1, got {list(n_values or [])}")
+    warm, cold, quota = PEER_VARIANTS
+    cases = [Case(PEERS_SCENARIO, s, n, n, PEERS_MODEL, variant=v)
+             for n in sizes for v in (warm, cold) for s in strategies]
+    quota_n = PEERS_QUOTA_N if PEERS_QUOTA_N in sizes else sizes[-1]
+    return cases + [Case(PEERS_SCENARIO, s, quota_n, quota_n, PEERS_MODEL, variant=quota)
+                    for s in strategies]

@@ -29,6 +29,8 @@ import pandas as pd
 from tqdm import tqdm as text_tqdm
 from tqdm.auto import tqdm
 
+from report_lib.bench.peer_names import PEERS_SCENARIO
+from report_lib.bench.peers import check_peers_installed, peer_versions, run_peers
 from report_lib.bench.plan import (
     PUBLISHED,
     SCENARIOS,
@@ -118,6 +120,11 @@ def _check_options(scenarios: Sequence[str], repeats: int, endpoint_url: str | N
             "the throttled scenario sets the emulator's token quota; it cannot run against "
             "--endpoint-url. Drop one of them."
         )
+    if endpoint_url and PEERS_SCENARIO in scenarios:
+        raise ConfigError(
+            "the peers scenario points every library at the emulator (and sets its quota); it "
+            "cannot run against --endpoint-url. Drop one of them."
+        )
 
 
 def _run_cases(s: _Session, cases: Sequence[Case], scale: float, emu: Emulator | None) -> None:
@@ -173,7 +180,20 @@ def side_by_side(cases: Sequence[Case]) -> list[list[Case]]:
     return [*plain.values(), *dask.values()]
 
 
+def _record(s: _Session) -> Any:
+    def record(row: dict[str, Any], line: dict[str, Any]) -> None:
+        s.rows.append(row)
+        s.timelines.append(line)
+        s.progress.done()
+
+    return record
+
+
 def _run_scenario(s: _Session, scenario: str, cases: list[Case], scale: float) -> None:
+    if scenario == PEERS_SCENARIO:
+        run_peers(cases, base=s.base, source=s.source, repeats=s.repeats, scale=scale,
+                  record=_record(s), on_run=s.progress.case)
+        return
     if scenario == "throttled":
         model = f"fixed:{THROTTLED_CALL_S / scale:g}"  # × scale = the real call latency
         cases = [replace(c, latency_model=model,
@@ -232,6 +252,8 @@ def run_benchmark(
     """
     cases = plan_run(scenarios, strategies, n_values, start_methods, max_concurrency)
     _check_options(list(cases), repeats, endpoint_url)
+    if PEERS_SCENARIO in cases:
+        check_peers_installed([c.strategy for c in cases[PEERS_SCENARIO]])
     external = bool(endpoint_url)
     base = replace(settings or BackendSettings(), endpoint_url=endpoint_url,
                    backend="bedrock" if external else "emulator")
@@ -269,4 +291,6 @@ def run_benchmark(
         "published": dict(PUBLISHED),
         "lower_bound": LOWER_BOUND,
     }
+    if PEERS_SCENARIO in cases:
+        meta["peer_versions"] = peer_versions()
     return save_results(out_dir, session.rows, session.timelines, meta)

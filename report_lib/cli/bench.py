@@ -8,6 +8,7 @@ from pathlib import Path
 
 from report_lib import config
 from report_lib.bench.analysis import check_targets, summarize
+from report_lib.bench.peer_names import OUR_PEER_STRATEGIES, PEER_NAMES, PEERS_N
 from report_lib.bench.plan import (
     BENCH_STRATEGIES,
     ORIGINAL_N,
@@ -89,11 +90,12 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--strategies", default=None, metavar="LIST",
         help=f"comma-separated subset of {', '.join(BENCH_STRATEGIES)} "
-        "(default: per scenario)",
+        f"(peers: of {', '.join((*OUR_PEER_STRATEGIES, *PEER_NAMES))}; default: per scenario)",
     )
     parser.add_argument("--n", type=_job_counts, default=None, metavar="N[,N...]",
                         help=f"job counts for scale/original, each 1 to {MAX_JOBS} (default: "
-                        f"scale {SCALE_N}, original {ORIGINAL_N}, throttled {THROTTLED_N})")
+                        f"scale {SCALE_N}, original {ORIGINAL_N}, throttled {THROTTLED_N}, "
+                        f"peers {PEERS_N})")
     parser.add_argument("--repeats", type=Bounded(int, 1, 100), default=3,
                         help="measured runs per case, after one warm-up (default: 3)")
     parser.add_argument("--time-scale", type=TIME_SCALE, default=1.0,

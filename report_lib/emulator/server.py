@@ -16,7 +16,9 @@ Time scale: every delay is multiplied by ``time_scale``, *including the quota's 
 throttling pattern as the unscaled one, only faster.
 
 Endpoints: ``POST /model/{modelId}/converse``, ``POST /model/{modelId}/converse-stream``,
-``GET /stats``, ``POST /stats/reset``, ``GET /health``. Signatures are not verified, but an
+``POST /model/{modelId}/invoke`` and ``/invoke-with-response-stream`` (InvokeModel with the
+Anthropic Messages body, report_lib.emulator.invoke), ``GET /stats``, ``POST /stats/reset``,
+``GET /health``. Signatures are not verified, but an
 ``Authorization`` header must be present (as every boto3 request has one).
 """
 
@@ -164,8 +166,14 @@ def _model_id(request: web.Request) -> str:
     return unquote(raw[len("/model/") :].rsplit("/", 1)[0])
 
 
-async def _admit(request: web.Request, state: EmulatorState) -> Call:
-    """Validate, apply the fault options in order, draw the latency; raise ApiError to refuse."""
+Parser = Callable[[bytes], tuple[str, str, str, int | None, tuple[str, ...]]]
+
+
+async def _admit(request: web.Request, state: EmulatorState, parse: Parser | None = None) -> Call:
+    """Validate, apply the fault options in order, draw the latency; raise ApiError to refuse.
+
+    ``parse`` reads the body (default: a Converse body; InvokeModel passes its own).
+    """
     if "Authorization" not in request.headers:
         raise ApiError(
             403,
@@ -176,7 +184,7 @@ async def _admit(request: web.Request, state: EmulatorState) -> Call:
     model_id = _model_id(request)
     if not model_id:
         raise ApiError(400, "ValidationException", "the model id in the URL is empty")
-    system, user, everything, max_tokens, stops = _parse_body(await request.read())
+    system, user, everything, max_tokens, stops = (parse or _parse_body)(await request.read())
     state.stats.models[model_id] += 1
     input_tokens = _count_tokens(everything)
     # Bedrock reserves quota as a request arrives, before the model runs: refuse at once
@@ -284,7 +292,9 @@ Responder = Callable[
 ]
 
 
-async def _handle(request: web.Request, respond: Responder) -> web.StreamResponse:
+async def _handle(
+    request: web.Request, respond: Responder, parse: Parser | None = None
+) -> web.StreamResponse:
     """Count the request, admit it (or answer its error at once), inject a fault, ``respond``."""
     started = time.monotonic()
     state = request.app[STATE]
@@ -294,7 +304,7 @@ async def _handle(request: web.Request, respond: Responder) -> web.StreamRespons
     call: Call | None = None
     try:
         try:
-            call = await _admit(request, state)
+            call = await _admit(request, state, parse)
         except ApiError as error:
             _count_error(state.stats, error)
             return error.response()
@@ -418,6 +428,9 @@ def build_app(config: EmulatorConfig) -> web.Application:
     app[STATE] = EmulatorState(config)
     app.router.add_post("/model/{model_id:.+}/converse", converse)
     app.router.add_post("/model/{model_id:.+}/converse-stream", converse_stream)
+    from report_lib.emulator.invoke import add_invoke_routes  # it builds on this module
+
+    add_invoke_routes(app)
     app.router.add_get("/stats", get_stats)
     app.router.add_post("/stats/reset", reset_stats)
     app.router.add_get("/health", health)
