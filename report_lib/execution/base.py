@@ -5,7 +5,8 @@ papermill's engines are the model: ``STRATEGIES`` is a registry object (``regist
 results in job order, progress bar, ``on_result``, interrupts) and calls one abstract method,
 ``execute``. Every strategy keeps the same contract: one ReportResult per job, in job order, with
 ``start_s``/``end_s`` offsets from the run's start; a job's failure is a result with
-``error_type``, never an exception; ``max_concurrency`` bounds the calls in flight.
+``error_type``, never an exception; ``max_concurrency`` bounds the calls in flight; the
+deadline (``deadline_s``) counts from the run's start for every job (``run_deadline``).
 
 An interrupt (Ctrl-C, or SIGTERM turned into one by the caller) stops a run promptly: the
 strategy stops its threads/processes, the finished results are kept, every other job gets an
@@ -208,8 +209,9 @@ class Strategy(abc.ABC):
         if not jobs:
             return []
         collector = Collector(jobs, self.name, progress, on_result)
-        run = Run(jobs, settings, options, concurrency, collector, time.perf_counter(),
-                  time.time())
+        t0, t0_wall = time.perf_counter(), time.time()
+        run = Run(run_deadline(jobs, settings, t0_wall), settings, options, concurrency,
+                  collector, t0, t0_wall)
         try:
             self.execute(run)
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM raised as a RunInterrupted
@@ -225,6 +227,18 @@ class Strategy(abc.ABC):
         On KeyboardInterrupt: stop promptly (no waiting for calls in flight), leave nothing
         running, and let the exception propagate; ``run`` keeps the finished results.
         """
+
+
+def run_deadline(jobs: list[ReportJob], settings: BackendSettings,
+                 t0_wall: float) -> list[ReportJob]:
+    """``jobs`` carrying the run's deadline: ``settings.deadline_s`` from the run's start
+    ``t0_wall``, one clock for every job of the run (a job waiting in line spends its time too).
+    A job that already carries one (a run inside a longer run) keeps it."""
+    if settings.deadline_s is None:
+        return jobs
+    deadline_at = t0_wall + settings.deadline_s
+    return [job if job.deadline_at is not None else replace(job, deadline_at=deadline_at)
+            for job in jobs]
 
 
 def interrupted(run: Run, exc: KeyboardInterrupt) -> RunInterrupted:

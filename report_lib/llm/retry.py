@@ -8,12 +8,15 @@ validation, access and credential errors fail at once with AWS's message. Malfor
 truncated bodies (MalformedResponseError) are retried like a 5xx; a dropped connection is
 named ``ConnectionReset`` in the sync and async paths alike.
 
-Deadline: ``settings.deadline_s`` bounds a call's whole life, attempts and waits included. A
-backoff that would end past it is not waited; the call ends with DeadlineExceeded (a
-TimeoutError) carrying the attempts made and the last error. The async loop cancels the
-running attempt (its limiter wait included) at the deadline; a sync attempt ends at its read
-timeout at the latest, and its limiter wait is bounded by the time left (a longer one raises
-errors.WaitPastDeadline at once, which ends the call with the same DeadlineExceeded).
+Deadline: ``settings.deadline_s`` bounds a call's whole life, attempts and waits included. In a
+run, the clock starts with the run, not the call (``ReportJob.deadline_at``, stamped by the
+strategy): a report that waited in line behind a hung one has only what is left of the run's
+deadline (``call_deadline``). A backoff that would end past it is not waited; the call ends with
+DeadlineExceeded (a TimeoutError) carrying the attempts made and the last error. The async
+loop cancels the running attempt (its limiter wait included) at the deadline; a sync attempt
+ends at its read timeout at the latest, and its limiter wait is bounded by the time left (a
+longer one raises errors.WaitPastDeadline at once, which ends the call with the same
+DeadlineExceeded).
 """
 
 from __future__ import annotations
@@ -216,6 +219,18 @@ def final_error(info: Classified, attempts: int, model_id: str) -> BackendError:
     )
 
 
+def call_deadline(
+    settings: BackendSettings,
+    deadline_at: float | None,
+    clock: Callable[[], float] = time.monotonic,
+) -> float | None:
+    """The call's deadline on ``clock``: the run's (``deadline_at``, a ``time.time()`` value) when
+    the job carries one, else ``settings.deadline_s`` from now; None without a deadline."""
+    if deadline_at is not None:
+        return clock() + (deadline_at - time.time())
+    return None if settings.deadline_s is None else clock() + settings.deadline_s
+
+
 class RetryState:
     """The retry decisions of one call, shared by the sync and the async loop (no I/O here).
 
@@ -233,6 +248,7 @@ class RetryState:
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
         outstanding: Outstanding = OUTSTANDING,
+        deadline: float | None = None,
     ) -> None:
         self.settings = settings
         self.label = label
@@ -241,7 +257,11 @@ class RetryState:
         self.attempt = 0
         self.last: Classified | None = None
         self.started = clock()
-        self.deadline = None if settings.deadline_s is None else self.started + settings.deadline_s
+        # ``deadline`` (on ``clock``): the run's, shared by its calls; else the call's own
+        self.from_run = deadline is not None
+        if deadline is None and settings.deadline_s is not None:
+            deadline = self.started + settings.deadline_s
+        self.deadline = deadline
         self.outstanding = outstanding
         self.ident = outstanding.add(
             CallState(label, 0, settings.max_attempts, self.started, phase_since=self.started,
@@ -289,8 +309,10 @@ class RetryState:
 
     def expired(self) -> DeadlineExceeded:
         last = f"; last error {self.last.error_type}: {self.last.message}" if self.last else ""
+        since = " of the run (counted from its start, waiting in line included)"
         error = DeadlineExceeded(
-            f"{self.label}: no answer within the {self.settings.deadline_s:g} s deadline "
+            f"{self.label}: no answer within the {self.settings.deadline_s:g} s deadline"
+            f"{since if self.from_run else ''} "
             f"(model {self.settings.model_id}, {_plural(self.attempt)}{last}); raise "
             "--deadline / deadline_s, or check that the endpoint answers",
             error_type="DeadlineExceeded",
@@ -311,13 +333,15 @@ def call_with_retries(
     sleep: Callable[[float], None] = time.sleep,
     rng: random.Random | None = None,
     clock: Callable[[], float] = time.monotonic,
+    deadline: float | None = None,
 ) -> T:
     """Run ``attempt_fn(attempt_number)`` until it succeeds, the budget or the deadline is spent.
 
+    ``deadline`` (on ``clock``; see call_deadline) replaces the call's own ``deadline_s``.
     A sync attempt cannot be interrupted: it ends at the latest one read timeout (which never
     exceeds the deadline) after its last byte; the deadline is checked between attempts.
     """
-    state = RetryState(settings, label, rng=rng, clock=clock)
+    state = RetryState(settings, label, rng=rng, clock=clock, deadline=deadline)
     try:
         while True:
             state.begin()
@@ -336,9 +360,10 @@ async def acall_with_retries(
     *,
     label: str = "call",
     rng: random.Random | None = None,
+    deadline: float | None = None,
 ) -> T:
     """Async twin of call_with_retries; an attempt is cancelled when the deadline comes."""
-    state = RetryState(settings, label, rng=rng)
+    state = RetryState(settings, label, rng=rng, deadline=deadline)
     try:
         while True:
             scope = asyncio.timeout(state.begin())

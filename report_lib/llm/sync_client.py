@@ -26,7 +26,7 @@ from report_lib.llm.converse import (
     require_text,
 )
 from report_lib.llm.credentials import credential_errors, fixed_keys, require_credentials
-from report_lib.llm.retry import THROTTLING_CODES, call_with_retries, classify
+from report_lib.llm.retry import THROTTLING_CODES, call_deadline, call_with_retries, classify
 
 if TYPE_CHECKING:
     from report_lib.llm.limiter import RateLimiter
@@ -88,7 +88,7 @@ def converse(
     beginning of the text again; the returned text is always one whole answer.
     """
     plan = CallPlan(job, settings, limiter is not None)
-    deadline = None if settings.deadline_s is None else time.monotonic() + settings.deadline_s
+    deadline = call_deadline(settings, job.deadline_at)  # the run's, when the job carries it
 
     def attempt(number: int) -> CallOutcome:
         reservation = None
@@ -106,4 +106,5 @@ def converse(
             raise
         return plan.settle(outcome, number, reservation)
 
-    return require_text(call_with_retries(attempt, settings, label=job.key), settings)
+    outcome = call_with_retries(attempt, settings, label=job.key, deadline=deadline)
+    return require_text(outcome, settings)
