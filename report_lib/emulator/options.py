@@ -12,12 +12,15 @@ from report_lib.emulator.latency import LatencyModel, parse_latency_model
 from report_lib.errors import ConfigError
 
 READY_PREFIX = "Bedrock emulator listening on "
-FAULT_NAMES: tuple[str, ...] = ("hang", "reset", "truncate", "slow")
+FAULT_NAMES: tuple[str, ...] = ("hang", "reset", "truncate", "slow", "cut", "garbage", "oversize")
 _FAULT_HELP = {
     "hang": "accept the request and never answer",
     "reset": "drop the connection (TCP RST) before answering",
     "truncate": "answer 200 with half the body (ConverseStream: no messageStop)",
     "slow": "wait --slow-s seconds (x time-scale) before the normal answer",
+    "cut": "announce the whole body's Content-Length, send half of it and close the connection",
+    "garbage": "answer 200 with a body that is not JSON (an HTML page)",
+    "oversize": "answer 200 with a well-formed answer of --oversize-mb megabytes of text",
 }
 
 
@@ -44,6 +47,13 @@ class EmulatorConfig:
     slow_first: int = 0
     slow_rate: float = 0.0
     slow_s: float = 10.0
+    cut_first: int = 0
+    cut_rate: float = 0.0
+    garbage_first: int = 0
+    garbage_rate: float = 0.0
+    oversize_first: int = 0
+    oversize_rate: float = 0.0
+    oversize_mb: float = 50.0
     seed: int = 0
     hallucinate: float = 0.0  # fraction of a report's figures made wrong (emulator.mistakes)
     paraphrase: bool = False  # rewrite figures as LLMs do (만 units, 약, %포인트), still true
@@ -66,6 +76,8 @@ class EmulatorConfig:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         if not self.slow_s > 0:
             raise ConfigError(f"slow_s must be a number of seconds > 0, got {self.slow_s!r}")
+        if not 0 < self.oversize_mb <= 1024:
+            raise ConfigError(f"oversize_mb must be in (0, 1024], got {self.oversize_mb!r}")
         if self.tpm is not None and self.tpm <= 0:
             raise ConfigError(f"tpm must be a positive number of tokens per minute, got {self.tpm}")
         if self.throttle_first < 0:
@@ -125,6 +137,10 @@ def _positive_int(text: str) -> int:
 
 def _positive_float(text: str) -> float:
     return _number(text, lambda v: v > 0, "a number > 0")
+
+
+def _megabytes(text: str) -> float:
+    return _number(text, lambda v: 0 < v <= 1024, "a number of megabytes in (0, 1024]")
 
 
 def _latency_spec(text: str) -> str:
@@ -220,6 +236,8 @@ def _add_fault_arguments(parser: argparse.ArgumentParser) -> None:
                            help=f"with probability P: {what}")
     group.add_argument("--slow-s", type=_positive_float, default=10.0, metavar="SECONDS",
                        help="delay of the slow fault (default 10)")
+    group.add_argument("--oversize-mb", type=_megabytes, default=50.0, metavar="MB",
+                       help="size of the oversize fault's answer (default 50, at most 1024)")
 
 
 def _add_mistake_arguments(parser: argparse.ArgumentParser) -> None:

@@ -25,6 +25,7 @@ import asyncio
 import errno
 import logging
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -124,6 +125,20 @@ def _causes(exc: BaseException) -> list[BaseException]:
     return seen
 
 
+def _cut_short(exc: BaseException) -> str | None:
+    """What aiohttp or urllib3 said when a body ended before its Content-Length (or its last
+    chunk) arrived: the answer was cut short, not reset; None for anything else."""
+    for cause in _causes(exc):
+        name, text = type(cause).__name__, str(cause)
+        if name in ("ContentLengthError", "IncompleteRead", "TransferEncodingError") or (
+            name == "ClientPayloadError" and "not completed" in text
+        ):
+            return text.split(". ")[0] if text else name
+        if name == "ProtocolError" and "IncompleteRead" in text:
+            return text
+    return None
+
+
 def _is_reset(exc: BaseException) -> bool:
     """The peer dropped an open connection (RST, or closed it before the whole answer)."""
     for cause in _causes(exc):
@@ -154,6 +169,13 @@ def classify(exc: BaseException) -> Classified:
         return Classified("ConnectTimeout", True, str(exc))
     if isinstance(exc, ReadTimeoutError | TimeoutError):  # asyncio.TimeoutError is TimeoutError
         return Classified("ReadTimeout", True, str(exc) or "the read timed out")
+    cut = _cut_short(exc)
+    if cut is not None:
+        counts = re.search(r"received (\d+) of (\d+) bytes", cut)
+        what = (f"{int(counts[1]):,} of the {int(counts[2]):,} bytes its Content-Length "
+                "announced arrived" if counts else "the body ended")
+        return Classified("MalformedResponse", True,
+                          f"the answer was cut short: {what} before the connection closed")
     if _is_reset(exc):
         kwargs = getattr(exc, "kwargs", None)
         url = kwargs.get("endpoint_url") if isinstance(kwargs, dict) else None
@@ -191,11 +213,9 @@ def _plural(n: int) -> str:
 def final_error(info: Classified, attempts: int, model_id: str) -> BackendError:
     """The error raised when a call fails for good, with the AWS code and the attempt count."""
     where = f"model {model_id}, after {_plural(attempts)}"
-    if info.error_type == "MalformedResponse":
+    if info.error_type == "MalformedResponse":  # the message says what was wrong with it
         return MalformedResponseError(
-            f"{info.message} ({where}); the endpoint or a proxy cut the answer short: "
-            "retry later or raise max_attempts",
-            attempts=attempts,
+            f"{info.message} ({where}); retry later or raise max_attempts", attempts=attempts
         )
     if info.error_type in THROTTLING_CODES:
         return ThrottledError(

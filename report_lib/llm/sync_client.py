@@ -17,10 +17,13 @@ from botocore.config import Config
 
 from report_lib.jobs import CallOutcome, ReportJob
 from report_lib.llm.converse import (
+    CONVERSE_EVENT,
     SERVICE,
     CallPlan,
     StreamCollector,
     TextCallback,
+    check_converse_body,
+    check_stream_type,
     client_config_kwargs,
     parse_converse_response,
     require_text,
@@ -48,18 +51,27 @@ def make_client(settings: BackendSettings, max_concurrency: int = 10,
                 session: boto3.Session | None = None) -> Any:
     """A ``bedrock-runtime`` client with the pool sized to ``max_concurrency`` (at least 10),
     from ``session`` (one made by make_session) or a new session."""
-    return (session or make_session(settings)).client(
+    client = (session or make_session(settings)).client(
         SERVICE,
         endpoint_url=settings.endpoint_url or None,
         config=Config(**client_config_kwargs(settings, max_concurrency)),
     )
+    client.meta.events.register(CONVERSE_EVENT, check_converse_body(settings))
+    return client
 
 
 def _stream_once(
-    client: Any, request: dict[str, Any], on_text: TextCallback | None, deadline: float | None
+    client: Any, request: dict[str, Any], on_text: TextCallback | None, deadline: float | None,
+    settings: BackendSettings | None = None,
 ) -> CallOutcome:
-    collector = StreamCollector(on_text)
-    stream = client.converse_stream(**request)["stream"]
+    collector = StreamCollector(on_text, settings=settings)
+    response = client.converse_stream(**request)
+    stream = response["stream"]
+    try:
+        check_stream_type(response)
+    except Exception:
+        stream.close()
+        raise
     try:
         for event in stream:
             collector.feed(event)
@@ -97,7 +109,7 @@ def converse(
             reservation = limiter.acquire(plan.estimate, left)
         try:
             if settings.stream:
-                outcome = _stream_once(client, plan.request, on_text, deadline)
+                outcome = _stream_once(client, plan.request, on_text, deadline, settings)
             else:
                 outcome = parse_converse_response(client.converse(**plan.request))
         except Exception as exc:
