@@ -9,6 +9,7 @@ report_lib.llm.credentials, shared with the async client.
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -57,7 +58,25 @@ def make_client(settings: BackendSettings, max_concurrency: int = 10,
         config=Config(**client_config_kwargs(settings, max_concurrency)),
     )
     client.meta.events.register(CONVERSE_EVENT, check_converse_body(settings))
+    client.meta.events.register(f"before-call.{SERVICE}", _reads_within_deadline(settings))
     return client
+
+
+_CALL = threading.local()  # ``left``: the seconds this thread's call has before its deadline
+
+
+def _reads_within_deadline(settings: BackendSettings) -> Any:
+    """A ``before-call`` handler: the attempt's read timeout cut to what is left of its call's
+    deadline (botocore's per-request ``read_timeout``), so an attempt started late in a run
+    cannot outlive the run's deadline by a whole read timeout."""
+    read_timeout = client_config_kwargs(settings)["read_timeout"]
+
+    def handler(context: dict[str, Any], **_: Any) -> None:
+        left = getattr(_CALL, "left", None)
+        if left is not None:
+            context["read_timeout"] = max(0.05, min(read_timeout, left))
+
+    return handler
 
 
 def _stream_once(
@@ -107,6 +126,7 @@ def converse(
         if limiter is not None:  # a wait past the deadline ends the call as DeadlineExceeded
             left = None if deadline is None else deadline - time.monotonic()
             reservation = limiter.acquire(plan.estimate, left)
+        _CALL.left = None if deadline is None else deadline - time.monotonic()
         try:
             if settings.stream:
                 outcome = _stream_once(client, plan.request, on_text, deadline, settings)
@@ -116,6 +136,8 @@ def converse(
             if reservation is not None:  # an adaptive limiter learns the quota from 429s
                 reservation.fail(classify(exc).error_type in THROTTLING_CODES)
             raise
+        finally:
+            _CALL.left = None
         return plan.settle(outcome, number, reservation)
 
     outcome = call_with_retries(attempt, settings, label=job.key, deadline=deadline)
