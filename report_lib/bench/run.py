@@ -233,7 +233,8 @@ def run_benchmark(
     cases = plan_run(scenarios, strategies, n_values, start_methods, max_concurrency)
     _check_options(list(cases), repeats, endpoint_url)
     external = bool(endpoint_url)
-    base = replace(settings or BackendSettings(), endpoint_url=endpoint_url,
+    # no run-wide deadline: it would cut a long case's later reports and its makespan with them
+    base = replace(settings or BackendSettings(), endpoint_url=endpoint_url, deadline_s=None,
                    backend="bedrock" if external else "emulator")
     total = repeats * sum(len(cs) for cs in cases.values())  # measured runs
     session = _Session(base, external, repeats, warmup, DaskCluster(scheduler),

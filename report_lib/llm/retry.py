@@ -14,9 +14,9 @@ strategy): a report that waited in line behind a hung one has only what is left 
 deadline (``call_deadline``). A backoff that would end past it is not waited; the call ends with
 DeadlineExceeded (a TimeoutError) carrying the attempts made and the last error. The async
 loop cancels the running attempt (its limiter wait included) at the deadline; a sync attempt
-ends at its read timeout at the latest, and its limiter wait is bounded by the time left (a
-longer one raises errors.WaitPastDeadline at once, which ends the call with the same
-DeadlineExceeded).
+ends at its read timeout at the latest (sync_client cuts it to the time left), and its limiter
+wait is bounded by the time left (a longer one raises errors.WaitPastDeadline at once, which
+ends the call with the same DeadlineExceeded).
 """
 
 from __future__ import annotations
