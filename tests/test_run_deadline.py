@@ -48,12 +48,14 @@ def test_a_call_of_a_run_has_only_what_is_left_of_the_run() -> None:
     wall_deadline = time.time() + 2.0  # the run started 8 s ago
     deadline = call_deadline(settings, wall_deadline, clock=lambda: now[0])
     assert deadline is not None and 51.9 < deadline < 52.1
-    state = RetryState(settings, "r1", clock=lambda: now[0], deadline=deadline)
+    state = RetryState(settings, "r1", clock=lambda: now[0], deadline_at=wall_deadline)
     assert state.begin() == pytest.approx(2.0, abs=0.1)
     now[0] += 2.5
     error = state.expired()
     assert "10 s deadline of the run (counted from its start" in str(error)
     assert call_deadline(settings, None, clock=lambda: 50.0) == 60.0  # a lone call: its own
+    lone = RetryState(settings, "r1", clock=lambda: now[0])
+    assert "10 s deadline (model" in str(lone.expired())
     assert call_deadline(BackendSettings(deadline_s=None), None) is None
 
 

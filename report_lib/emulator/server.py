@@ -27,7 +27,7 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache, partial
 from typing import Any
 from urllib.parse import unquote
@@ -315,7 +315,7 @@ async def _respond_fault(
     chunks = split_chunks(call.text, call.chunk_seed)
     if fault == "oversize":
         text = faults.oversize_text(state.config.oversize_mb)
-        call = Call(**{**call.__dict__, "text": text})
+        call = replace(call, text=text)
         chunks = [text[i : i + 65536] for i in range(0, len(text), 65536)]
     if stream:
         body, content_type = _stream_bytes(call, chunks), EVENTSTREAM_TYPE

@@ -90,6 +90,8 @@ def check_scheduler_address(address: str | None, option: str = "--scheduler") ->
     naming ``option``: checked before any cluster or connection is made."""
     if address is None:
         return None
+    if re.fullmatch(r"inproc://\S+", address.strip()):  # a cluster inside this process
+        return address.strip()
     match = _SCHEDULER_ADDRESS.fullmatch(address.strip())
     if (match is None or (match["protocol"] or "tcp") not in SCHEDULER_PROTOCOLS
             or not 0 < int(match["port"]) < 65536):

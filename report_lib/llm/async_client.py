@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from report_lib.jobs import CallOutcome, ReportJob
 from report_lib.llm import converse as wire
 from report_lib.llm.credentials import credential_errors, fixed_keys, require_credentials
-from report_lib.llm.retry import THROTTLING_CODES, acall_with_retries, call_deadline, classify
+from report_lib.llm.retry import THROTTLING_CODES, acall_with_retries, classify
 
 if TYPE_CHECKING:
     from report_lib.llm.limiter import RateLimiter
@@ -131,8 +131,8 @@ class AsyncBedrock:
                 raise
             return plan.settle(outcome, number, reservation)
 
-        deadline = call_deadline(settings, job.deadline_at)  # the run's, when the job has it
-        outcome = await acall_with_retries(attempt, settings, label=job.key, deadline=deadline)
+        outcome = await acall_with_retries(attempt, settings, label=job.key,
+                                           deadline_at=job.deadline_at)  # the run's, if any
         return wire.require_text(outcome, settings)
 
     async def _stream_once(

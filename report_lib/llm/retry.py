@@ -268,7 +268,7 @@ class RetryState:
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
         outstanding: Outstanding = OUTSTANDING,
-        deadline: float | None = None,
+        deadline_at: float | None = None,
     ) -> None:
         self.settings = settings
         self.label = label
@@ -277,11 +277,10 @@ class RetryState:
         self.attempt = 0
         self.last: Classified | None = None
         self.started = clock()
-        # ``deadline`` (on ``clock``): the run's, shared by its calls; else the call's own
-        self.from_run = deadline is not None
-        if deadline is None and settings.deadline_s is not None:
-            deadline = self.started + settings.deadline_s
-        self.deadline = deadline
+        # ``deadline_at`` (a time.time() value): the run's, shared by its calls; else the
+        # call's own deadline_s from now
+        self.from_run = deadline_at is not None
+        self.deadline = call_deadline(settings, deadline_at, clock)
         self.outstanding = outstanding
         self.ident = outstanding.add(
             CallState(label, 0, settings.max_attempts, self.started, phase_since=self.started,
@@ -353,15 +352,15 @@ def call_with_retries(
     sleep: Callable[[float], None] = time.sleep,
     rng: random.Random | None = None,
     clock: Callable[[], float] = time.monotonic,
-    deadline: float | None = None,
+    deadline_at: float | None = None,
 ) -> T:
     """Run ``attempt_fn(attempt_number)`` until it succeeds, the budget or the deadline is spent.
 
-    ``deadline`` (on ``clock``; see call_deadline) replaces the call's own ``deadline_s``.
+    ``deadline_at`` (the run's, ``ReportJob.deadline_at``) replaces the call's own deadline.
     A sync attempt cannot be interrupted: it ends at the latest one read timeout (which never
     exceeds the deadline) after its last byte; the deadline is checked between attempts.
     """
-    state = RetryState(settings, label, rng=rng, clock=clock, deadline=deadline)
+    state = RetryState(settings, label, rng=rng, clock=clock, deadline_at=deadline_at)
     try:
         while True:
             state.begin()
@@ -380,10 +379,10 @@ async def acall_with_retries(
     *,
     label: str = "call",
     rng: random.Random | None = None,
-    deadline: float | None = None,
+    deadline_at: float | None = None,
 ) -> T:
     """Async twin of call_with_retries; an attempt is cancelled when the deadline comes."""
-    state = RetryState(settings, label, rng=rng, deadline=deadline)
+    state = RetryState(settings, label, rng=rng, deadline_at=deadline_at)
     try:
         while True:
             scope = asyncio.timeout(state.begin())

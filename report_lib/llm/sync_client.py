@@ -140,5 +140,5 @@ def converse(
             _CALL.left = None
         return plan.settle(outcome, number, reservation)
 
-    outcome = call_with_retries(attempt, settings, label=job.key, deadline=deadline)
+    outcome = call_with_retries(attempt, settings, label=job.key, deadline_at=job.deadline_at)
     return require_text(outcome, settings)

@@ -355,7 +355,7 @@ def _run_all(
             write_manifest(out_dir, [p.entry for p in planned])
             bar.update(1)
     except KeyboardInterrupt:  # what has not finished is cancelled; nothing more is recorded
-        with interrupts_held(), contextlib.suppress(Exception):
+        with contextlib.suppress(Exception):
             client.cancel([f for f in owners if not f.done()], force=True)
         raise
     finally:
