@@ -189,6 +189,7 @@ class DaskStrategy(Strategy):
             with interrupts_held():  # a second Ctrl-C does not cut this short
                 stop_own_processes(before, cluster)  # the run's cluster, even one starting
                 _close(client, cluster, timeout=_CLOSE_S)
+                _kill(_children() - before)  # a worker a nanny started meanwhile
             raise
         _close(client, cluster, timeout=None)
 

@@ -117,3 +117,4 @@ class ClusterAhead:
             self._stack.pop_all()  # closed here, quickly, instead
             if client is not None:  # its tasks released: what has not started never starts
                 close_quickly(client, getattr(client, "cluster", None))
+            stop_own_processes(self._before)  # a worker a nanny started meanwhile
