@@ -13,7 +13,8 @@ of this package. Only the CLI turns them into exit codes (``report_lib.cli.main.
     │   ├── CallTimeoutError(TimeoutError)  connect/read timeouts used up the budget
     │   │   └── DeadlineExceeded       no answer within the report's deadline_s
     │   │       └── WaitPastDeadline   the rate limiter's wait would pass it
-    │   └── MalformedResponseError(ValueError)  bodies cut short/not Converse (retried)
+    │   ├── MalformedResponseError(ValueError)  bodies cut short/not Converse (retried)
+    │   └── OversizeResponseError      an answer larger than maxTokens allows (refused)
     ├── EmulatorError(RuntimeError)    the local emulator did not start or stopped  exit 1
     └── PipelineError(RuntimeError)    a notebook of the pipeline failed            exit 1
 
@@ -121,6 +122,14 @@ class OutputError(ReportLabError, OSError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+class OversizeResponseError(BackendError):
+    """An answer far larger than its request's maxTokens allows: refused, not retried, never
+    taken as a report (llm.converse.answer_cap_bytes)."""
+
+    def __init__(self, message: str, *, attempts: int = 1) -> None:
+        super().__init__(message, error_type="OversizeResponse", attempts=attempts)
 
 
 class CredentialsError(ReportLabError, RuntimeError):

@@ -12,7 +12,10 @@ class ReportJob:
 
     ``key`` is unique within a run ("kpi", or "cpo@GS차지비@2025-11" for many-job runs);
     ``kind`` is one of config.REPORT_KINDS. ``system`` and ``prompt`` are what the model
-    sees (built by prompts.build_prompt from the facts only).
+    sees (built by prompts.build_prompt from the facts only). ``deadline_at`` is the wall-clock
+    time (``time.time()``) by which the answer must be in: the run's start plus ``deadline_s``,
+    stamped by the strategy when the run starts, so a job waiting in line spends its own time
+    (None: the call's clock starts with the call).
     """
 
     key: str
@@ -22,6 +25,7 @@ class ReportJob:
     language: str = "ko"
     target_month: str | None = None
     focus_cpo: str | None = None
+    deadline_at: float | None = None
 
 
 @dataclass

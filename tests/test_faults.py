@@ -156,7 +156,9 @@ def test_generate_against_a_hung_endpoint_lists_every_report_under_errors(
     assert contract["success"] is False and contract["reports"] == {}
     assert sorted(contract["errors"]) == ["cpo", "kpi", "trend"]
     assert {e["type"] for e in contract["errors"].values()} == {"DeadlineExceeded"}
-    assert all(e["attempts"] >= 1 for e in contract["errors"].values())
+    # one clock for the run: a report whose worker started after it (process start-up on a
+    # busy machine) ends at once, with 0 attempts
+    assert all("2 s deadline of the run" in e["message"] for e in contract["errors"].values())
     assert contract["total_time"] < 30
 
 

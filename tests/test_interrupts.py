@@ -8,6 +8,7 @@ take 3 s, and signal it (or its whole process group) once the first report is an
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -277,3 +278,36 @@ def test_ctrl_c_with_one_answered_and_two_hanging_keeps_the_answer(
     assert [e["type"] for e in run["errors"].values()] == ["Interrupted", "Interrupted"]
     assert _still_running(ended["family"]) == []
     print(f"{strategy}: 1 answered, 2 hanging, Ctrl-C: exit 130 in {ended['seconds']:.2f} s")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("gap_s", [0.2, 1.0])
+def test_a_second_ctrl_c_to_a_dask_run_is_as_quiet(
+    gap_s: float, slow_emulator: Emulator, tmp_path: Path
+) -> None:
+    """Ctrl-C twice to the whole group (a terminal's), the second while the first is handled:
+    one line, exit 130, no traceback from the client, its workers or their replacements."""
+    proc = _generate(["--endpoint-url", slow_emulator.url, "--strategy", "dask",
+                      "--max-concurrency", "1", "--max-attempts", "1"], tmp_path)
+    try:
+        deadline = time.monotonic() + 120
+        while slow_emulator.stats()["answered"] < 1:
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.1)
+        time.sleep(0.5)
+        family = psutil.Process(proc.pid).children(recursive=True)
+        os.killpg(proc.pid, signal.SIGINT)
+        time.sleep(gap_s)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err, err
+    assert err.strip().splitlines() == [
+        "report-lib: stopped by SIGINT: 1 of 3 reports had finished"
+    ]
+    assert _still_running(family) == []

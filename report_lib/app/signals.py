@@ -37,3 +37,13 @@ def sigterm_as_interrupt() -> Iterator[None]:
 def exit_status(exc: KeyboardInterrupt) -> int:
     """128 + the signal number: 130 for Ctrl-C (SIGINT), 143 for SIGTERM."""
     return 128 + int(getattr(exc, "signum", signal.SIGINT))
+
+
+def ignore_further_interrupts() -> None:
+    """The process is exiting after an interrupt: a second Ctrl-C or SIGTERM while the
+    interpreter shuts down (threads joined, dask's exit hooks run) is ignored, so the exit stays
+    one line and 130/143 instead of a death by signal. Main thread only; for the command line,
+    not for a library caller whose process goes on."""
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)

@@ -255,7 +255,8 @@ def run_benchmark(
     if PEERS_SCENARIO in cases:
         check_peers_installed([c.strategy for c in cases[PEERS_SCENARIO]])
     external = bool(endpoint_url)
-    base = replace(settings or BackendSettings(), endpoint_url=endpoint_url,
+    # no run-wide deadline: it would cut a long case's later reports and its makespan with them
+    base = replace(settings or BackendSettings(), endpoint_url=endpoint_url, deadline_s=None,
                    backend="bedrock" if external else "emulator")
     total = repeats * sum(len(cs) for cs in cases.values())  # measured runs
     session = _Session(base, external, repeats, warmup, DaskCluster(scheduler),

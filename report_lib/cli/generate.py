@@ -121,15 +121,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def add_time_limit_options(p: argparse.ArgumentParser) -> None:
-    """--deadline per report; --read-timeout and --connect-timeout per attempt."""
+    """--deadline per run (from its start, for every report); --read-timeout and
+    --connect-timeout per attempt."""
     g = p.add_argument_group("time limits (a hung endpoint cannot hold a run longer)")
     g.add_argument(
         "--deadline",
         type=SECONDS,
         default=BackendSettings.deadline_s,
         metavar="SECONDS",
-        help="per report, all attempts and waits included; a report past it is listed under "
-        "errors as DeadlineExceeded",
+        help="for the whole run, counted from its start for every report (attempts, waits and "
+        "the time a report waits in line included); a report not answered by then is listed "
+        "under errors as DeadlineExceeded",
     )
     g.add_argument(
         "--read-timeout",

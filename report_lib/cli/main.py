@@ -10,7 +10,7 @@ from importlib import import_module
 from typing import Any
 
 from report_lib import __version__
-from report_lib.app.signals import exit_status, sigterm_as_interrupt
+from report_lib.app.signals import exit_status, ignore_further_interrupts, sigterm_as_interrupt
 from report_lib.cli.common import Parser
 from report_lib.cli.encoding import ensure_utf8_mode
 from report_lib.errors import (
@@ -89,7 +89,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"report-lib: {prefix}: {exc}", file=sys.stderr)
         return code
     except KeyboardInterrupt as exc:  # Ctrl-C, or RunInterrupted (signum 2 or 15)
-        print(f"report-lib: {exc or 'interrupted'}", file=sys.stderr)
+        if argv is None:  # the command line itself: it exits now, a second Ctrl-C is ignored
+            ignore_further_interrupts()
+        print(f"report-lib: {str(exc) or 'interrupted'}", file=sys.stderr)
         return exit_status(exc)
 
 

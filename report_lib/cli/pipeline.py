@@ -12,7 +12,8 @@ from report_lib import config
 from report_lib.cli.common import RPM, SECONDS, TPM, Bounded, add_parser
 from report_lib.errors import PipelineError
 from report_lib.pipeline.grid import RUNS_PER_WORKER, GridOptions, limit_parameters, run_grid
-from report_lib.pipeline.gridspec import parse_grid
+from report_lib.pipeline.gridspec import MAX_GRID_RUNS, parse_grid
+from report_lib.pipeline.manifest import STATUSES
 from report_lib.pipeline.parameters import NOTEBOOKS, parse_value, parse_yaml
 from report_lib.pipeline.run import run_pipeline
 
@@ -93,6 +94,10 @@ def add_grid_arguments(parser: argparse.ArgumentParser) -> None:
         "--nthreads decides)",
     )
     g.add_argument(
+        "--max-runs", type=Bounded(int, 1, 100_000), metavar="N", default=MAX_GRID_RUNS,
+        help="refuse a grid of more than N runs, before anything starts (default: %(default)s)",
+    )
+    g.add_argument(
         "--skip-unchanged", action="store_true",
         help="skip a run whose parameters, data and notebook match a successful run in --out",
     )
@@ -137,7 +142,8 @@ def run(ns: argparse.Namespace) -> int:
 def run_grid_command(ns: argparse.Namespace, parameters: dict[str, Any]) -> int:
     """The pipeline as a grid of Dask tasks; exit 1 when any run failed."""
     options = GridOptions(
-        out_dir=ns.out, parameters=parameters, grid=parse_grid(ns.grid, ns.grid_file),
+        out_dir=ns.out, parameters=parameters,
+        grid=parse_grid(ns.grid, ns.grid_file, ns.max_runs), max_runs=ns.max_runs,
         notebooks=ns.notebooks, kernel_name=ns.kernel, execution_timeout=ns.execution_timeout,
         scheduler=ns.scheduler, workers=ns.workers, runs_per_worker=ns.runs_per_worker,
         skip_unchanged=ns.skip_unchanged, tpm_limit=ns.tpm_limit, rpm_limit=ns.rpm_limit,
@@ -149,7 +155,7 @@ def run_grid_command(ns: argparse.Namespace, parameters: dict[str, Any]) -> int:
         print(f"{entry.status:<8} {entry.seconds:6.1f} s  {entry.worker or '-':<24} {name}")
         if entry.error:
             print(f"         {entry.error}")
-    counts = {s: sum(e.status == s for e in result.entries) for s in ("ok", "failed", "skipped")}
+    counts = {s: sum(e.status == s for e in result.entries) for s in STATUSES}
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
     print(f"{len(result.entries)} runs ({summary}) in {result.seconds:.1f} s; "
           f"manifest {result.manifest}; open {result.index}")

@@ -5,6 +5,11 @@
 - ``truncate``: a 200 answer cut short: half the JSON body (with a matching Content-Length),
   or a ConverseStream that ends after a few deltas without ``messageStop``.
 - ``slow``: wait ``slow_s`` (x time scale) before the normal answer: "slow, then fine".
+- ``cut``: a 200 answer whose headers announce the whole body's Content-Length, half of the
+  body, then the connection closed: a body cut short under its Content-Length (JSON or stream).
+- ``garbage``: a 200 answer whose body is not JSON (an HTML page, as a captive portal sends).
+- ``oversize``: a 200 answer, well formed, of ``oversize_mb`` megabytes of text, far more than
+  any ``maxTokens`` allows (JSON, or a ConverseStream of large deltas).
 
 Each fault has ``*_first N`` (the first N admitted requests get it; hang first, then reset,
 truncate, slow) and ``*_rate P`` (each later request gets it with probability P, drawn from the
@@ -21,10 +26,17 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from report_lib.emulator.options import FAULT_NAMES
+
 if TYPE_CHECKING:
     from report_lib.emulator.state import EmulatorState
 
-FAULTS: tuple[str, ...] = ("hang", "reset", "truncate", "slow")
+FAULTS: tuple[str, ...] = FAULT_NAMES  # hang, reset, truncate, slow, cut, garbage, oversize
+BODY_FAULTS: tuple[str, ...] = ("cut", "garbage", "oversize")  # answered instead of the answer
+GARBAGE_PAGE = (
+    "<!DOCTYPE html>\n<html><head><title>Sign in to the network</title></head>\n"
+    "<body><h1>Welcome</h1><p>Accept the terms of use to continue.</p></body></html>\n"
+)
 
 
 def draw_fault(state: EmulatorState) -> str | None:
@@ -71,3 +83,31 @@ def truncated_json(body: bytes) -> web.Response:
         content_type="application/json",
         headers={"x-amzn-RequestId": "emulator-truncated"},
     )
+
+
+async def cut_short(request: web.Request, body: bytes, content_type: str) -> web.StreamResponse:
+    """Announce ``len(body)`` bytes, send the first half, close the connection (no RST)."""
+    response = web.StreamResponse(
+        status=200, headers={"Content-Type": content_type, "x-amzn-RequestId": "emulator-cut"}
+    )
+    response.content_length = len(body)
+    await response.prepare(request)
+    await response.write(body[: max(1, len(body) // 2)])
+    transport = request.transport
+    if transport is not None:
+        transport.close()  # what was written goes out first, then FIN
+    raise ConnectionResetError("emulator: body cut short (--cut-first/--cut-rate)")
+
+
+def not_json() -> web.Response:
+    """A 200 answer with an HTML page instead of the JSON (or event stream) asked for."""
+    return web.Response(
+        text=GARBAGE_PAGE, content_type="text/html", headers={"x-amzn-RequestId": "emulator-html"}
+    )
+
+
+def oversize_text(megabytes: float) -> str:
+    """``megabytes`` MB of plain text (ASCII: one byte a character)."""
+    line = "An answer far longer than maxTokens allows. " * 4 + "\n"
+    size = int(megabytes * 1024 * 1024)
+    return (line * (size // len(line) + 1))[:size]

@@ -13,12 +13,15 @@ from report_lib.errors import ConfigError
 from report_lib.llm.quota import ACCOUNTINGS, QUOTA_MINUTES, check_burndown
 
 READY_PREFIX = "Bedrock emulator listening on "
-FAULT_NAMES: tuple[str, ...] = ("hang", "reset", "truncate", "slow")
+FAULT_NAMES: tuple[str, ...] = ("hang", "reset", "truncate", "slow", "cut", "garbage", "oversize")
 _FAULT_HELP = {
     "hang": "accept the request and never answer",
     "reset": "drop the connection (TCP RST) before answering",
     "truncate": "answer 200 with half the body (ConverseStream: no messageStop)",
     "slow": "wait --slow-s seconds (x time-scale) before the normal answer",
+    "cut": "announce the whole body's Content-Length, send half of it and close the connection",
+    "garbage": "answer 200 with a body that is not JSON (an HTML page)",
+    "oversize": "answer 200 with a well-formed answer of --oversize-mb megabytes of text",
 }
 
 
@@ -50,6 +53,13 @@ class EmulatorConfig:
     slow_first: int = 0
     slow_rate: float = 0.0
     slow_s: float = 10.0
+    cut_first: int = 0
+    cut_rate: float = 0.0
+    garbage_first: int = 0
+    garbage_rate: float = 0.0
+    oversize_first: int = 0
+    oversize_rate: float = 0.0
+    oversize_mb: float = 50.0
     seed: int = 0
     hallucinate: float = 0.0  # fraction of a report's figures made wrong (emulator.mistakes)
     paraphrase: bool = False  # rewrite figures as LLMs do (만 units, 약, %포인트), still true
@@ -85,6 +95,8 @@ class EmulatorConfig:
                               f"got {self.accounting!r}")
         if self.burndown is not None:
             check_burndown(self.burndown)
+        if not 0 < self.oversize_mb <= 1024:
+            raise ConfigError(f"oversize_mb must be in (0, 1024], got {self.oversize_mb!r}")
         if self.throttle_first < 0:
             raise ConfigError(f"throttle_first must be >= 0, got {self.throttle_first}")
         if not 0 <= self.port <= 65535:
@@ -142,6 +154,10 @@ def _positive_int(text: str) -> int:
 
 def _positive_float(text: str) -> float:
     return _number(text, lambda v: v > 0, "a number > 0")
+
+
+def _megabytes(text: str) -> float:
+    return _number(text, lambda v: 0 < v <= 1024, "a number of megabytes in (0, 1024]")
 
 
 def _latency_spec(text: str) -> str:
@@ -260,6 +276,8 @@ def _add_fault_arguments(parser: argparse.ArgumentParser) -> None:
                            help=f"with probability P: {what}")
     group.add_argument("--slow-s", type=_positive_float, default=10.0, metavar="SECONDS",
                        help="delay of the slow fault (default 10)")
+    group.add_argument("--oversize-mb", type=_megabytes, default=50.0, metavar="MB",
+                       help="size of the oversize fault's answer (default 50, at most 1024)")
 
 
 def _add_mistake_arguments(parser: argparse.ArgumentParser) -> None:

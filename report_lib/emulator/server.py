@@ -34,7 +34,7 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache, partial
 from typing import Any
 from urllib.parse import unquote
@@ -317,6 +317,9 @@ async def _handle(
             delay = state.config.slow_s * state.config.time_scale
             await asyncio.sleep(delay)
             started += delay
+        if fault in faults.BODY_FAULTS:
+            return await _respond_fault(request, state, call, started, fault,
+                                        stream=respond is _respond_stream)
         return await respond(request, state, call, started, fault == "truncate")
     finally:
         state.stats.in_flight -= 1
@@ -324,16 +327,57 @@ async def _handle(
             _settle(state, call, answered=False)
 
 
-async def _respond_json(
-    request: web.Request, state: EmulatorState, call: Call, started: float, truncate: bool
-) -> web.StreamResponse:
-    await _sleep_until(started + call.total_s)
-    body = {
+def _json_body(call: Call) -> dict[str, Any]:
+    return {
         "output": {"message": {"role": "assistant", "content": [{"text": call.text}]}},
         "stopReason": call.stop_reason,
         "usage": _usage(call),
         "metrics": {"latencyMs": round(call.total_s * 1000)},
     }
+
+
+def _stream_bytes(call: Call, chunks: list[str]) -> bytes:
+    """A whole ConverseStream answer of ``chunks`` as one byte string."""
+    events = [encode_event("messageStart", {"role": "assistant"})]
+    events += [encode_event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": c}})
+               for c in chunks]
+    events += [
+        encode_event("contentBlockStop", {"contentBlockIndex": 0}),
+        encode_event("messageStop", {"stopReason": call.stop_reason}),
+        encode_event("metadata", {"usage": _usage(call),
+                                  "metrics": {"latencyMs": round(call.total_s * 1000)}}),
+    ]
+    return b"".join(events)
+
+
+async def _respond_fault(
+    request: web.Request, state: EmulatorState, call: Call, started: float, fault: str,
+    *, stream: bool,
+) -> web.StreamResponse:
+    """The ``cut``, ``garbage`` and ``oversize`` faults (emulator.faults), at the answer's time."""
+    await _sleep_until(started + call.total_s)
+    if fault == "garbage":
+        return faults.not_json()
+    chunks = split_chunks(call.text, call.chunk_seed)
+    if fault == "oversize":
+        text = faults.oversize_text(state.config.oversize_mb)
+        call = replace(call, text=text)
+        chunks = [text[i : i + 65536] for i in range(0, len(text), 65536)]
+    if stream:
+        body, content_type = _stream_bytes(call, chunks), EVENTSTREAM_TYPE
+    else:
+        body, content_type = _dumps(_json_body(call)).encode("utf-8"), "application/json"
+    if fault == "cut":
+        return await faults.cut_short(request, body, content_type)
+    return web.Response(body=body, content_type=content_type.split(";")[0],
+                        headers={"x-amzn-RequestId": _request_id()})
+
+
+async def _respond_json(
+    request: web.Request, state: EmulatorState, call: Call, started: float, truncate: bool
+) -> web.StreamResponse:
+    await _sleep_until(started + call.total_s)
+    body = _json_body(call)
     if truncate:
         return faults.truncated_json(_dumps(body).encode("utf-8"))
     response = web.json_response(body, dumps=_dumps, headers={"x-amzn-RequestId": _request_id()})

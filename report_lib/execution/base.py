@@ -5,7 +5,8 @@ papermill's engines are the model: ``STRATEGIES`` is a registry object (``regist
 results in job order, progress bar, ``on_result``, interrupts) and calls one abstract method,
 ``execute``. Every strategy keeps the same contract: one ReportResult per job, in job order, with
 ``start_s``/``end_s`` offsets from the run's start; a job's failure is a result with
-``error_type``, never an exception; ``max_concurrency`` bounds the calls in flight.
+``error_type``, never an exception; ``max_concurrency`` bounds the calls in flight; the
+deadline (``deadline_s``) counts from the run's start for every job (``run_deadline``).
 
 An interrupt (Ctrl-C, or SIGTERM turned into one by the caller) stops a run promptly: the
 strategy stops its threads/processes, the finished results are kept, every other job gets an
@@ -19,9 +20,12 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import re
 import signal
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -73,6 +77,30 @@ def check_start_method(method: str | None) -> str:
             f"unknown start method {method!r}; choose one of {', '.join(START_METHODS)}"
         )
     return method
+
+
+SCHEDULER_PROTOCOLS: tuple[str, ...] = ("tcp", "tls", "ws", "wss", "ucx")
+_SCHEDULER_ADDRESS = re.compile(
+    r"(?:(?P<protocol>[a-z]+)://)?(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(?P<port>\d{1,5})/?"
+)
+
+
+def check_scheduler_address(address: str | None, option: str = "--scheduler") -> str | None:
+    """A Dask scheduler address (``tcp://HOST:PORT``, or ``HOST:PORT``), else a ConfigError
+    naming ``option``: checked before any cluster or connection is made."""
+    if address is None:
+        return None
+    if re.fullmatch(r"inproc://\S+", address.strip()):  # a cluster inside this process
+        return address.strip()
+    match = _SCHEDULER_ADDRESS.fullmatch(address.strip())
+    if (match is None or (match["protocol"] or "tcp") not in SCHEDULER_PROTOCOLS
+            or not 0 < int(match["port"]) < 65536):
+        raise ConfigError(
+            f"{option} {address!r} is not a Dask scheduler address; expected "
+            f"PROTOCOL://HOST:PORT with PROTOCOL one of {', '.join(SCHEDULER_PROTOCOLS)} "
+            "(e.g. tcp://127.0.0.1:8786, as `dask scheduler` prints it)"
+        )
+    return address.strip()
 
 
 def share_limits(settings: BackendSettings, parts: int) -> BackendSettings:
@@ -206,11 +234,13 @@ class Strategy(abc.ABC):
             concurrency = check_concurrency(options.max_concurrency)
         concurrency = min(concurrency, max(1, len(jobs)))
         check_start_method(options.start_method)
+        check_scheduler_address(options.scheduler)
         if not jobs:
             return []
         collector = Collector(jobs, self.name, progress, on_result)
-        run = Run(jobs, settings, options, concurrency, collector, time.perf_counter(),
-                  time.time())
+        t0, t0_wall = time.perf_counter(), time.time()
+        run = Run(run_deadline(jobs, settings, t0_wall), settings, options, concurrency,
+                  collector, t0, t0_wall)
         try:
             self.execute(run)
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM raised as a RunInterrupted
@@ -226,6 +256,34 @@ class Strategy(abc.ABC):
         On KeyboardInterrupt: stop promptly (no waiting for calls in flight), leave nothing
         running, and let the exception propagate; ``run`` keeps the finished results.
         """
+
+
+def run_deadline(jobs: list[ReportJob], settings: BackendSettings,
+                 t0_wall: float) -> list[ReportJob]:
+    """``jobs`` carrying the run's deadline: ``settings.deadline_s`` from the run's start
+    ``t0_wall``, one clock for every job of the run (a job waiting in line spends its time too).
+    A job that already carries one (a run inside a longer run) keeps it."""
+    if settings.deadline_s is None:
+        return jobs
+    deadline_at = t0_wall + settings.deadline_s
+    return [job if job.deadline_at is not None else replace(job, deadline_at=deadline_at)
+            for job in jobs]
+
+
+@contextmanager
+def interrupts_held() -> Iterator[None]:
+    """While the block runs (the clean-up after a first Ctrl-C or SIGTERM), a second one is
+    ignored instead of cutting the clean-up short with a traceback; the block is short (workers
+    killed, files written). Outside the main thread: no change."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def interrupted(run: Run, exc: KeyboardInterrupt) -> RunInterrupted:

@@ -76,7 +76,9 @@ def make_result(
         result.error_type = (
             error.error_type if isinstance(error, BackendError) else type(error).__name__
         )
-        result.error_message = str(error) or repr(error)
+        message = str(error) or repr(error)
+        prefix = f"{result.error_type}: "  # the type is error_type: not twice in the message
+        result.error_message = message[len(prefix):] if message.startswith(prefix) else message
         result.attempts = error.attempts if isinstance(error, BackendError) else 1
     return result
 

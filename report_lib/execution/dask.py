@@ -21,7 +21,7 @@ from typing import Any
 
 import psutil
 
-from report_lib.execution.base import Run, Strategy, share_limits
+from report_lib.execution.base import Run, Strategy, interrupts_held, share_limits
 from report_lib.execution.calls import make_result, run_one
 from report_lib.execution.relay import Held, hold_warnings, reissue, take_held
 from report_lib.jobs import ReportJob, ReportResult
@@ -29,6 +29,7 @@ from report_lib.llm.backends import BACKENDS, Backend
 from report_lib.llm.settings import BackendSettings
 
 _CLOSE_S = 0.5  # an interrupted run's client and cluster get this long each to close
+WORKER_PRELOAD = "report_lib.execution.dask_worker_signals"  # imported by each worker process
 
 _BACKENDS: dict[tuple[str, int], Backend] = {}
 _LOCK = threading.Lock()
@@ -81,6 +82,7 @@ def local_cluster(threads: int, workers: int | None = None) -> Any:
         processes=True,
         dashboard_address=":0",  # a free port, never the 8787 another cluster may hold
         silence_logs=logging.ERROR,
+        preload=[WORKER_PRELOAD],  # workers ignore Ctrl-C: this process stops them
     )
 
 
@@ -115,12 +117,43 @@ def _kill(pids: set[int]) -> None:
     psutil.wait_procs(procs, timeout=1.0)
 
 
+def _no_restarts(cluster: Any) -> None:
+    """Tell a LocalCluster's nannies not to start a new worker for one that dies (killed after
+    an interrupt, its replacement would start while this process exits and print a traceback)."""
+    from distributed.core import Status
+
+    for nanny in list(getattr(cluster, "workers", {}).values()) if cluster is not None else []:
+        with contextlib.suppress(Exception):  # a nanny closing gracefully does not restart
+            nanny.status = Status.closing_gracefully
+
+
+def own_processes() -> set[int]:
+    """The PIDs of this process's children (and theirs): call before starting a cluster."""
+    return _children()
+
+
+def stop_own_processes(before: set[int], cluster: Any = None) -> None:
+    """After an interrupt: dask's loggers silenced, ``cluster``'s nannies told not to restart
+    workers, every child process started since ``before`` (own_processes) killed, the
+    cluster's even while it is still starting."""
+    quiet_dask(logging.CRITICAL)  # nannies would log the workers' deaths at length
+    _no_restarts(cluster)
+    _kill(_children() - before)
+
+
+def close_quickly(client: Any, cluster: Any) -> None:
+    """Close an interrupted run's client and own cluster (its workers already killed) without
+    waiting more than a moment for either."""
+    _close(client, cluster, timeout=_CLOSE_S)
+
+
 def close_cluster(cluster: Any, *, interrupted: bool = False) -> None:
     """Close a LocalCluster. After an interrupt its worker processes are killed first (their
     calls in flight are abandoned) and the close gets a short timeout, so Ctrl-C ends a run
     that shares one cluster between runs (bench) as fast as one that owns it."""
     if interrupted:
         quiet_dask(logging.CRITICAL)  # nannies would log the workers' deaths at length
+        _no_restarts(cluster)
         _kill({pid for w in cluster.workers.values() if (pid := getattr(w, "pid", None))})
     _close(None, cluster, timeout=_CLOSE_S if interrupted else None)
 
@@ -158,9 +191,10 @@ class DaskStrategy(Strategy):
                 client = Client(cluster, set_as_default=False)
             self._submit_all(run, client)
         except BaseException:  # interrupted (or failed): no waiting for the calls in flight
-            quiet_dask(logging.CRITICAL)  # nannies would log the workers' deaths at length
-            _kill(_children() - before)  # the run's cluster, even one still starting
-            _close(client, cluster, timeout=_CLOSE_S)
+            with interrupts_held():  # a second Ctrl-C does not cut this short
+                stop_own_processes(before, cluster)  # the run's cluster, even one starting
+                _close(client, cluster, timeout=_CLOSE_S)
+                _kill(_children() - before)  # a worker a nanny started meanwhile
             raise
         _close(client, cluster, timeout=None)
 

@@ -33,6 +33,7 @@ from report_lib.execution.base import (
     RunOptions,
     Strategy,
     check_concurrency,
+    run_deadline,
 )
 from report_lib.execution.calls import KeyedTextCallback, arun_one, run_one
 from report_lib.execution.loop import LoopThread
@@ -275,8 +276,9 @@ async def arun_jobs(
         return []
     options = RunOptions(max_concurrency=max_concurrency, backend=backend, on_text=on_text)
     collector = Collector(jobs, strategy.name, progress, on_result)
-    run = Run(jobs, settings, options, min(concurrency, len(jobs)), collector,
-              time.perf_counter(), time.time())
+    t0, t0_wall = time.perf_counter(), time.time()
+    run = Run(run_deadline(jobs, settings, t0_wall), settings, options,
+              min(concurrency, len(jobs)), collector, t0, t0_wall)
     try:
         await _arun_with_backend(strategy, run, collector.add, loop_ends=False)
     finally:

@@ -98,8 +98,9 @@ class AsyncBedrock:
             config=AioConfig(**wire.client_config_kwargs(settings, self.max_concurrency)),
             **(keys or {}),
         )
-        self.client = await context.__aenter__()
-        self._context = context
+        client = await context.__aenter__()
+        client.meta.events.register(wire.CONVERSE_EVENT, wire.check_converse_body(settings))
+        self.client, self._context = client, context
 
     async def aclose(self) -> None:
         """Close the HTTP session; safe to call twice."""
@@ -132,15 +133,18 @@ class AsyncBedrock:
                 raise
             return plan.settle(outcome, number, reservation)
 
-        outcome = await acall_with_retries(attempt, settings, label=job.key)
+        outcome = await acall_with_retries(attempt, settings, label=job.key,
+                                           deadline_at=job.deadline_at)  # the run's, if any
         return wire.require_text(outcome, settings)
 
     async def _stream_once(
         self, request: dict[str, Any], on_text: wire.TextCallback | None
     ) -> CallOutcome:
-        collector = wire.StreamCollector(on_text)
-        stream = (await self.client.converse_stream(**request))["stream"]
+        collector = wire.StreamCollector(on_text, settings=self.settings)
+        response = await self.client.converse_stream(**request)
+        stream = response["stream"]
         try:
+            wire.check_stream_type(response)
             async for event in stream:
                 collector.feed(event)
         finally:

@@ -1,15 +1,23 @@
 """Converse / ConverseStream without I/O: client options, the request, parsing the answer.
 
 Shared by the sync (boto3) and async (aiobotocore) clients, which only add the network calls.
+
+What comes back is checked before it is taken as an answer (``check_converse_body``, run by both
+clients on botocore's ``before-parse`` event, and ``StreamCollector``): a body cut short under
+its Content-Length, a 200 body that is not JSON, a JSON body that ends before it is complete
+and an event stream that ends without ``messageStop`` are each named as what they are
+(MalformedResponseError, retried); an answer larger than ``answer_cap_bytes(maxTokens)`` is
+refused (OversizeResponseError, not retried).
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from report_lib.errors import BackendError, MalformedResponseError
+from report_lib.errors import BackendError, MalformedResponseError, OversizeResponseError
 from report_lib.jobs import CallOutcome, ReportJob
 from report_lib.llm.tokens import estimate_tokens
 
@@ -26,6 +34,83 @@ class Reservation(Protocol):
                latency_s: float | None = None) -> None: ...
 
 SERVICE = "bedrock-runtime"
+CONVERSE_EVENT = "before-parse.bedrock-runtime.Converse"  # botocore's, body read, not parsed
+EVENTSTREAM_TYPE = "application/vnd.amazon.eventstream"
+# The size cap of an answer: a token is a few characters, a character at most 4 bytes of UTF-8
+# (6 as a JSON \u escape); 64 bytes a token is far above any real answer, and the envelope
+# (usage, metrics, stop reason) gets 1 MiB. maxTokens 2,048: 1.1 MiB; a 50 MB answer is refused.
+BYTES_PER_TOKEN = 64
+ENVELOPE_BYTES = 1024 * 1024
+
+
+def answer_cap_bytes(max_tokens: int) -> int:
+    """The most bytes an answer to a request of ``max_tokens`` may have."""
+    return ENVELOPE_BYTES + BYTES_PER_TOKEN * max(1, int(max_tokens))
+
+
+def oversize_error(size: int, settings: BackendSettings, what: str = "answer") -> BackendError:
+    cap = answer_cap_bytes(settings.max_tokens)
+    return OversizeResponseError(
+        f"the {what} is {size:,} bytes, more than the {cap:,} a request of maxTokens "
+        f"{settings.max_tokens:,} allows; refused (not a report): check --endpoint-url, "
+        "the endpoint does not answer like Bedrock"
+    )
+
+
+def _starts(body: bytes) -> str:
+    text = body[:60].decode("utf-8", "replace")
+    return repr(text + ("…" if len(body) > 60 else ""))
+
+
+def check_converse_body(settings: BackendSettings) -> Callable[..., None]:
+    """A handler for botocore's ``before-parse`` event of Converse (CONVERSE_EVENT): the body,
+    read but not yet parsed, is refused when it is too large (OversizeResponseError), shorter
+    than its Content-Length (cut short), not JSON, or JSON that ends before it is complete
+    (MalformedResponseError, each with its own message)."""
+    cap = answer_cap_bytes(settings.max_tokens)
+
+    def check(response_dict: Mapping[str, Any], **_: Any) -> None:
+        body = response_dict.get("body")
+        if response_dict.get("status_code") != 200 or not isinstance(body, bytes | bytearray):
+            return
+        headers = {str(k).lower(): str(v) for k, v in (response_dict.get("headers") or {}).items()}
+        announced = headers.get("content-length", "")
+        length = int(announced) if announced.isdigit() else None
+        if max(len(body), length or 0) > cap:
+            raise oversize_error(max(len(body), length or 0), settings)
+        encoded = headers.get("content-encoding", "identity") not in ("", "identity")
+        if length is not None and len(body) < length and not encoded:
+            raise MalformedResponseError(
+                f"the answer was cut short: {len(body):,} of the {length:,} bytes its "
+                "Content-Length announced arrived before the connection closed"
+            )
+        try:
+            json.loads(body)
+        except ValueError:
+            kind = headers.get("content-type", "no Content-Type")
+            if bytes(body).lstrip()[:1] in (b"{", b"["):
+                raise MalformedResponseError(
+                    f"the answer's JSON ends before it is complete ({len(body):,} bytes, "
+                    f"{kind}): cut short by the endpoint"
+                ) from None
+            raise MalformedResponseError(
+                f"the endpoint answered HTTP 200 with a body that is not JSON ({kind}, "
+                f"{len(body):,} bytes, starts {_starts(bytes(body))}): check --endpoint-url"
+            ) from None
+
+    return check
+
+
+def check_stream_type(response: Mapping[str, Any]) -> None:
+    """A ConverseStream answer that is not an event stream (an HTML page, say) is named so,
+    before its bytes are read as frames."""
+    headers = (response.get("ResponseMetadata") or {}).get("HTTPHeaders") or {}
+    kind = str({str(k).lower(): v for k, v in headers.items()}.get("content-type", ""))
+    if kind and not kind.startswith(EVENTSTREAM_TYPE):
+        raise MalformedResponseError(
+            f"the endpoint answered ConverseStream with {kind}, not an event stream: "
+            "check --endpoint-url"
+        )
 
 
 def client_config_kwargs(settings: BackendSettings, max_concurrency: int = 10) -> dict[str, Any]:
@@ -126,8 +211,12 @@ def _latency_ms(metrics: object) -> float | None:
 class StreamCollector:
     """Folds ConverseStream events into a CallOutcome; shared by the sync and async clients."""
 
-    def __init__(self, on_text: TextCallback | None, started: float | None = None) -> None:
+    def __init__(self, on_text: TextCallback | None, started: float | None = None,
+                 settings: BackendSettings | None = None) -> None:
         self.on_text = on_text
+        self.settings = settings  # its max_tokens caps the answer's size (answer_cap_bytes)
+        self.cap = None if settings is None else answer_cap_bytes(settings.max_tokens)
+        self.size = 0
         self.started = time.perf_counter() if started is None else started
         self.parts: list[str] = []
         self.ttft_s: float | None = None
@@ -140,6 +229,9 @@ class StreamCollector:
         if "contentBlockDelta" in event:
             delta = event["contentBlockDelta"].get("delta", {}).get("text")
             if delta:
+                self.size += len(delta.encode("utf-8"))
+                if self.cap is not None and self.settings is not None and self.size > self.cap:
+                    raise oversize_error(self.size, self.settings, "streamed answer")
                 if self.ttft_s is None:
                     self.ttft_s = time.perf_counter() - self.started
                 self.parts.append(delta)
@@ -156,8 +248,8 @@ class StreamCollector:
         """The whole answer; MalformedResponseError if the stream ended before messageStop."""
         if not self.stopped:
             raise MalformedResponseError(
-                f"the ConverseStream response ended after {len(self.parts)} text deltas "
-                "without a messageStop event"
+                f"the ConverseStream answer was cut short: it ended after {len(self.parts)} "
+                "text deltas without a messageStop event"
             )
         inp, out = _usage(self.usage)
         return CallOutcome(

@@ -8,12 +8,15 @@ validation, access and credential errors fail at once with AWS's message. Malfor
 truncated bodies (MalformedResponseError) are retried like a 5xx; a dropped connection is
 named ``ConnectionReset`` in the sync and async paths alike.
 
-Deadline: ``settings.deadline_s`` bounds a call's whole life, attempts and waits included. A
-backoff that would end past it is not waited; the call ends with DeadlineExceeded (a
-TimeoutError) carrying the attempts made and the last error. The async loop cancels the
-running attempt (its limiter wait included) at the deadline; a sync attempt ends at its read
-timeout at the latest, and its limiter wait is bounded by the time left (a longer one raises
-errors.WaitPastDeadline at once, which ends the call with the same DeadlineExceeded).
+Deadline: ``settings.deadline_s`` bounds a call's whole life, attempts and waits included. In a
+run, the clock starts with the run, not the call (``ReportJob.deadline_at``, stamped by the
+strategy): a report that waited in line behind a hung one has only what is left of the run's
+deadline (``call_deadline``). A backoff that would end past it is not waited; the call ends with
+DeadlineExceeded (a TimeoutError) carrying the attempts made and the last error. The async
+loop cancels the running attempt (its limiter wait included) at the deadline; a sync attempt
+ends at its read timeout at the latest (sync_client cuts it to the time left), and its limiter
+wait is bounded by the time left (a longer one raises errors.WaitPastDeadline at once, which
+ends the call with the same DeadlineExceeded).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import asyncio
 import errno
 import logging
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -121,6 +125,20 @@ def _causes(exc: BaseException) -> list[BaseException]:
     return seen
 
 
+def _cut_short(exc: BaseException) -> str | None:
+    """What aiohttp or urllib3 said when a body ended before its Content-Length (or its last
+    chunk) arrived: the answer was cut short, not reset; None for anything else."""
+    for cause in _causes(exc):
+        name, text = type(cause).__name__, str(cause)
+        if name in ("ContentLengthError", "IncompleteRead", "TransferEncodingError") or (
+            name == "ClientPayloadError" and "not completed" in text
+        ):
+            return text.split(". ")[0] if text else name
+        if name == "ProtocolError" and "IncompleteRead" in text:
+            return text
+    return None
+
+
 def _is_reset(exc: BaseException) -> bool:
     """The peer dropped an open connection (RST, or closed it before the whole answer)."""
     for cause in _causes(exc):
@@ -151,6 +169,13 @@ def classify(exc: BaseException) -> Classified:
         return Classified("ConnectTimeout", True, str(exc))
     if isinstance(exc, ReadTimeoutError | TimeoutError):  # asyncio.TimeoutError is TimeoutError
         return Classified("ReadTimeout", True, str(exc) or "the read timed out")
+    cut = _cut_short(exc)
+    if cut is not None:
+        counts = re.search(r"received (\d+) of (\d+) bytes", cut)
+        what = (f"{int(counts[1]):,} of the {int(counts[2]):,} bytes its Content-Length "
+                "announced arrived" if counts else "the body ended")
+        return Classified("MalformedResponse", True,
+                          f"the answer was cut short: {what} before the connection closed")
     if _is_reset(exc):
         kwargs = getattr(exc, "kwargs", None)
         url = kwargs.get("endpoint_url") if isinstance(kwargs, dict) else None
@@ -188,11 +213,9 @@ def _plural(n: int) -> str:
 def final_error(info: Classified, attempts: int, model_id: str) -> BackendError:
     """The error raised when a call fails for good, with the AWS code and the attempt count."""
     where = f"model {model_id}, after {_plural(attempts)}"
-    if info.error_type == "MalformedResponse":
+    if info.error_type == "MalformedResponse":  # the message says what was wrong with it
         return MalformedResponseError(
-            f"{info.message} ({where}); the endpoint or a proxy cut the answer short: "
-            "retry later or raise max_attempts",
-            attempts=attempts,
+            f"{info.message} ({where}); retry later or raise max_attempts", attempts=attempts
         )
     if info.error_type in THROTTLING_CODES:
         return ThrottledError(
@@ -216,6 +239,18 @@ def final_error(info: Classified, attempts: int, model_id: str) -> BackendError:
     )
 
 
+def call_deadline(
+    settings: BackendSettings,
+    deadline_at: float | None,
+    clock: Callable[[], float] = time.monotonic,
+) -> float | None:
+    """The call's deadline on ``clock``: the run's (``deadline_at``, a ``time.time()`` value) when
+    the job carries one, else ``settings.deadline_s`` from now; None without a deadline."""
+    if deadline_at is not None:
+        return clock() + (deadline_at - time.time())
+    return None if settings.deadline_s is None else clock() + settings.deadline_s
+
+
 class RetryState:
     """The retry decisions of one call, shared by the sync and the async loop (no I/O here).
 
@@ -233,6 +268,7 @@ class RetryState:
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
         outstanding: Outstanding = OUTSTANDING,
+        deadline_at: float | None = None,
     ) -> None:
         self.settings = settings
         self.label = label
@@ -241,7 +277,10 @@ class RetryState:
         self.attempt = 0
         self.last: Classified | None = None
         self.started = clock()
-        self.deadline = None if settings.deadline_s is None else self.started + settings.deadline_s
+        # ``deadline_at`` (a time.time() value): the run's, shared by its calls; else the
+        # call's own deadline_s from now
+        self.from_run = deadline_at is not None
+        self.deadline = call_deadline(settings, deadline_at, clock)
         self.outstanding = outstanding
         self.ident = outstanding.add(
             CallState(label, 0, settings.max_attempts, self.started, phase_since=self.started,
@@ -289,8 +328,10 @@ class RetryState:
 
     def expired(self) -> DeadlineExceeded:
         last = f"; last error {self.last.error_type}: {self.last.message}" if self.last else ""
+        since = " of the run (counted from its start, waiting in line included)"
         error = DeadlineExceeded(
-            f"{self.label}: no answer within the {self.settings.deadline_s:g} s deadline "
+            f"{self.label}: no answer within the {self.settings.deadline_s:g} s deadline"
+            f"{since if self.from_run else ''} "
             f"(model {self.settings.model_id}, {_plural(self.attempt)}{last}); raise "
             "--deadline / deadline_s, or check that the endpoint answers",
             error_type="DeadlineExceeded",
@@ -311,13 +352,15 @@ def call_with_retries(
     sleep: Callable[[float], None] = time.sleep,
     rng: random.Random | None = None,
     clock: Callable[[], float] = time.monotonic,
+    deadline_at: float | None = None,
 ) -> T:
     """Run ``attempt_fn(attempt_number)`` until it succeeds, the budget or the deadline is spent.
 
+    ``deadline_at`` (the run's, ``ReportJob.deadline_at``) replaces the call's own deadline.
     A sync attempt cannot be interrupted: it ends at the latest one read timeout (which never
     exceeds the deadline) after its last byte; the deadline is checked between attempts.
     """
-    state = RetryState(settings, label, rng=rng, clock=clock)
+    state = RetryState(settings, label, rng=rng, clock=clock, deadline_at=deadline_at)
     try:
         while True:
             state.begin()
@@ -336,9 +379,10 @@ async def acall_with_retries(
     *,
     label: str = "call",
     rng: random.Random | None = None,
+    deadline_at: float | None = None,
 ) -> T:
     """Async twin of call_with_retries; an attempt is cancelled when the deadline comes."""
-    state = RetryState(settings, label, rng=rng)
+    state = RetryState(settings, label, rng=rng, deadline_at=deadline_at)
     try:
         while True:
             scope = asyncio.timeout(state.begin())

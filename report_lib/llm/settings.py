@@ -27,13 +27,14 @@ class BackendSettings:
     system: str | None = None  # overrides the job's system prompt when set
     stream: bool = False
     cache_dir: str | None = None
-    # retries / timeouts. A hung endpoint ends a report after at most deadline_s (async) or
-    # deadline_s + read_timeout (sync: an attempt cannot be interrupted): 240 + 60 s = 5 min.
+    # retries / timeouts. A hung endpoint ends a run at deadline_s: an async attempt is
+    # cancelled then, a sync attempt's read timeout is cut to the time left.
     retry_mode: str = "standard"  # legacy | standard | adaptive
     max_attempts: int = 8
     connect_timeout: float = 10.0  # per attempt: seconds to open the connection
     read_timeout: float = 60.0  # per attempt: seconds without a byte from the endpoint
-    deadline_s: float | None = 240.0  # per report: all attempts and waits; None = unbounded
+    deadline_s: float | None = 240.0  # per run, from its start: every report's attempts and
+    # waits, waiting in line included (a lone call: from the call's start); None = unbounded
     backoff_base_s: float = 0.25  # our own jittered exponential backoff base
     backoff_max_s: float = 20.0
     # client-side limiter (None = off)

@@ -9,6 +9,7 @@ report_lib.llm.credentials, shared with the async client.
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -17,16 +18,19 @@ from botocore.config import Config
 
 from report_lib.jobs import CallOutcome, ReportJob
 from report_lib.llm.converse import (
+    CONVERSE_EVENT,
     SERVICE,
     CallPlan,
     StreamCollector,
     TextCallback,
+    check_converse_body,
+    check_stream_type,
     client_config_kwargs,
     parse_converse_response,
     require_text,
 )
 from report_lib.llm.credentials import credential_errors, fixed_keys, require_credentials
-from report_lib.llm.retry import THROTTLING_CODES, call_with_retries, classify
+from report_lib.llm.retry import THROTTLING_CODES, call_deadline, call_with_retries, classify
 
 if TYPE_CHECKING:
     from report_lib.llm.limiter import RateLimiter
@@ -48,18 +52,45 @@ def make_client(settings: BackendSettings, max_concurrency: int = 10,
                 session: boto3.Session | None = None) -> Any:
     """A ``bedrock-runtime`` client with the pool sized to ``max_concurrency`` (at least 10),
     from ``session`` (one made by make_session) or a new session."""
-    return (session or make_session(settings)).client(
+    client = (session or make_session(settings)).client(
         SERVICE,
         endpoint_url=settings.endpoint_url or None,
         config=Config(**client_config_kwargs(settings, max_concurrency)),
     )
+    client.meta.events.register(CONVERSE_EVENT, check_converse_body(settings))
+    client.meta.events.register(f"before-call.{SERVICE}", _reads_within_deadline(settings))
+    return client
+
+
+_CALL = threading.local()  # ``left``: the seconds this thread's call has before its deadline
+
+
+def _reads_within_deadline(settings: BackendSettings) -> Any:
+    """A ``before-call`` handler: the attempt's read timeout cut to what is left of its call's
+    deadline (botocore's per-request ``read_timeout``), so an attempt started late in a run
+    cannot outlive the run's deadline by a whole read timeout."""
+    read_timeout = client_config_kwargs(settings)["read_timeout"]
+
+    def handler(context: dict[str, Any], **_: Any) -> None:
+        left = getattr(_CALL, "left", None)
+        if left is not None:
+            context["read_timeout"] = max(0.05, min(read_timeout, left))
+
+    return handler
 
 
 def _stream_once(
-    client: Any, request: dict[str, Any], on_text: TextCallback | None, deadline: float | None
+    client: Any, request: dict[str, Any], on_text: TextCallback | None, deadline: float | None,
+    settings: BackendSettings | None = None,
 ) -> CallOutcome:
-    collector = StreamCollector(on_text)
-    stream = client.converse_stream(**request)["stream"]
+    collector = StreamCollector(on_text, settings=settings)
+    response = client.converse_stream(**request)
+    stream = response["stream"]
+    try:
+        check_stream_type(response)
+    except Exception:
+        stream.close()
+        raise
     try:
         for event in stream:
             collector.feed(event)
@@ -88,16 +119,17 @@ def converse(
     beginning of the text again; the returned text is always one whole answer.
     """
     plan = CallPlan(job, settings, limiter is not None)
-    deadline = None if settings.deadline_s is None else time.monotonic() + settings.deadline_s
+    deadline = call_deadline(settings, job.deadline_at)  # the run's, when the job carries it
 
     def attempt(number: int) -> CallOutcome:
         reservation = None
         if limiter is not None:  # a wait past the deadline ends the call as DeadlineExceeded
             left = None if deadline is None else deadline - time.monotonic()
             reservation = limiter.acquire(plan.estimate, left, plan.input_estimate)
+        _CALL.left = None if deadline is None else deadline - time.monotonic()
         try:
             if settings.stream:
-                outcome = _stream_once(client, plan.request, on_text, deadline)
+                outcome = _stream_once(client, plan.request, on_text, deadline, settings)
             else:
                 outcome = parse_converse_response(client.converse(**plan.request))
         except Exception as exc:
@@ -105,6 +137,9 @@ def converse(
                 info = classify(exc)
                 reservation.fail(info.error_type in THROTTLING_CODES, info.message)
             raise
+        finally:
+            _CALL.left = None
         return plan.settle(outcome, number, reservation)
 
-    return require_text(call_with_retries(attempt, settings, label=job.key), settings)
+    outcome = call_with_retries(attempt, settings, label=job.key, deadline_at=job.deadline_at)
+    return require_text(outcome, settings)

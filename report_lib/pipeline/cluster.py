@@ -7,6 +7,11 @@ nbconvert, this package's task module: about a second of imports per process). P
 (reading the notebooks' parameters, loading the data) takes about as long in the client, so the
 two overlap instead of adding up. No run is submitted before the plan is complete and checked;
 a plan that fails closes the cluster again.
+
+On Ctrl-C (``abort``) the cluster's processes are killed at once (the local workers ignore
+Ctrl-C themselves: execution.dask_worker_signals) and the client and cluster are closed without
+waiting; with ``--scheduler`` the client's tasks are released, so what has not started never
+starts.
 """
 
 from __future__ import annotations
@@ -19,6 +24,13 @@ from types import TracebackType
 from typing import Any
 
 from report_lib.errors import ConfigError
+from report_lib.execution.base import interrupts_held
+from report_lib.execution.dask import (
+    WORKER_PRELOAD,
+    close_quickly,
+    own_processes,
+    stop_own_processes,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +55,7 @@ def connect(scheduler: str | None, workers: int | None, runs_per_worker: int,
         return client
     cluster = LocalCluster(
         n_workers=workers or os.cpu_count() or 1, threads_per_worker=runs_per_worker,
-        processes=True, dashboard_address=None,
+        processes=True, dashboard_address=None, preload=[WORKER_PRELOAD],
     )
     stack.callback(cluster.close)
     client = Client(cluster)
@@ -65,6 +77,7 @@ class ClusterAhead:
     """``with ClusterAhead(...) as ahead: plan(); client = ahead.client()``."""
 
     def __init__(self, scheduler: str | None, workers: int | None, runs_per_worker: int) -> None:
+        self._before = own_processes()
         self._stack = ExitStack()
         self._helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cluster-ahead")
         self._started = self._helper.submit(self._start, scheduler, workers, runs_per_worker)
@@ -87,5 +100,21 @@ class ClusterAhead:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
+        if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
+            self.abort()
+            return
         self._helper.shutdown(wait=True)  # a start still under way ends, then closes
         self._stack.close()
+
+    def abort(self) -> None:
+        """After Ctrl-C: kill the cluster's processes (even while it starts), close the client
+        and the cluster without waiting for them. A second Ctrl-C meanwhile is ignored."""
+        with interrupts_held():
+            started = self._started
+            client = started.result() if started.done() and not started.exception() else None
+            stop_own_processes(self._before, getattr(client, "cluster", None))
+            self._helper.shutdown(wait=False, cancel_futures=True)
+            self._stack.pop_all()  # closed here, quickly, instead
+            if client is not None:  # its tasks released: what has not started never starts
+                close_quickly(client, getattr(client, "cluster", None))
+            stop_own_processes(self._before)  # a worker a nanny started meanwhile

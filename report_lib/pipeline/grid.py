@@ -10,12 +10,20 @@ their notebook, page and saved files as bytes; this process writes::
     out_dir/runs.json                                                the manifest
     out_dir/index.html                                               runs table, pages, versions
 
-A failed run keeps its partial notebook and page; the others go on.
+A failed run keeps its partial notebook and page; the others go on. A grid has at most
+``max_runs`` runs (``--max-runs``, default gridspec.MAX_GRID_RUNS), refused before anything starts.
+
+Ctrl-C (or SIGTERM) stops the grid cleanly: the runs not finished are cancelled (their tasks
+released, the local cluster's processes killed), ``runs.json`` and the index are written with
+each run ``ok``, ``failed`` (with its error) or ``cancelled``, and ``run_grid`` raises
+errors.RunInterrupted saying how many runs had finished (the CLI prints that line, exit 130).
 """
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -29,12 +37,21 @@ from report_lib.app.outputs import check_output_dir
 from report_lib.data.loader import load_data
 from report_lib.data.sample import ensure_sample_data
 from report_lib.data.snapshot import fingerprint, snapshot_bytes
-from report_lib.errors import ConfigError
-from report_lib.execution.base import share_limits
+from report_lib.errors import ConfigError, RunInterrupted
+from report_lib.execution.base import check_scheduler_address, interrupts_held, share_limits
 from report_lib.llm.settings import BackendSettings
 from report_lib.pipeline.cluster import ClusterAhead
 from report_lib.pipeline.execute import NotebookRun, PipelineResult
-from report_lib.pipeline.gridspec import Grid, check_types, expand, needs_data, slug
+from report_lib.pipeline.gridspec import (
+    MAX_GRID_RUNS,
+    Grid,
+    check_names,
+    check_run_count,
+    check_types,
+    expand,
+    needs_data,
+    slug,
+)
 from report_lib.pipeline.index import index_sections, outcome_section, render_page
 from report_lib.pipeline.manifest import (
     RunEntry,
@@ -82,6 +99,7 @@ class GridOptions:
     tpm_limit: int | None = None
     rpm_limit: int | None = None
     progress: bool = True
+    max_runs: int = MAX_GRID_RUNS  # runs of the grid at most (--max-runs)
 
 
 @dataclass
@@ -127,6 +145,7 @@ def plan_grid(options: GridOptions) -> GridPlan:
     routed = route_parameters(base, declared, out_dir)
     for names in declared.values():  # each notebook checks what it will receive
         validate_parameters({k: v for k, v in base.items() if k in names}, names)
+    check_names(options.grid, declared)  # an unknown name, against every selected notebook
     gridded = [n for n, _ in selected if any(p in declared[n] for p in options.grid.names)]
     grid = check_types(options.grid, {n: declared[n] for n in gridded})
     _check_limits(options, declared)
@@ -140,6 +159,7 @@ def plan_grid(options: GridOptions) -> GridPlan:
     elif needs_data(grid):
         raise ConfigError("top:N / last:N need data, but no selected notebook reads data_path")
     points = expand(grid, frame, base) if gridded else []
+    check_run_count(len(points) * len(gridded), options.max_runs, "the grid, expanded,")
     for point in points:  # the values' choices and ranges, after last:N / top:N
         for name in gridded:
             names = declared[name]
@@ -229,20 +249,54 @@ def run_grid(options: GridOptions) -> GridResult:
     names = [name for name, _ in resolve_notebooks(options.notebooks)]
     check_site(site, owned_paths(site, names, [OUTPUT_SUBDIRS.get(n, n) for n in names],
                                  grid=True))  # a link where we write: refused, nothing started
+    check_scheduler_address(options.scheduler)  # before a connection is tried
+    stop: KeyboardInterrupt | None = None
     with ClusterAhead(options.scheduler, options.workers, options.runs_per_worker) as ahead:
         plan = plan_grid(options)  # the cluster starts meanwhile; nothing runs before the plan
         planned = plan.runs
         out_dir = Path(options.out_dir).resolve()
         out_dir.mkdir(parents=True, exist_ok=True)
-        client = ahead.client()
-        todo = [p for p in planned if p.reuse is None]
-        _share_limits(todo, sum(client.nthreads().values()), options)
-        _run_all(client, planned, todo, plan.snapshot, out_dir, options.progress)
-    entries = [p.entry for p in planned]
-    manifest = write_manifest(out_dir, entries)
-    seconds = time.perf_counter() - clock
-    index = _write_index(out_dir, planned, started_at, seconds, options.kernel_name)
+        try:
+            client = ahead.client()
+            todo = [p for p in planned if p.reuse is None]
+            _share_limits(todo, sum(client.nthreads().values()), options)
+            _run_all(client, planned, todo, plan.snapshot, out_dir, options.progress)
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM raised as RunInterrupted
+            stop = exc
+            ahead.abort()
+    with interrupts_held():  # a second Ctrl-C does not cut the writing short
+        if stop is not None:
+            _cancel_unfinished(planned, stop)
+        entries = [p.entry for p in planned]
+        manifest = write_manifest(out_dir, entries)
+        seconds = time.perf_counter() - clock
+        index = _write_index(out_dir, planned, started_at, seconds, options.kernel_name)
+    if stop is not None:
+        raise _grid_interrupted(entries, stop, index)
     return GridResult(out_dir, index, manifest, entries, seconds)
+
+
+def _signal_name(exc: KeyboardInterrupt) -> str:
+    return signal.Signals(int(getattr(exc, "signum", signal.SIGINT))).name
+
+
+def _cancel_unfinished(planned: Sequence[Planned], exc: KeyboardInterrupt) -> None:
+    """Every run without a result is ``cancelled`` (its error says by what)."""
+    for item in planned:
+        if item.entry.status == "pending":
+            item.entry.status = "cancelled"
+            item.entry.error = f"cancelled by {_signal_name(exc)} before it finished"
+
+
+def _grid_interrupted(entries: Sequence[RunEntry], exc: KeyboardInterrupt,
+                      index: Path) -> RunInterrupted:
+    done = sum(e.status in ("ok", "failed", "skipped") for e in entries)
+    cancelled = sum(e.status == "cancelled" for e in entries)
+    return RunInterrupted(
+        f"stopped by {_signal_name(exc)}: {done} of {len(entries)} grid runs had finished, "
+        f"{cancelled} cancelled; open {index}",
+        signum=int(getattr(exc, "signum", signal.SIGINT)),
+    )
 
 
 def _share_limits(todo: Sequence[Planned], threads: int, options: GridOptions) -> None:
@@ -295,16 +349,22 @@ def _run_all(
         )
         futures[item.entry.notebook if not item.entry.slug else item.entry.slug] = future
         owners[future] = item
-    for future in as_completed(list(owners)):
-        item = owners[future]
-        try:
-            result = future.result()
-        except Exception as exc:  # the task could not run at all (worker lacks the package...)
-            result = TaskResult("failed", 0.0, "—", error=_task_error(exc))
-        _record(item, result, out_dir)
-        write_manifest(out_dir, [p.entry for p in planned])
-        bar.update(1)
-    bar.close()
+    try:
+        for future in as_completed(list(owners)):
+            item = owners[future]
+            try:
+                result = future.result()
+            except Exception as exc:  # the task could not run (worker lacks the package...)
+                result = TaskResult("failed", 0.0, "—", error=_task_error(exc))
+            _record(item, result, out_dir)
+            write_manifest(out_dir, [p.entry for p in planned])
+            bar.update(1)
+    except KeyboardInterrupt:  # what has not finished is cancelled; nothing more is recorded
+        with contextlib.suppress(Exception):
+            client.cancel([f for f in owners if not f.done()], force=True)
+        raise
+    finally:
+        bar.close()
 
 
 def _task_error(exc: BaseException) -> str:

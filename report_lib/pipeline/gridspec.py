@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +32,18 @@ CONVENIENCE: dict[str, tuple[str, str]] = {
     "focus_cpo": ("top", "the N largest operators of the target month"),
 }
 _TRUE, _FALSE = ("True", "true"), ("False", "false")
+# Runs in one grid unless --max-runs says otherwise: each run is a notebook execution (seconds
+# to minutes); 200 of them keep a 2-CPU machine busy for about half an hour.
+MAX_GRID_RUNS = 200
+
+
+def check_run_count(count: int, max_runs: int, what: str = "the grid") -> None:
+    """A ConfigError when ``count`` runs exceed ``max_runs`` (before any of them is built)."""
+    if count > max_runs:
+        raise ConfigError(
+            f"{what} makes {count:,} runs, more than --max-runs {max_runs:,} allows "
+            f"(default {MAX_GRID_RUNS}); use fewer values or raise --max-runs"
+        )
 
 
 @dataclass
@@ -44,8 +57,11 @@ class Grid:
         return bool(self.names)
 
 
-def parse_grid(options: Sequence[str], grid_file: Path | None = None) -> Grid:
-    """``NAME=V1,V2`` options (cartesian product) crossed with a YAML list of mappings."""
+def parse_grid(
+    options: Sequence[str], grid_file: Path | None = None, max_runs: int = MAX_GRID_RUNS
+) -> Grid:
+    """``NAME=V1,V2`` options (cartesian product) crossed with a YAML list of mappings; more
+    than ``max_runs`` combinations are refused before the product is built."""
     axes: dict[str, list[str]] = {}
     for text in options:
         name, sep, values = text.partition("=")
@@ -63,6 +79,7 @@ def parse_grid(options: Sequence[str], grid_file: Path | None = None) -> Grid:
     overlap = sorted({k for e in entries for k in e} & set(axes))
     if overlap:
         raise ConfigError(f"{', '.join(overlap)} is varied by both --grid and --grid-file")
+    check_run_count(math.prod(len(v) for v in axes.values()) * len(entries), max_runs)
     product = [dict(zip(axes, values, strict=True)) for values in itertools.product(*axes.values())]
     combos = [{**entry, **point} for entry in entries for point in product]
     names = list(dict.fromkeys([*(k for e in entries for k in e), *axes]))
@@ -87,17 +104,25 @@ def _grid_file(path: Path) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------- types
 
 
+def check_names(grid: Grid, declared: Mapping[str, Mapping[str, Any]]) -> None:
+    """Every varied parameter declared by one of the selected notebooks (``declared``: all of
+    them), else a ConfigError naming the notebooks and their parameters."""
+    known = sorted({p for info in declared.values() for p in info})
+    for name in grid.names:
+        if name not in known:
+            raise ConfigError(
+                f"--grid {name}: no selected notebook declares it "
+                f"({', '.join(declared) or 'none selected'}); known parameters: "
+                f"{', '.join(known) or 'none'}"
+            )
+
+
 def check_types(grid: Grid, declared: Mapping[str, Mapping[str, Any]]) -> Grid:
     """Each value converted to the type its notebook declares; ``ConfigError`` on a mismatch."""
+    check_names(grid, declared)
     types = {}
     for name in grid.names:
         owners = [info[name] for info in declared.values() if name in info]
-        if not owners:
-            known = sorted({p for info in declared.values() for p in info})
-            raise ConfigError(
-                f"--grid {name}: no selected notebook declares it ({', '.join(declared)}); "
-                f"known parameters: {', '.join(known)}"
-            )
         types[name] = str(owners[0].get("inferred_type_name") or "None")
     combos = [
         {name: _typed(name, value, types[name]) for name, value in combo.items()}

@@ -1,10 +1,10 @@
 """``runs.json``: one entry per notebook run of a grid, and the runs table of the index page.
 
 An entry: ``notebook``, ``slug``, ``parameters`` (as given, convenience values resolved),
-``status`` (ok | failed | skipped), ``seconds``, ``worker`` (the Dask worker address),
-``page`` (relative path of its HTML), ``executed_notebook``, ``files``, ``error`` (message or
-null), and the fingerprints ``--skip-unchanged`` compares: ``data_fingerprint`` and
-``notebook_fingerprint``.
+``status`` (ok | failed | cancelled | skipped; pending while the grid runs), ``seconds``,
+``worker`` (the Dask worker address), ``page`` (relative path of its HTML),
+``executed_notebook``, ``files``, ``error`` (message or null), and the fingerprints
+``--skip-unchanged`` compares: ``data_fingerprint`` and ``notebook_fingerprint``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from report_lib.app.outputs import write_text_atomic
 from report_lib.pipeline.index import esc, html_table
 
 MANIFEST = "runs.json"
-STATUSES = ("ok", "failed", "skipped")
+STATUSES = ("ok", "failed", "cancelled", "skipped", "pending")
 
 
 @dataclass
@@ -31,7 +31,7 @@ class RunEntry:
     slug: str
     parameters: dict[str, Any]
     grid: dict[str, Any]  # the values that vary between runs (shown in the runs table)
-    status: str = "failed"
+    status: str = "pending"  # until its task returns; "cancelled" when Ctrl-C came first
     seconds: float = 0.0
     worker: str | None = None
     page: str | None = None
