@@ -3,7 +3,34 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+ASSISTANT, USER = "assistant", "user"
+
+
+class Reviewer(Protocol):
+    """Reads an answer and asks for a better one: what a repair turn needs (execution.repair).
+
+    Implemented above this layer (reports.factcheck.repair.FactReviewer checks figures against
+    the facts in the prompt); the instance travels with the job, so it must pickle (a plain
+    object of an importable class): process and dask workers repair too.
+    """
+
+    def review(self, job: ReportJob, text: str) -> dict[str, Any] | None:
+        """The answer's check (the result contract's ``fact_check`` entry), None: no review."""
+        ...
+
+    def follow_up(self, job: ReportJob, text: str, check: dict[str, Any]) -> str:
+        """The user message that asks for ``text`` again with the flagged figures corrected."""
+        ...
+
+
+@dataclass(frozen=True)
+class RepairPolicy:
+    """Up to ``rounds`` repair turns for an answer ``reviewer`` finds fault with (0: check only)."""
+
+    rounds: int
+    reviewer: Reviewer
 
 
 @dataclass(frozen=True)
@@ -12,7 +39,11 @@ class ReportJob:
 
     ``key`` is unique within a run ("kpi", or "cpo@GS차지비@2025-11" for many-job runs);
     ``kind`` is one of config.REPORT_KINDS. ``system`` and ``prompt`` are what the model
-    sees (built by prompts.build_prompt from the facts only).
+    sees (built by prompts.build_prompt from the facts only). ``turns`` continue the
+    conversation after ``prompt`` as (role, text) pairs, ``("assistant", answer)`` then
+    ``("user", follow-up)``: a repair request (execution.repair). ``repair``: the run's repair
+    policy (None: the answer is delivered as it comes). ``deadline_s`` overrides the settings'
+    deadline for this call (a repair gets what is left of its report's deadline).
     """
 
     key: str
@@ -22,6 +53,15 @@ class ReportJob:
     language: str = "ko"
     target_month: str | None = None
     focus_cpo: str | None = None
+    turns: tuple[tuple[str, str], ...] = ()
+    repair: RepairPolicy | None = None
+    deadline_s: float | None = None
+
+    @property
+    def label(self) -> str:
+        """The job's name in progress lines and errors: its key, and the repair round."""
+        follow_ups = sum(1 for role, _ in self.turns if role == USER)
+        return f"{self.key} (repair {follow_ups})" if follow_ups else self.key
 
 
 @dataclass
@@ -57,6 +97,8 @@ class ReportResult:
     error_message: str | None = None
     worker: str | None = None  # thread/process/task that ran it
     fact_check: dict[str, Any] | None = None  # reports.factcheck: FactCheck.to_dict()
+    # the answers before the delivered one when a repair turn was taken (execution.repair)
+    versions: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -109,7 +151,11 @@ class RunResult:
         }
         return {
             "success": self.success,
-            "reports": {r.key: {"type": r.kind, "content": r.content} for r in ok},
+            "reports": {
+                r.key: {"type": r.kind, "content": r.content,
+                        **({"versions": r.versions} if r.versions else {})}
+                for r in ok
+            },
             "report_times": {r.key: round(r.seconds, 3) for r in self.results},
             "total_time": round(self.total_time, 3),
             "errors": {

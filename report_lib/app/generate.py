@@ -24,7 +24,7 @@ from report_lib.jobs import ReportResult, RunResult
 from report_lib.llm.async_client import load_aiobotocore
 from report_lib.llm.backends import BACKENDS, Backend, check_settings, open_sync_client
 from report_lib.llm.settings import BackendSettings
-from report_lib.reports.factcheck import ResultChecker
+from report_lib.reports.factcheck import ResultChecker, parse_repair, repair_policy
 from report_lib.reports.jobs import build_jobs
 
 __all__ = ["backend_endpoint", "generate_reports", "write_outputs"]  # write_outputs: app.outputs
@@ -113,6 +113,7 @@ def generate_reports(
     on_result: Callable[[ReportResult], None] | None = None,
     on_text: Callable[[str, str], None] | None = None,
     progress: bool = False,
+    repair: int | str | None = None,
 ) -> RunResult:
     """Compute the facts, ask the backend for every report in parallel, return the run.
 
@@ -120,8 +121,16 @@ def generate_reports(
     under ``errors`` of ``RunResult.to_dict()``; the others are kept. On Ctrl-C (or SIGTERM
     raised as one) errors.RunInterrupted is raised with ``.run``: the RunResult of the reports
     that had finished, the others listed as ``Interrupted``.
+
+    ``repair`` (``"off"``, ``"once"``, or a number of rounds; default once, off for the offline
+    writer): a report whose fact check flags figures is asked for again in the same conversation
+    with those figures listed, inside the run (execution.repair); the version with fewer
+    unsupported figures is delivered, ``fact_check[key]["repair"]`` tells what it took.
     """
     STRATEGIES.validate(strategy)
+    rounds = (0 if backend == "offline" else 1) if repair is None else parse_repair(repair,
+                                                                                      "repair")
+    policy = repair_policy(rounds)
     base = replace(settings or BackendSettings(), backend=backend)
     extra: dict[str, Any] = {"window_months": window}
     with (
@@ -136,6 +145,8 @@ def generate_reports(
         jobs = build_jobs(
             df, month=month, focus_cpo=focus_cpo, window=window, language=language, kinds=kinds
         )
+        if policy is not None:  # reviewed (and repaired) where each report is answered
+            jobs = [replace(job, repair=policy) for job in jobs]
         # the clock starts where the facts end, as it always has: a client still being built
         # is waited for inside the timed run
         started = time.perf_counter()

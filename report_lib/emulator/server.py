@@ -35,7 +35,13 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from report_lib.emulator import faults
-from report_lib.emulator.answers import Answer, answer_for, limit_answer, split_chunks
+from report_lib.emulator.answers import (
+    Answer,
+    answer_conversation,
+    answer_for,
+    limit_answer,
+    split_chunks,
+)
 from report_lib.emulator.eventstream import CONTENT_TYPE as EVENTSTREAM_TYPE
 from report_lib.emulator.eventstream import encode_event
 from report_lib.emulator.options import (
@@ -109,8 +115,11 @@ def _texts(blocks: Any, where: str) -> list[str]:
     return out
 
 
-def _parse_body(raw: bytes) -> tuple[str, str, str, int | None, tuple[str, ...]]:
-    """(system text, user text, all text, maxTokens, stopSequences) of a Converse body."""
+def _parse_body(
+    raw: bytes,
+) -> tuple[str, str, str, int | None, tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """(system text, user text, all text, maxTokens, stopSequences, (role, text) of each
+    message) of a Converse body."""
     try:
         body = json.loads(raw or b"{}")
     except ValueError as exc:
@@ -122,6 +131,7 @@ def _parse_body(raw: bytes) -> tuple[str, str, str, int | None, tuple[str, ...]]
         raise ApiError(400, "ValidationException", "messages must be a non-empty list")
     system = "\n".join(_texts(body.get("system", []), "system"))
     user_parts: list[str] = []
+    turns: list[tuple[str, str]] = []
     all_parts = [system] if system else []
     for i, message in enumerate(messages):
         if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
@@ -129,6 +139,7 @@ def _parse_body(raw: bytes) -> tuple[str, str, str, int | None, tuple[str, ...]]
                 400, "ValidationException", f"messages[{i}].role must be 'user' or 'assistant'"
             )
         parts = _texts(message.get("content"), f"messages[{i}].content")
+        turns.append((message["role"], "\n".join(parts)))
         all_parts += parts
         if message["role"] == "user":
             user_parts += parts
@@ -144,7 +155,8 @@ def _parse_body(raw: bytes) -> tuple[str, str, str, int | None, tuple[str, ...]]
         )
     stops = config.get("stopSequences") or []
     stop_sequences = tuple(s for s in stops if isinstance(s, str))
-    return system, "\n".join(user_parts), "\n".join(all_parts), max_tokens, stop_sequences
+    return (system, "\n".join(user_parts), "\n".join(all_parts), max_tokens, stop_sequences,
+            tuple(turns))
 
 
 @lru_cache(maxsize=1024)
@@ -170,12 +182,13 @@ async def _admit(request: web.Request, state: EmulatorState) -> Call:
     model_id = _model_id(request)
     if not model_id:
         raise ApiError(400, "ValidationException", "the model id in the URL is empty")
-    system, user, everything, max_tokens, stops = _parse_body(await request.read())
+    system, user, everything, max_tokens, stops, turns = _parse_body(await request.read())
     state.stats.models[model_id] += 1
     config = state.config
-    mistakes = (config.hallucinate, config.paraphrase, config.seed)
+    mistakes = (config.hallucinate, config.paraphrase, config.seed, config.repair_quality,
+                config.hallucinate_repeat)
     if "<facts" in user:  # pandas work: keep the event loop answering other requests
-        answer: Answer = await asyncio.to_thread(answer_for, system, user, *mistakes)
+        answer: Answer = await asyncio.to_thread(answer_conversation, system, turns, *mistakes)
     else:
         answer = answer_for(system, user)
     if answer.kind is not None and answer.kind in config.reject:

@@ -70,7 +70,8 @@ def _worker(worker: int, settings: BackendSettings, n_threads: int, pool_size: i
             jobs: Any, results: Any, t0_wall: float) -> None:
     """One worker process: build the backend, answer jobs on ``n_threads`` threads, report.
 
-    Messages to the parent: ``("result", worker, (index, result))`` per job, then
+    Messages to the parent: ``("result", worker, (index, result))`` per job (before it, any
+    number of ``("draft", worker, result)``: a report being repaired, as it stands), then
     ``("done", worker, None)`` or, when no backend could be built, ``("failed", worker, exc)``.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
@@ -81,11 +82,14 @@ def _worker(worker: int, settings: BackendSettings, n_threads: int, pool_size: i
         results.put(("failed", worker, _portable(exc)))
         return
 
+    def draft(result: Any) -> None:
+        results.put(("draft", worker, result))
+
     def slot() -> None:
         while (item := jobs.get()) is not None:
             index, job = item
             results.put(("result", worker, (index, run_one(backend, job, settings, t0_wall,
-                                                            clock=time.time))))
+                                                            clock=time.time, on_draft=draft))))
 
     threads = [threading.Thread(target=slot, name=f"slot_{i}") for i in range(n_threads)]
     for thread in threads:
@@ -156,6 +160,8 @@ def _collect(run: Run, results: Any, procs: list[Any]) -> None:
             continue
         if kind == "result":
             run.collector.add(*payload)
+        elif kind == "draft":
+            run.collector.draft(payload)
         else:
             ended.add(worker)
             if kind == "failed":
@@ -176,6 +182,8 @@ def _keep_arrived(run: Run, results: Any) -> None:
             kind, _, payload = results.get(timeout=0.05)
             if kind == "result":
                 run.collector.add(*payload)
+            elif kind == "draft":
+                run.collector.draft(payload)
 
 
 def _stop(procs: list[Any], wait_s: float) -> None:

@@ -113,7 +113,7 @@ class AsyncBedrock:
     ) -> CallOutcome:
         """Converse, or ConverseStream when ``settings.stream`` is set (as sync_client.converse)."""
         await self.open()
-        settings, limiter = self.settings, self.limiter
+        settings, limiter = wire.call_settings(job, self.settings), self.limiter
         plan = wire.CallPlan(job, settings, limiter is not None)
 
         async def attempt(number: int) -> CallOutcome:
@@ -130,7 +130,7 @@ class AsyncBedrock:
                 raise
             return plan.settle(outcome, number, reservation)
 
-        outcome = await acall_with_retries(attempt, settings, label=job.key)
+        outcome = await acall_with_retries(attempt, settings, label=job.label)
         return wire.require_text(outcome, settings)
 
     async def _stream_once(

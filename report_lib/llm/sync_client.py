@@ -21,6 +21,7 @@ from report_lib.llm.converse import (
     CallPlan,
     StreamCollector,
     TextCallback,
+    call_settings,
     client_config_kwargs,
     parse_converse_response,
     require_text,
@@ -87,6 +88,7 @@ def converse(
     stream that fails midway is retried from the start, so ``on_text`` may then see the
     beginning of the text again; the returned text is always one whole answer.
     """
+    settings = call_settings(job, settings)
     plan = CallPlan(job, settings, limiter is not None)
     deadline = None if settings.deadline_s is None else time.monotonic() + settings.deadline_s
 
@@ -106,4 +108,4 @@ def converse(
             raise
         return plan.settle(outcome, number, reservation)
 
-    return require_text(call_with_retries(attempt, settings, label=job.key), settings)
+    return require_text(call_with_retries(attempt, settings, label=job.label), settings)
