@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import time
@@ -149,10 +150,11 @@ def evaluate_repair(share: float, rate: float, qualities: list[float], language:
     reviewer = FactReviewer()
     out: dict[str, Any] = {"reports": 0, "wrong_reports": 0, "share": share, "rate": rate,
                            "language": language, "qualities": {}}
-    per_quality = {q: dict.fromkeys(("clean_delivered", "clean_of_wrong", "repairs",
-                                     "repairs_of_clean", "left_wrong", "left_marked",
+    per_quality = {q: dict.fromkeys(("clean_delivered", "clean_of_wrong", "right_delivered",
+                                     "repairs", "repairs_of_clean", "left_wrong", "left_marked",
                                      "fixed", "input_tokens", "output_tokens"), 0)
                    for q in qualities}
+    out["planted"] = out["unflagged"] = 0
     first_tokens = [0, 0]
     for _, _, facts in iter_facts(df, months=months, focus_cpos=largest):
         prompt = build_prompt(facts, language)
@@ -164,10 +166,13 @@ def evaluate_repair(share: float, rate: float, qualities: list[float], language:
         out["reports"] += 1
         out["wrong_reports"] += bool(planted)
         check = reviewer.review(job, first.text)
+        unflagged = planted - _flags(check)  # wrong, but a fact one step away supports it
+        out["planted"] += len(planted)
+        out["unflagged"] += len(unflagged)
         first_tokens[0] += estimate_tokens(prompt.system) + estimate_tokens(prompt.user)
         first_tokens[1] += first.tokens
         for quality, totals in per_quality.items():
-            delivered = check
+            delivered, left = check, planted & _flags(check)
             if check and check["unsupported"]:
                 follow = reviewer.follow_up(job, first.text, check)
                 turns = (("user", prompt.user), ("assistant", first.text), ("user", follow))
@@ -181,13 +186,15 @@ def evaluate_repair(share: float, rate: float, qualities: list[float], language:
                 totals["input_tokens"] += sum(estimate_tokens(t) for t in
                                               (prompt.system, prompt.user, first.text, follow))
                 totals["output_tokens"] += answer.tokens
-                left = {(c["line"], c["was"]) for c in answer.changes if c["change"] == "kept"}
-                left = left if delivered is again else planted
+                if delivered is again:
+                    left = {(c["line"], c["was"]) for c in answer.changes
+                            if c["change"] == "kept"}
                 totals["left_wrong"] += len(left)
                 totals["left_marked"] += len(left & _flags(delivered))
                 totals["fixed"] += len(_flags(check)) - len(_flags(delivered))
             clean = not _flags(delivered)
             totals["clean_delivered"] += clean
+            totals["right_delivered"] += not (left or unflagged)
             totals["clean_of_wrong"] += clean and bool(planted)
     for quality, totals in per_quality.items():
         totals["cost_usd"] = cost_usd(config.DEFAULT_MODEL_ID, totals["input_tokens"],
@@ -221,12 +228,16 @@ def measure_latency(repeats: int, time_scale: float, rate: float) -> dict[str, A
     clean = statistics.median(r["total_s"] for r in runs["clean"])
     repaired = statistics.median(r["total_s"] for r in runs["repaired"])
     return {"repeats": repeats, "time_scale": time_scale, "rate": rate, "runs": runs,
+            "load_avg_1m": os.getloadavg()[0],
             "clean_median_s": clean, "repaired_median_s": repaired, "ratio": repaired / clean}
 
 
 def repair_markdown(result: dict[str, Any], latency: dict[str, Any] | None) -> str:
     r = result
-    rows = [("reports", f"{r['reports']:,}, {r['wrong_reports']:,} of them with wrong figures "
+    rows = [("wrong figures the check cannot flag (a one-step derivation gives them)",
+             f"{r['unflagged']:,} of {r['planted']:,} planted "
+             f"({r['unflagged'] / r['planted']:.2%}), delivered as written"),
+            ("reports", f"{r['reports']:,}, {r['wrong_reports']:,} of them with wrong figures "
                         f"({r['wrong_reports'] / r['reports']:.1%}: each report drawn wrong with "
                         f"probability {r['share']}, about {r['rate']:.0%} of its figures), "
                         f"language {r['language']}")]
@@ -237,7 +248,10 @@ def repair_markdown(result: dict[str, Any], latency: dict[str, Any] | None) -> s
              f"{t['clean_delivered']:,} of {r['reports']:,} "
              f"({t['clean_delivered'] / r['reports']:.2%}); of the wrong ones "
              f"{t['clean_of_wrong']:,} of {wrong:,} ({t['clean_of_wrong'] / wrong:.2%})"),
-            (f"quality {quality}: wrong figures left, marked",
+            (f"quality {quality}: delivered with no wrong figure (the emulator's truth)",
+             f"{t['right_delivered']:,} of {r['reports']:,} "
+             f"({t['right_delivered'] / r['reports']:.2%})"),
+            (f"quality {quality}: flagged wrong figures left, marked",
              f"{t['left_marked']:,} of {t['left_wrong']:,} marked; {t['fixed']:,} corrected"),
             (f"quality {quality}: repair turns",
              f"{t['repairs']:,} ({t['repairs_of_clean']} for reports with no wrong figure)"),
@@ -250,6 +264,9 @@ def repair_markdown(result: dict[str, Any], latency: dict[str, Any] | None) -> s
         lat = latency
         rep = lat["runs"]["repaired"]
         rows += [
+            ("live runs", f"{lat['repeats']} of each, emulator latency sonnet x "
+                          f"{lat['time_scale']}, thread strategy, load average "
+                          f"{lat['load_avg_1m']:.2f} (1 min) on {os.cpu_count()} CPUs"),
             ("run of 3 reports, clean (median)",
              f"{lat['clean_median_s']:.2f} s, {lat['runs']['clean'][0]['requests']} calls"),
             ("run of 3 reports, each needing one repair (median)",

@@ -502,3 +502,39 @@ def test_a_repair_request_is_the_prompt_the_answer_and_the_follow_up() -> None:
     assert estimate_request_tokens(again, BackendSettings()) > estimate_request_tokens(
         job, BackendSettings())
     assert again.label == "kpi (repair 1)" and job.label == "kpi"
+
+
+# ---------------------------------------------------------------- the benchmark's sentences
+def test_the_repair_benchmark_table_is_computed_from_its_rows() -> None:
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "factcheck_eval.py"
+    spec = importlib.util.spec_from_file_location("factcheck_eval", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    quality = {"clean_delivered": 9, "clean_of_wrong": 3, "right_delivered": 8, "repairs": 4,
+               "repairs_of_clean": 0, "left_wrong": 2, "left_marked": 2, "fixed": 11,
+               "input_tokens": 4000, "output_tokens": 1500, "cost_usd": 0.0345}
+    result = {"reports": 10, "wrong_reports": 4, "share": 0.3, "rate": 0.05, "language": "ko",
+              "planted": 20, "unflagged": 1, "first_input_tokens": 10_000,
+              "first_output_tokens": 8_000, "first_cost_usd": 0.15,
+              "qualities": {"0.5": quality}}
+    latency = {"repeats": 2, "time_scale": 0.2, "load_avg_1m": 1.5, "clean_median_s": 4.0,
+               "repaired_median_s": 7.0, "ratio": 1.75,
+               "runs": {"clean": [{"requests": 3}, {"requests": 3}],
+                        "repaired": [{"requests": 6, "remaining": 1},
+                                     {"requests": 6, "remaining": 0}]}}
+    table = module.repair_markdown(result, latency)
+    assert "| wrong figures the check cannot flag (a one-step derivation gives them) | 1 of 20 " \
+        "planted (5.00%), delivered as written |" in table
+    assert "| quality 0.5: delivered with no unsupported figure | 9 of 10 (90.00%); of the " \
+        "wrong ones 3 of 4 (75.00%) |" in table
+    assert "| quality 0.5: delivered with no wrong figure (the emulator's truth) | 8 of 10 " \
+        "(80.00%) |" in table
+    assert "| quality 0.5: flagged wrong figures left, marked | 2 of 2 marked; 11 corrected |" \
+        in table
+    assert "| quality 0.5: repair turns | 4 (0 for reports with no wrong figure) |" in table
+    assert "4,000 in + 1,500 out, $0.03 (first answers: 10,000 + 8,000, $0.15)" in table
+    assert "| run of 3 reports, each needing one repair (median) | 7.00 s = 1.75x the clean " \
+        "run, 6 calls, 1 figures left in 2 runs |" in table
