@@ -295,6 +295,40 @@ def test_every_planted_figure_is_corrected_in_one_round(
     assert 0 < repair_out < total["output_tokens"]
 
 
+def test_fail_on_unsupported_reads_the_delivered_reports(
+    sample_dir: dict, tmp_path: Path, dummy_credentials: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Every first answer is wrong, every repair right: the run does not fail."""
+    out = tmp_path / "run.json"
+    with Emulator(latency_model=FAST, hallucinate=0.08, seed=4) as emu:
+        code = main(["generate", "--data", str(sample_dir["workbooks_dir"]), "--endpoint-url",
+                     emu.url, "--out", str(out), "--no-progress", "--fail-on-unsupported"])
+    run = json.loads(out.read_text(encoding="utf-8"))
+    printed = capsys.readouterr().out
+    assert code == 0
+    for key, check in run["fact_check"].items():
+        fixed = check["repair"]["fixed"]
+        assert fixed == len(check["unsupported"]) > 0
+        final = check["repair"]["delivered"]
+        assert f"{final['supported']}/{final['checked']} +{fixed}" in printed
+        assert f"{key}: corrected: {fixed} figures (repair turn)" in printed
+    assert "not in the facts" not in printed
+
+
+@pytest.mark.slow
+def test_dask_workers_repair_too(sample_frame: pd.DataFrame, dummy_credentials: None) -> None:
+    with Emulator(latency_model=FAST, hallucinate=0.08, seed=4) as emu:
+        run = generate_reports(sample_frame, backend="bedrock", strategy="dask",
+                               settings=BackendSettings(endpoint_url=emu.url))
+        stats = emu.stats()
+    assert stats["requests"] == 6
+    corrected = repaired(stats, "corrected")
+    for r in run.results:  # every flagged figure (each a planted one) corrected
+        assert r.fact_check and r.fact_check["repair"]["stopped"] == "clean"
+        assert corrected[r.key] == flags(r.fact_check) <= planted(stats)[r.key]
+
+
 def test_a_clean_run_sends_no_repair(sample_frame: pd.DataFrame,
                                      dummy_credentials: None) -> None:
     with Emulator(latency_model=FAST, paraphrase=True) as emu:
@@ -381,7 +415,7 @@ def _env(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("strategy", ["thread", "process"])
+@pytest.mark.parametrize("strategy", ["thread", "process", "dask"])
 def test_ctrl_c_during_a_repair_writes_the_first_answer(
     strategy: str, sample_dir: dict, tmp_path: Path
 ) -> None:

@@ -113,8 +113,23 @@ def run_one(
     result = make_result(job, settings, start, clock() - t0, outcome=outcome)
     if job.repair is None:
         return result
-    repair = Repair(job, settings, result)
-    while (request := repair.next_job(clock() - t0 - start)) is not None:
+    return repair_one(backend, job, settings, result, t0, clock=clock, on_draft=on_draft)
+
+
+def repair_one(
+    backend: Backend,
+    job: ReportJob,
+    settings: BackendSettings,
+    first: ReportResult,
+    t0: float,
+    *,
+    clock: Clock = time.perf_counter,
+    on_draft: DraftCallback | None = None,
+) -> ReportResult:
+    """Review ``first`` (the answer to ``job``) and repair it while the policy, the review and
+    the deadline allow; the report to deliver."""
+    repair = Repair(job, settings, first)
+    while (request := repair.next_job(clock() - t0 - first.start_s)) is not None:
         _draft(repair, clock() - t0, on_draft)
         began = clock()
         try:
