@@ -490,11 +490,14 @@ def test_offline_runs_are_not_repaired_by_default(sample_frame: pd.DataFrame) ->
 def test_the_follow_up_lists_each_flag_and_reads_back() -> None:
     items = [{"line": 6, "text": "459,210", "nearest": "459,120 (national.total_chargers)"},
              {"line": 9, "text": "2026년 3월", "nearest": None}]
+    answer = "\n".join(f"line {n}" for n in range(1, 6)) + "\n총 충전기는  459,210기로\n\n\n" \
+        + "기준월 2026년 3월 (\"월말\")"
     for language in ("ko", "en"):
-        text = follow_up_message(items, language)
-        assert '- line 6: wrote "459,210"; nearest fact: 459,120 (national.total_chargers)' \
+        text = follow_up_message(items, language, answer)
+        assert '- line 6: wrote "459,210"; nearest fact: 459,120 (national.total_chargers); ' \
+            "in: 총 충전기는 459,210기로" in text
+        assert '- line 9: wrote "2026년 3월"; nearest fact: none; in: 기준월 2026년 3월 ("월말")' \
             in text
-        assert '- line 9: wrote "2026년 3월"; nearest fact: none' in text
         assert parse_follow_up(text) == [(6, "459,210"), (9, "2026년 3월")]
     assert parse_follow_up("please write the report again") is None
 

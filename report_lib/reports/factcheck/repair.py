@@ -3,9 +3,10 @@
 ``FactReviewer`` implements jobs.Reviewer: ``review`` checks an answer against the facts of its
 job's prompt (check_report; the facts and their index are parsed once per prompt and process),
 ``follow_up`` writes the repair turn's user message: each flagged figure with its line, what was
-written and the nearest fact, then the request for the whole report again with only those
-figures corrected. ``parse_follow_up`` reads the list back (the emulator answers repair turns
-with it). ``repair_policy(rounds)`` is what a run's jobs carry (None for 0 rounds).
+written, the nearest fact and the sentence (the line) it is in, then the request for the whole
+report again with only those figures corrected. ``parse_follow_up`` reads the list back (the
+emulator answers repair turns with it). ``repair_policy(rounds)`` is what a run's jobs carry
+(None for 0 rounds).
 """
 
 from __future__ import annotations
@@ -60,15 +61,25 @@ def _facts(prompt: str) -> tuple[Facts, FactIndex] | None:
     return None if facts is None else (facts, FactIndex.build(facts))
 
 
-def follow_up_message(unsupported: list[dict[str, Any]], language: str = "ko") -> str:
-    """The repair turn's user message for these flagged figures (result-contract items)."""
+def _sentence(lines: list[str], number: int, limit: int = 200) -> str:
+    """Line ``number`` (1-based) of the answer, trimmed, as the follow-up quotes it."""
+    line = " ".join(lines[number - 1].split()) if 0 < number <= len(lines) else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def follow_up_message(unsupported: list[dict[str, Any]], language: str = "ko",
+                      text: str = "") -> str:
+    """The repair turn's user message for these flagged figures (result-contract items) of
+    ``text``: each with its line, what was written, the nearest fact and the line itself."""
     ask, tell = _ASK.get(language, _ASK["en"])
-    lines = [
-        f'- line {item["line"]}: wrote "{item["text"]}"; nearest fact: '
-        f'{item.get("nearest") or "none"}'
-        for item in unsupported
-    ]
-    return "\n".join([ask, CORRECTIONS_OPEN, *lines, CORRECTIONS_CLOSE, tell])
+    lines = text.split("\n")
+    items = []
+    for item in unsupported:
+        entry = (f'- line {item["line"]}: wrote "{item["text"]}"; nearest fact: '
+                 f'{item.get("nearest") or "none"}')
+        sentence = _sentence(lines, int(item["line"])) if text else ""
+        items.append(f"{entry}; in: {sentence}" if sentence else entry)
+    return "\n".join([ask, CORRECTIONS_OPEN, *items, CORRECTIONS_CLOSE, tell])
 
 
 def parse_follow_up(text: str) -> list[tuple[int, str]] | None:
@@ -91,7 +102,7 @@ class FactReviewer:
         return check_report(text, facts, index=index).to_dict()
 
     def follow_up(self, job: ReportJob, text: str, check: dict[str, Any]) -> str:
-        return follow_up_message(check["unsupported"], job.language)
+        return follow_up_message(check["unsupported"], job.language, text)
 
 
 def repair_policy(rounds: int) -> RepairPolicy | None:
