@@ -12,14 +12,26 @@ operators of the last month), the offline writer's report is checked three ways:
 
 The checker's time per report (index of the facts, reading, deciding) is measured on its own.
 
+Repair turns (``--repair``): the same reports answered the way the emulator answers them
+(emulator.answers: paraphrased, and in ``--repair-share`` of the reports about ``--rate`` of the
+figures made wrong), checked by the run's reviewer (reports.factcheck.repair.FactReviewer); a
+flagged report gets one repair turn answered by the emulator's own code at each
+``--repair-quality`` (share of the flagged figures it corrects). Measured: delivered reports
+with no unsupported figure, every wrong figure left marked, repair turns sent for clean
+reports, repair tokens and their list-price cost; then a live run against the emulator process
+(Sonnet latency x ``--time-scale``): a run whose three reports each need one repair against a
+clean run, ``--latency-repeats`` times each.
+
     .venv/bin/python benchmarks/factcheck_eval.py       # the table in benchmarks/README.md
     .venv/bin/python benchmarks/factcheck_eval.py --language en --rate 0.1
+    .venv/bin/python benchmarks/factcheck_eval.py --repair-only   # the repair tables
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import time
@@ -27,11 +39,18 @@ from pathlib import Path
 from typing import Any
 
 from report_lib import config
+from report_lib.app.generate import generate_reports
 from report_lib.data.sample import synthesize
-from report_lib.emulator.mistakes import hallucinate, paraphrase
-from report_lib.reports.factcheck import FactCheck, check_report
+from report_lib.emulator.answers import answer_conversation, answer_for
+from report_lib.emulator.mistakes import HALLUCINATED, hallucinate, paraphrase
+from report_lib.llm.pricing import cost_usd
+from report_lib.llm.settings import BackendSettings
+from report_lib.llm.tokens import estimate_tokens
+from report_lib.reports.factcheck import FactCheck, FactReviewer, check_report
 from report_lib.reports.facts import Facts, iter_facts
+from report_lib.reports.jobs import ReportJob
 from report_lib.reports.offline.writer import write_report
+from report_lib.reports.prompts import build_prompt
 
 
 def _timed_check(text: str, facts: Facts, times: list[tuple[float, float]]) -> FactCheck:
@@ -116,6 +135,153 @@ def markdown(result: dict[str, Any]) -> str:
                       *(f"| {a} | {b} |" for a, b in rows)])
 
 
+# ---------------------------------------------------------------- repair turns
+def _flags(check: dict[str, Any] | None) -> set[tuple[int, str]]:
+    return {(u["line"], u["text"]) for u in (check or {}).get("unsupported", [])}
+
+
+def evaluate_repair(share: float, rate: float, qualities: list[float], language: str,
+                    operators: int, seed: int) -> dict[str, Any]:
+    """One repair round over every report, as a run with the emulator would make it."""
+    df = synthesize()
+    months = sorted(df["month"].unique())
+    largest = list(df[df["month"] == months[-1]].nsmallest(operators, "rank")["cpo"])
+    pick = random.Random(seed)
+    reviewer = FactReviewer()
+    out: dict[str, Any] = {"reports": 0, "wrong_reports": 0, "share": share, "rate": rate,
+                           "language": language, "qualities": {}}
+    per_quality = {q: dict.fromkeys(("clean_delivered", "clean_of_wrong", "right_delivered",
+                                     "repairs", "repairs_of_clean", "left_wrong", "left_marked",
+                                     "fixed", "input_tokens", "output_tokens"), 0)
+                   for q in qualities}
+    out["planted"] = out["unflagged"] = 0
+    first_tokens = [0, 0]
+    for _, _, facts in iter_facts(df, months=months, focus_cpos=largest):
+        prompt = build_prompt(facts, language)
+        job = ReportJob(facts.kind, facts.kind, prompt.system, prompt.user, language)
+        wrong = pick.random() < share
+        first = answer_for(prompt.system, prompt.user, rate if wrong else 0.0, True, seed)
+        planted = {(c["line"], c["now"]) for c in first.changes
+                   if c["change"] == HALLUCINATED}
+        out["reports"] += 1
+        out["wrong_reports"] += bool(planted)
+        check = reviewer.review(job, first.text)
+        unflagged = planted - _flags(check)  # wrong, but a fact one step away supports it
+        out["planted"] += len(planted)
+        out["unflagged"] += len(unflagged)
+        first_tokens[0] += estimate_tokens(prompt.system) + estimate_tokens(prompt.user)
+        first_tokens[1] += first.tokens
+        for quality, totals in per_quality.items():
+            delivered, left = check, planted & _flags(check)
+            if check and check["unsupported"]:
+                follow = reviewer.follow_up(job, first.text, check)
+                turns = (("user", prompt.user), ("assistant", first.text), ("user", follow))
+                answer = answer_conversation(prompt.system, turns, rate if wrong else 0.0, True,
+                                             seed, quality)
+                again = reviewer.review(job, answer.text)
+                if len(_flags(again)) < len(_flags(check)):
+                    delivered = again
+                totals["repairs"] += 1
+                totals["repairs_of_clean"] += not planted
+                totals["input_tokens"] += sum(estimate_tokens(t) for t in
+                                              (prompt.system, prompt.user, first.text, follow))
+                totals["output_tokens"] += answer.tokens
+                if delivered is again:
+                    left = {(c["line"], c["was"]) for c in answer.changes
+                            if c["change"] == "kept"}
+                totals["left_wrong"] += len(left)
+                totals["left_marked"] += len(left & _flags(delivered))
+                totals["fixed"] += len(_flags(check)) - len(_flags(delivered))
+            clean = not _flags(delivered)
+            totals["clean_delivered"] += clean
+            totals["right_delivered"] += not (left or unflagged)
+            totals["clean_of_wrong"] += clean and bool(planted)
+    for quality, totals in per_quality.items():
+        totals["cost_usd"] = cost_usd(config.DEFAULT_MODEL_ID, totals["input_tokens"],
+                                      totals["output_tokens"])
+        out["qualities"][str(quality)] = totals
+    out["first_input_tokens"], out["first_output_tokens"] = first_tokens
+    out["first_cost_usd"] = cost_usd(config.DEFAULT_MODEL_ID, *first_tokens)
+    return out
+
+
+def measure_latency(repeats: int, time_scale: float, rate: float) -> dict[str, Any]:
+    """Runs of the three reports against the emulator process: clean (paraphrased only) and
+    with every report wrong (each needing one repair turn); total seconds of each run."""
+    frame = synthesize()
+    runs: dict[str, list[dict[str, Any]]] = {"clean": [], "repaired": []}
+    for _ in range(repeats):
+        for name, options in (("clean", {"paraphrase": True}),
+                              ("repaired", {"paraphrase": True, "hallucinate": rate})):
+            run = generate_reports(frame, backend="emulator", strategy="thread",
+                                   time_scale=time_scale, emulator_options=options,
+                                   settings=BackendSettings()).to_dict()
+            repairs = [c["repair"] for c in run["fact_check"].values()]
+            runs[name].append({
+                "total_s": run["total_time"],
+                "requests": run["emulator"]["stats"]["requests"],
+                "rounds": sum(r["rounds"] for r in repairs),
+                "remaining": sum(r["remaining"] for r in repairs),
+                "repair_s": max(r["seconds"] for r in repairs),
+                "usage": run["usage_total"],
+            })
+    clean = statistics.median(r["total_s"] for r in runs["clean"])
+    repaired = statistics.median(r["total_s"] for r in runs["repaired"])
+    return {"repeats": repeats, "time_scale": time_scale, "rate": rate, "runs": runs,
+            "load_avg_1m": os.getloadavg()[0],
+            "clean_median_s": clean, "repaired_median_s": repaired, "ratio": repaired / clean}
+
+
+def repair_markdown(result: dict[str, Any], latency: dict[str, Any] | None) -> str:
+    r = result
+    rows = [("wrong figures the check cannot flag (a one-step derivation gives them)",
+             f"{r['unflagged']:,} of {r['planted']:,} planted "
+             f"({r['unflagged'] / r['planted']:.2%}), delivered as written"),
+            ("reports", f"{r['reports']:,}, {r['wrong_reports']:,} of them with wrong figures "
+                        f"({r['wrong_reports'] / r['reports']:.1%}: each report drawn wrong with "
+                        f"probability {r['share']}, about {r['rate']:.0%} of its figures), "
+                        f"language {r['language']}")]
+    for quality, t in r["qualities"].items():
+        wrong = r["wrong_reports"]
+        rows += [
+            (f"quality {quality}: delivered with no unsupported figure",
+             f"{t['clean_delivered']:,} of {r['reports']:,} "
+             f"({t['clean_delivered'] / r['reports']:.2%}); of the wrong ones "
+             f"{t['clean_of_wrong']:,} of {wrong:,} ({t['clean_of_wrong'] / wrong:.2%})"),
+            (f"quality {quality}: delivered with no wrong figure (the emulator's truth)",
+             f"{t['right_delivered']:,} of {r['reports']:,} "
+             f"({t['right_delivered'] / r['reports']:.2%})"),
+            (f"quality {quality}: flagged wrong figures left, marked",
+             f"{t['left_marked']:,} of {t['left_wrong']:,} marked; {t['fixed']:,} corrected"),
+            (f"quality {quality}: repair turns",
+             f"{t['repairs']:,} ({t['repairs_of_clean']} for reports with no wrong figure)"),
+            (f"quality {quality}: repair tokens and cost",
+             f"{t['input_tokens']:,} in + {t['output_tokens']:,} out, "
+             f"${t['cost_usd']:.2f} (first answers: {r['first_input_tokens']:,} + "
+             f"{r['first_output_tokens']:,}, ${r['first_cost_usd']:.2f})"),
+        ]
+    if latency is not None:
+        lat = latency
+        rep = lat["runs"]["repaired"]
+        rows += [
+            ("live runs", f"{lat['repeats']} of each, emulator latency sonnet x "
+                          f"{lat['time_scale']}, thread strategy, load average "
+                          f"{lat['load_avg_1m']:.2f} (1 min) on {os.cpu_count()} CPUs"),
+            ("run of 3 reports, clean (median)",
+             f"{lat['clean_median_s']:.2f} s, {lat['runs']['clean'][0]['requests']} calls"),
+            ("run of 3 reports, each needing one repair (median)",
+             f"{lat['repaired_median_s']:.2f} s = {lat['ratio']:.2f}x the clean run, "
+             f"{rep[0]['requests']} calls, {sum(x['remaining'] for x in rep)} figures left "
+             f"in {lat['repeats']} runs"),
+        ]
+    return "\n".join(["| measure | result |", "|---|---|",
+                      *(f"| {a} | {b} |" for a, b in rows)])
+
+
+def _qualities(text: str) -> list[float]:
+    return [float(q) for q in text.split(",") if q.strip()]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rate", type=float, default=0.05, help="hallucination rate (0.05)")
@@ -124,11 +290,29 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=config.OUTPUT_DIR / "benchmark" /
                         "factcheck.json", help="the figures and every missed planted figure")
+    parser.add_argument("--repair-only", action="store_true",
+                        help="only the repair measurements (skip the checker's table)")
+    parser.add_argument("--repair-share", type=float, default=0.3,
+                        help="share of the reports answered with wrong figures (0.3)")
+    parser.add_argument("--repair-quality", type=_qualities, default=[1.0, 0.5],
+                        help="repair qualities to measure, comma list (1.0,0.5)")
+    parser.add_argument("--latency-repeats", type=int, default=3,
+                        help="live runs against the emulator, each kind (3; 0: none)")
+    parser.add_argument("--time-scale", type=float, default=0.2,
+                        help="emulator latency scale of the live runs (0.2)")
     ns = parser.parse_args()
-    result = evaluate(ns.rate, ns.language, ns.operators, ns.seed)
+    result: dict[str, Any] = {}
+    if not ns.repair_only:
+        result = evaluate(ns.rate, ns.language, ns.operators, ns.seed)
+        print(markdown(result))
+    result["repair"] = evaluate_repair(ns.repair_share, ns.rate, ns.repair_quality,
+                                       ns.language, ns.operators, ns.seed)
+    latency = (measure_latency(ns.latency_repeats, ns.time_scale, 0.08)
+               if ns.latency_repeats else None)
+    result["repair_latency"] = latency
+    print(repair_markdown(result["repair"], latency))
     ns.out.parent.mkdir(parents=True, exist_ok=True)
     ns.out.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    print(markdown(result))
     print(f"wrote {ns.out}")
 
 

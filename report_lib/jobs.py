@@ -3,7 +3,34 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+ASSISTANT, USER = "assistant", "user"
+
+
+class Reviewer(Protocol):
+    """Reads an answer and asks for a better one: what a repair turn needs (execution.repair).
+
+    Implemented above this layer (reports.factcheck.repair.FactReviewer checks figures against
+    the facts in the prompt); the instance travels with the job, so it must pickle (a plain
+    object of an importable class): process and dask workers repair too.
+    """
+
+    def review(self, job: ReportJob, text: str) -> dict[str, Any] | None:
+        """The answer's check (the result contract's ``fact_check`` entry), None: no review."""
+        ...
+
+    def follow_up(self, job: ReportJob, text: str, check: dict[str, Any]) -> str:
+        """The user message that asks for ``text`` again with the flagged figures corrected."""
+        ...
+
+
+@dataclass(frozen=True)
+class RepairPolicy:
+    """Up to ``rounds`` repair turns for an answer ``reviewer`` finds fault with (0: check only)."""
+
+    rounds: int
+    reviewer: Reviewer
 
 
 @dataclass(frozen=True)
@@ -15,7 +42,12 @@ class ReportJob:
     sees (built by prompts.build_prompt from the facts only). ``deadline_at`` is the wall-clock
     time (``time.time()``) by which the answer must be in: the run's start plus ``deadline_s``,
     stamped by the strategy when the run starts, so a job waiting in line spends its own time
-    (None: the call's clock starts with the call).
+    (None: the call's clock starts with the call). ``turns`` continue the
+    conversation after ``prompt`` as (role, text) pairs, ``("assistant", answer)`` then
+    ``("user", follow-up)``: a repair request (execution.repair). ``repair``: the run's repair
+    policy (None: the answer is delivered as it comes). ``deadline_s`` overrides the settings'
+    deadline for this call when no ``deadline_at`` is set (a repair outside a run gets what is
+    left of its report's deadline).
     """
 
     key: str
@@ -26,6 +58,15 @@ class ReportJob:
     target_month: str | None = None
     focus_cpo: str | None = None
     deadline_at: float | None = None
+    turns: tuple[tuple[str, str], ...] = ()
+    repair: RepairPolicy | None = None
+    deadline_s: float | None = None
+
+    @property
+    def label(self) -> str:
+        """The job's name in progress lines and errors: its key, and the repair round."""
+        follow_ups = sum(1 for role, _ in self.turns if role == USER)
+        return f"{self.key} (repair {follow_ups})" if follow_ups else self.key
 
 
 @dataclass
@@ -62,6 +103,8 @@ class ReportResult:
     error_message: str | None = None
     worker: str | None = None  # thread/process/task that ran it
     fact_check: dict[str, Any] | None = None  # reports.factcheck: FactCheck.to_dict()
+    # the answers before the delivered one when a repair turn was taken (execution.repair)
+    versions: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -114,7 +157,11 @@ class RunResult:
         }
         return {
             "success": self.success,
-            "reports": {r.key: {"type": r.kind, "content": r.content} for r in ok},
+            "reports": {
+                r.key: {"type": r.kind, "content": r.content,
+                        **({"versions": r.versions} if r.versions else {})}
+                for r in ok
+            },
             "report_times": {r.key: round(r.seconds, 3) for r in self.results},
             "total_time": round(self.total_time, 3),
             "errors": {

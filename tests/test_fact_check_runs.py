@@ -31,6 +31,12 @@ def flagged(run: dict[str, Any]) -> dict[str, set[tuple[int, str]]]:
             for key, check in run["fact_check"].items()}
 
 
+def untimed(checks: dict[str, Any]) -> dict[str, Any]:
+    """The fact checks without what a cache hit changes: the repair turns' seconds and cost."""
+    return {key: {**c, "repair": {**c["repair"], "seconds": None, "cost_usd": None}}
+            for key, c in checks.items()}
+
+
 def planted(stats: dict[str, Any]) -> dict[str, set[tuple[int, str]]]:
     found: dict[str, set[tuple[int, str]]] = {}
     for change in stats["changed"]:
@@ -47,7 +53,7 @@ def test_planted_wrong_numbers_are_exactly_the_unsupported_ones(
     with Emulator(latency_model=FAST, hallucinate=0.08, paraphrase=True, seed=4) as emu:
         code = main(["generate", "--data", str(sample_dir["workbooks_dir"]), "--backend",
                      "bedrock", "--endpoint-url", emu.url, "--out", str(out), "--no-progress",
-                     "--fail-on-unsupported"])
+                     "--fail-on-unsupported", "--repair", "off"])
         stats = emu.stats()
     run = json.loads(out.read_text(encoding="utf-8"))
     truth = planted(stats)
@@ -88,7 +94,10 @@ def test_streamed_and_cached_reports_are_checked_alike(
                                  on_result=seen.append)
         again = generate_reports(sample_frame, backend="bedrock", settings=settings)
     assert all(r.cached for r in again.results) and not any(r.cached for r in first.results)
-    assert first.to_dict()["fact_check"] == again.to_dict()["fact_check"]
+    # the repair turns are cached too: the same versions, free and fast the second time
+    assert untimed(first.to_dict()["fact_check"]) == untimed(again.to_dict()["fact_check"])
+    assert all(c["repair"]["cost_usd"] == 0 and c["repair"]["rounds"] == 1
+               for c in again.to_dict()["fact_check"].values())
     assert {r.key: r.fact_check for r in seen} == first.to_dict()["fact_check"]
     assert any(check["unsupported"] for check in first.to_dict()["fact_check"].values())
 

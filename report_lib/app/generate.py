@@ -25,7 +25,7 @@ from report_lib.llm.async_client import load_aiobotocore
 from report_lib.llm.backends import BACKENDS, Backend, check_settings, open_sync_client
 from report_lib.llm.quota import burndown_rate, quota_usage
 from report_lib.llm.settings import BackendSettings
-from report_lib.reports.factcheck import ResultChecker
+from report_lib.reports.factcheck import ResultChecker, parse_repair, repair_policy
 from report_lib.reports.jobs import build_jobs
 
 # write_outputs, write_outputs_or_rescue: from app.outputs
@@ -115,6 +115,7 @@ def generate_reports(
     on_result: Callable[[ReportResult], None] | None = None,
     on_text: Callable[[str, str], None] | None = None,
     progress: bool = False,
+    repair: int | str | None = None,
 ) -> RunResult:
     """Compute the facts, ask the backend for every report in parallel, return the run.
 
@@ -123,9 +124,17 @@ def generate_reports(
     under ``errors`` of ``RunResult.to_dict()``; the others are kept. On Ctrl-C (or SIGTERM
     raised as one) errors.RunInterrupted is raised with ``.run``: the RunResult of the reports
     that had finished, the others listed as ``Interrupted``.
+
+    ``repair`` (``"off"``, ``"once"``, or a number of rounds; default once, off for the offline
+    writer): a report whose fact check flags figures is asked for again in the same conversation
+    with those figures listed, inside the run (execution.repair); the version with fewer
+    unsupported figures is delivered, ``fact_check[key]["repair"]`` tells what it took.
     """
     STRATEGIES.validate(strategy)
     kinds = tuple(dict.fromkeys(kinds))  # a kind named twice is asked (and paid) once
+    rounds = (0 if backend == "offline" else 1) if repair is None else parse_repair(repair,
+                                                                                      "repair")
+    policy = repair_policy(rounds)
     base = replace(settings or BackendSettings(), backend=backend)
     extra: dict[str, Any] = {"window_months": window}
     with (
@@ -140,6 +149,8 @@ def generate_reports(
         jobs = build_jobs(
             df, month=month, focus_cpo=focus_cpo, window=window, language=language, kinds=kinds
         )
+        if policy is not None:  # reviewed (and repaired) where each report is answered
+            jobs = [replace(job, repair=policy) for job in jobs]
         # the clock starts where the facts end, as it always has: a client still being built
         # is waited for inside the timed run
         started = time.perf_counter()

@@ -31,7 +31,8 @@ from report_lib.jobs import ReportResult, RunResult
 from report_lib.llm.progress import OUTSTANDING, ProgressTicker
 from report_lib.llm.quota import describe_quota_usage
 from report_lib.llm.settings import BackendSettings
-from report_lib.reports.factcheck import verdict
+from report_lib.reports.factcheck import corrected, delivered, parse_repair, verdict
+from report_lib.reports.factcheck.repair import MAX_ROUNDS
 
 PROGRESS_EVERY_S = 5.0
 WINDOW = Bounded(int, 1, 120)  # months in the trend window
@@ -107,8 +108,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--fail-on-unsupported",
         action="store_true",
-        help="exit 1 when a report has a number or month the facts do not support "
+        help="exit 1 when a delivered report has a number or month the facts do not support "
         "(default: list them, do not fail)",
+    )
+    p.add_argument(
+        "--repair",
+        type=repair_rounds,
+        default=None,
+        metavar="off|once|N",
+        help="when the fact check flags figures, ask the model again in the same conversation "
+        f"to correct them: off, once or up to N rounds (0-{MAX_ROUNDS}); the version with "
+        "fewer unsupported figures is delivered (default: once; off for the offline writer)",
     )
     p.add_argument(
         "--no-progress",
@@ -189,6 +199,16 @@ def concurrency(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def repair_rounds(text: str) -> int:
+    """``--repair``: off, once or a number of rounds (argparse type: one line, exit 2)."""
+    try:
+        return parse_repair(text, "")
+    except ConfigError:
+        raise argparse.ArgumentTypeError(
+            f"expected off, once or a number of rounds from 0 to {MAX_ROUNDS}, got {text!r}"
+        ) from None
+
+
 def report_kinds(text: str) -> list[str]:
     """The ``--reports`` list, checked against the known report kinds; a kind named twice
     is run once."""
@@ -237,6 +257,7 @@ def run(ns: argparse.Namespace) -> int:
                 emulator_options=emulator_options,
                 progress=not ns.no_progress,
                 on_result=pending.finished,
+                repair=ns.repair,
             )
     except RunInterrupted as exc:  # Ctrl-C/SIGTERM: keep what had finished, then exit 130/143
         if exc.run is not None:
@@ -246,7 +267,8 @@ def run(ns: argparse.Namespace) -> int:
                 print(f"report-lib: error: {failed}", file=sys.stderr)
         raise
     deliver(run, ns)
-    unsupported = any(r.fact_check and r.fact_check["unsupported"] for r in run.results)
+    unsupported = any((final := delivered(r.fact_check)) and final["unsupported"]
+                      for r in run.results)
     return 0 if run.success and not (ns.fail_on_unsupported and unsupported) else 1
 
 
@@ -264,7 +286,8 @@ def deliver(run: RunResult, ns: argparse.Namespace) -> None:
 
 def format_run_table(run: RunResult) -> str:
     """A short plain-text table: report, seconds, characters, tokens, facts, status; then each
-    number or month the facts do not support."""
+    number or month of the delivered reports the facts do not support (seconds, tokens and
+    facts include repair turns: ``57/57 +3`` = 3 figures corrected)."""
     lines = [f"{'report':<10} {'seconds':>8} {'chars':>7} {'in_tok':>7} {'out_tok':>8} "
              f"{'facts':>9}  status"]
     flagged = []
@@ -279,10 +302,13 @@ def format_run_table(run: RunResult) -> str:
             f"{r.key:<10} {r.seconds:>8.2f} {chars:>7} {r.input_tokens:>7} "
             f"{r.output_tokens:>8} {verdict(r.fact_check):>9}  {status}"
         )
+        if fixed := corrected(r.fact_check):
+            flagged.append(f"  {r.key}: corrected: {fixed} figure{'s' if fixed != 1 else ''} "
+                           "(repair turn)")
         flagged += [
             f"  {r.key} line {u['line']}: {u['text']!r} not in the facts "
             f"(nearest: {u['nearest'] or '-'})"
-            for u in (r.fact_check or {}).get("unsupported", [])
+            for u in (delivered(r.fact_check) or {}).get("unsupported", [])
         ]
     lines += flagged
     quota = run.extra.get("quota")

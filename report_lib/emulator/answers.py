@@ -6,6 +6,11 @@ backend, unless ``--paraphrase``/``--hallucinate`` rewrite or falsify some of it
 (emulator.mistakes; the changes travel with the answer). Any other prompt gets a deterministic
 generic answer derived from a hash of the prompt. Answers are cached per prompt: the emulator
 must stay cheap per request.
+
+A repair turn (the facts prompt, an assistant answer, then a user follow-up listing flagged
+figures: reports.factcheck.repair) is answered with that assistant answer again, each listed
+figure the emulator planted corrected with probability ``--repair-quality`` (the first one kept
+with ``--hallucinate-repeat``); ``answer_conversation`` tells the two apart.
 """
 
 from __future__ import annotations
@@ -19,7 +24,10 @@ from typing import Any
 from report_lib.emulator import mistakes
 from report_lib.llm.tokens import estimate_tokens
 from report_lib.reports import prompts
+from report_lib.reports.factcheck import parse_follow_up
 from report_lib.reports.offline.writer import write_report
+
+Turns = tuple[tuple[str, str], ...]  # (role, text) of each message, in order
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,79 @@ def _facts_answer(
     about = {"report": facts.kind, "month": facts.target_month, "focus": facts.focus_cpo}
     return Answer(text, estimate_tokens(text), facts.kind, language,
                   tuple({**about, **c.to_dict()} for c in changes))
+
+
+def answer_conversation(
+    system: str,
+    turns: Turns,
+    hallucinate: float = 0.0,
+    paraphrase: bool = False,
+    seed: int = 0,
+    repair_quality: float = 1.0,
+    repeat: bool = False,
+) -> Answer:
+    """The answer to a whole Converse conversation: a repair turn (see the module doc), or
+    ``answer_for`` the user messages' text."""
+    repair = _repair_parts(turns)
+    if repair is not None:
+        first_user, previous, corrections = repair
+        return repair_answer(system, first_user, previous, corrections, hallucinate,
+                             paraphrase, seed, repair_quality, repeat)
+    user = "\n".join(text for role, text in turns if role == "user")
+    return answer_for(system, user, hallucinate, paraphrase, seed)
+
+
+def _repair_parts(turns: Turns) -> tuple[str, str, tuple[tuple[int, str], ...]] | None:
+    """(facts prompt, the answer to repair, listed figures) of a repair turn, else None."""
+    if len(turns) < 3 or turns[-1][0] != "user" or turns[-2][0] != "assistant":
+        return None
+    if "<facts" not in turns[0][1]:
+        return None
+    corrections = parse_follow_up(turns[-1][1])
+    if corrections is None:
+        return None
+    return turns[0][1], turns[-2][1], tuple(corrections)
+
+
+@lru_cache(maxsize=256)
+def repair_answer(
+    system: str,
+    first_user: str,
+    previous: str,
+    corrections: tuple[tuple[int, str], ...],
+    hallucinate: float = 0.0,
+    paraphrase: bool = False,
+    seed: int = 0,
+    quality: float = 1.0,
+    repeat: bool = False,
+) -> Answer:
+    """``previous`` with each listed figure that this emulator planted in its answer to
+    ``first_user`` put back as it was, with probability ``quality`` (the first one kept when
+    ``repeat``). A listed figure the emulator did not plant is left as written."""
+    original = answer_for(system, first_user, hallucinate, paraphrase, seed)
+    planted = {(c["line"], c["now"]): c["was"] for c in original.changes
+               if c["change"] == mistakes.HALLUCINATED}
+    rng = random.Random(f"{seed}-repair-{hashlib.sha256(previous.encode()).hexdigest()}")
+    lines = previous.split("\n")
+    changes: list[dict[str, Any]] = []
+    for n, (line, written) in enumerate(corrections):
+        truth = planted.get((line, written))
+        if truth is None or not 0 < line <= len(lines) or written not in lines[line - 1]:
+            continue
+        kept = (repeat and n == 0) or rng.random() >= quality
+        if not kept:
+            lines[line - 1] = lines[line - 1].replace(written, truth, 1)
+        changes.append({"line": line, "was": written, "now": written if kept else truth,
+                        "change": "kept" if kept else "corrected",
+                        "how": "--hallucinate-repeat" if repeat and n == 0 else
+                        ("missed (--repair-quality)" if kept else "repair turn")})
+    text = "\n".join(lines)
+    about = {"report": original.kind, "month": None, "focus": None}
+    facts = prompts.parse_facts(first_user)
+    if facts is not None:
+        about = {"report": facts.kind, "month": facts.target_month, "focus": facts.focus_cpo}
+    return Answer(text, estimate_tokens(text), original.kind, original.language,
+                  tuple({**about, **c} for c in changes))
 
 
 _OPENINGS = (

@@ -66,8 +66,11 @@ def _block_texts(content: Any, where: str) -> list[str]:
     return out
 
 
-def parse_messages_body(raw: bytes) -> tuple[str, str, str, int | None, tuple[str, ...]]:
-    """(system, user text, all text, max_tokens, stop_sequences) of an Anthropic Messages body."""
+def parse_messages_body(
+    raw: bytes,
+) -> tuple[str, str, str, int | None, tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """(system, user text, all text, max_tokens, stop_sequences, turns) of an Anthropic
+    Messages body; ``turns`` are the messages as (role, text)."""
     try:
         body = json.loads(raw or b"{}")
     except ValueError as exc:
@@ -88,11 +91,13 @@ def parse_messages_body(raw: bytes) -> tuple[str, str, str, int | None, tuple[st
         raise _malformed("messages: expected a non-empty JSONArray")
     system = "\n".join(_block_texts(body.get("system", []), "system"))
     user_parts: list[str] = []
+    turns: list[tuple[str, str]] = []
     all_parts = [system] if system else []
     for i, message in enumerate(messages):
         if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
             raise _malformed(f"messages/{i}/role: must be 'user' or 'assistant'")
         parts = _block_texts(message.get("content"), f"messages/{i}/content")
+        turns.append((message["role"], "\n".join(parts)))
         all_parts += parts
         if message["role"] == "user":
             user_parts += parts
@@ -102,7 +107,8 @@ def parse_messages_body(raw: bytes) -> tuple[str, str, str, int | None, tuple[st
     if not isinstance(stops, list):
         raise _malformed("stop_sequences: expected type: JSONArray")
     stop_sequences = tuple(s for s in stops if isinstance(s, str))
-    return system, "\n".join(user_parts), "\n".join(all_parts), max_tokens, stop_sequences
+    return (system, "\n".join(user_parts), "\n".join(all_parts), max_tokens, stop_sequences,
+            tuple(turns))
 
 
 def _message_id() -> str:

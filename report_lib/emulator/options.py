@@ -63,6 +63,8 @@ class EmulatorConfig:
     seed: int = 0
     hallucinate: float = 0.0  # fraction of a report's figures made wrong (emulator.mistakes)
     paraphrase: bool = False  # rewrite figures as LLMs do (만 units, 약, %포인트), still true
+    repair_quality: float = 1.0  # share of the flagged figures a repair turn corrects
+    hallucinate_repeat: bool = False  # a repair turn keeps the first flagged figure wrong
     parent_pid: int | None = None
 
     def __post_init__(self) -> None:
@@ -72,7 +74,7 @@ class EmulatorConfig:
             valid = ", ".join(REPORT_KINDS)
             raise ConfigError(f"reject: unknown report kind {unknown[0]!r}; valid kinds: {valid}")
         parse_latency_model(self.latency_model, self.time_scale)  # ValueError if invalid
-        for name in ("throttle_rate", "fail_rate", "hallucinate",
+        for name in ("throttle_rate", "fail_rate", "hallucinate", "repair_quality",
                      *(f"{f}_rate" for f in FAULT_NAMES)):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
@@ -281,7 +283,8 @@ def _add_fault_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_mistake_arguments(parser: argparse.ArgumentParser) -> None:
-    """--hallucinate and --paraphrase: answers wrong (or rewritten) on purpose."""
+    """--hallucinate and --paraphrase: answers wrong (or rewritten) on purpose; how repair
+    turns (a follow-up listing flagged figures) are answered."""
     parser.add_argument(
         "--hallucinate",
         type=_probability,
@@ -295,6 +298,20 @@ def _add_mistake_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="rewrite numbers the way LLMs do, keeping them true (45만 9,081기, 약 46만 기, "
         "약 16.1%%, %%포인트); GET /stats lists them",
+    )
+    parser.add_argument(
+        "--repair-quality",
+        type=_probability,
+        default=1.0,
+        metavar="P",
+        help="a repair turn (a follow-up listing flagged figures) corrects each figure it "
+        "planted with probability P (default 1.0: all); GET /stats lists each as corrected "
+        "or kept",
+    )
+    parser.add_argument(
+        "--hallucinate-repeat",
+        action="store_true",
+        help="a repair turn keeps the first flagged figure as it was, wrong on purpose",
     )
 
 

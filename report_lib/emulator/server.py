@@ -42,7 +42,13 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from report_lib.emulator import faults
-from report_lib.emulator.answers import Answer, answer_for, limit_answer, split_chunks
+from report_lib.emulator.answers import (
+    Answer,
+    answer_conversation,
+    answer_for,
+    limit_answer,
+    split_chunks,
+)
 from report_lib.emulator.eventstream import CONTENT_TYPE as EVENTSTREAM_TYPE
 from report_lib.emulator.eventstream import encode_event
 from report_lib.emulator.options import (
@@ -117,8 +123,11 @@ def _texts(blocks: Any, where: str) -> list[str]:
     return out
 
 
-def _parse_body(raw: bytes) -> tuple[str, str, str, int | None, tuple[str, ...]]:
-    """(system text, user text, all text, maxTokens, stopSequences) of a Converse body."""
+def _parse_body(
+    raw: bytes,
+) -> tuple[str, str, str, int | None, tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """(system text, user text, all text, maxTokens, stopSequences, (role, text) of each
+    message) of a Converse body."""
     try:
         body = json.loads(raw or b"{}")
     except ValueError as exc:
@@ -130,6 +139,7 @@ def _parse_body(raw: bytes) -> tuple[str, str, str, int | None, tuple[str, ...]]
         raise ApiError(400, "ValidationException", "messages must be a non-empty list")
     system = "\n".join(_texts(body.get("system", []), "system"))
     user_parts: list[str] = []
+    turns: list[tuple[str, str]] = []
     all_parts = [system] if system else []
     for i, message in enumerate(messages):
         if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
@@ -137,6 +147,7 @@ def _parse_body(raw: bytes) -> tuple[str, str, str, int | None, tuple[str, ...]]
                 400, "ValidationException", f"messages[{i}].role must be 'user' or 'assistant'"
             )
         parts = _texts(message.get("content"), f"messages[{i}].content")
+        turns.append((message["role"], "\n".join(parts)))
         all_parts += parts
         if message["role"] == "user":
             user_parts += parts
@@ -152,7 +163,8 @@ def _parse_body(raw: bytes) -> tuple[str, str, str, int | None, tuple[str, ...]]
         )
     stops = config.get("stopSequences") or []
     stop_sequences = tuple(s for s in stops if isinstance(s, str))
-    return system, "\n".join(user_parts), "\n".join(all_parts), max_tokens, stop_sequences
+    return (system, "\n".join(user_parts), "\n".join(all_parts), max_tokens, stop_sequences,
+            tuple(turns))
 
 
 @lru_cache(maxsize=1024)
@@ -166,7 +178,9 @@ def _model_id(request: web.Request) -> str:
     return unquote(raw[len("/model/") :].rsplit("/", 1)[0])
 
 
-Parser = Callable[[bytes], tuple[str, str, str, int | None, tuple[str, ...]]]
+Parser = Callable[
+    [bytes], tuple[str, str, str, int | None, tuple[str, ...], tuple[tuple[str, str], ...]]
+]
 
 
 async def _admit(request: web.Request, state: EmulatorState, parse: Parser | None = None) -> Call:
@@ -184,24 +198,39 @@ async def _admit(request: web.Request, state: EmulatorState, parse: Parser | Non
     model_id = _model_id(request)
     if not model_id:
         raise ApiError(400, "ValidationException", "the model id in the URL is empty")
-    system, user, everything, max_tokens, stops = (parse or _parse_body)(await request.read())
+    asked = _Asked(model_id, *(parse or _parse_body)(await request.read()))
     state.stats.models[model_id] += 1
-    input_tokens = _count_tokens(everything)
     # Bedrock reserves quota as a request arrives, before the model runs: refuse at once
     early = state.quota.enabled and state.quota.accounting == "bedrock"
-    ticket = _take_quota(state, model_id, input_tokens, max_tokens, 0) if early else None
+    ticket = _take_quota(state, asked, 0) if early else None
     try:
-        return await _answer(request, state, model_id, system, user, everything, max_tokens,
-                             stops, input_tokens, ticket)
+        return await _answer(state, asked, ticket)
     except ApiError:
         if ticket is not None:  # refused after all: nothing used
             state.quota.settle(ticket, model_id, 0, 0)
         raise
 
 
-def _take_quota(state: EmulatorState, model_id: str, input_tokens: int,
-                max_tokens: int | None, output_tokens: int) -> Ticket:
-    admitted = state.quota.admit(model_id, input_tokens, max_tokens, output_tokens)
+@dataclass
+class _Asked:
+    """What a request asks for, as parsed from its body."""
+
+    model_id: str
+    system: str
+    user: str
+    everything: str
+    max_tokens: int | None
+    stops: tuple[str, ...]
+    turns: tuple[tuple[str, str], ...]
+
+    @property
+    def input_tokens(self) -> int:
+        return _count_tokens(self.everything)
+
+
+def _take_quota(state: EmulatorState, asked: _Asked, output_tokens: int) -> Ticket:
+    admitted = state.quota.admit(asked.model_id, asked.input_tokens, asked.max_tokens,
+                                 output_tokens)
     if isinstance(admitted, Refusal):
         message = admitted.message
         if admitted.status == 400:
@@ -210,14 +239,14 @@ def _take_quota(state: EmulatorState, model_id: str, input_tokens: int,
     return admitted
 
 
-async def _answer(request: web.Request, state: EmulatorState, model_id: str, system: str,
-                  user: str, everything: str, max_tokens: int | None,
-                  stops: tuple[str, ...], input_tokens: int, ticket: Ticket | None) -> Call:
+async def _answer(state: EmulatorState, asked: _Asked, ticket: Ticket | None) -> Call:
     """The answer of an admitted request, after the fault options that refuse it."""
     config = state.config
-    mistakes = (config.hallucinate, config.paraphrase, config.seed)
+    system, user, turns = asked.system, asked.user, asked.turns
+    mistakes = (config.hallucinate, config.paraphrase, config.seed, config.repair_quality,
+                config.hallucinate_repeat)
     if "<facts" in user:  # pandas work: keep the event loop answering other requests
-        answer: Answer = await asyncio.to_thread(answer_for, system, user, *mistakes)
+        answer: Answer = await asyncio.to_thread(answer_conversation, system, turns, *mistakes)
     else:
         answer = answer_for(system, user)
     if answer.kind is not None and answer.kind in config.reject:
@@ -236,13 +265,13 @@ async def _answer(request: web.Request, state: EmulatorState, model_id: str, sys
         if state.fault_rng.random() < 0.5:
             raise ApiError(500, "InternalServerException", message)
         raise ApiError(503, "ServiceUnavailableException", message)
-    text, stop_reason, output_tokens = limit_answer(answer, max_tokens, stops)
+    text, stop_reason, output_tokens = limit_answer(answer, asked.max_tokens, asked.stops)
     if state.quota.enabled and ticket is None:  # accounting "actual": charged what it answers
-        ticket = _take_quota(state, model_id, input_tokens, max_tokens, output_tokens)
+        ticket = _take_quota(state, asked, output_tokens)
     state.stats.changed += [dict(c) for c in answer.changes]
     ttft, total = state.latency.timing(output_tokens, state.latency_rng)
-    return Call(model_id, text, stop_reason, input_tokens, output_tokens, ttft, total, everything,
-                ticket)
+    return Call(asked.model_id, text, stop_reason, asked.input_tokens, output_tokens, ttft, total,
+                asked.everything, ticket)
 
 
 def _count_error(stats: Stats, error: ApiError) -> None:

@@ -122,13 +122,20 @@ def share_limits(settings: BackendSettings, parts: int) -> BackendSettings:
 
 
 class Collector:
-    """Results by job index, a tqdm bar and the on_result callback, all in the caller's thread."""
+    """Results by job index, a tqdm bar and the on_result callback, all in the caller's thread.
+
+    ``draft(result)`` (any thread) keeps a report that is still being repaired as it stands: an
+    interrupted run delivers it instead of failing it (``fail_missing``).
+    """
 
     def __init__(self, jobs: Sequence[ReportJob], desc: str, progress: bool,
                  on_result: ResultCallback | None) -> None:
         self.jobs = jobs
         self.results: list[ReportResult | None] = [None] * len(jobs)
         self.on_result = on_result
+        self.index = {job.key: i for i, job in enumerate(jobs)}
+        self.drafts: dict[int, ReportResult] = {}
+        self._lock = threading.Lock()
         self.bar: Any = None
         if progress:
             from tqdm.auto import tqdm
@@ -144,13 +151,26 @@ class Collector:
         if self.on_result is not None:
             self.on_result(result)
 
+    def draft(self, result: ReportResult) -> None:
+        """Keep ``result`` as the report of its job until the final one comes (thread-safe)."""
+        index = self.index.get(result.key)
+        if index is not None:
+            with self._lock:
+                self.drafts[index] = result
+
     def missing(self) -> list[int]:
         return [i for i, r in enumerate(self.results) if r is None]
 
     def fail_missing(self, settings: BackendSettings, error: BaseException, now: float,
                      error_type: str | None = None) -> None:
-        """Give every job without a result a failed one (its worker died, say)."""
+        """Give every job without a result its draft (a report interrupted while being
+        repaired), or a failed one (its worker died, say)."""
+        with self._lock:
+            drafts = dict(self.drafts)
         for i in self.missing():
+            if i in drafts:
+                self.add(i, drafts[i])
+                continue
             result = make_result(self.jobs[i], settings, now, now, error=error, worker="lost")
             if error_type is not None:
                 result.error_type = error_type

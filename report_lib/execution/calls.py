@@ -3,6 +3,10 @@
 ``run_one`` (sync) and ``arun_one`` (async) never raise for a job's own failure: any exception of
 the call becomes a failed result with ``error_type``/``error_message``/``attempts``. Interrupts
 (KeyboardInterrupt, asyncio cancellation) are not failures of the job and propagate.
+
+A job with a repair policy is reviewed and, when the review finds fault, repaired here, through
+the same backend (execution.repair). ``on_draft(result)`` receives the report as it stands
+before each repair turn (and after each one), so an interrupted run keeps what had finished.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from report_lib.errors import BackendError
+from report_lib.execution.repair import INTERRUPTED, Repair
 from report_lib.jobs import CallOutcome, ReportJob, ReportResult
 from report_lib.llm.pricing import cost_usd
 
@@ -24,6 +29,7 @@ if TYPE_CHECKING:
     from report_lib.llm.settings import BackendSettings
 
 KeyedTextCallback = Callable[[str, str], None]
+DraftCallback = Callable[[ReportResult], None]
 Clock = Callable[[], float]
 
 
@@ -83,6 +89,12 @@ def make_result(
     return result
 
 
+def _draft(repair: Repair, end: float, on_draft: DraftCallback | None) -> None:
+    """Hand the report as it stands to ``on_draft`` (kept if the run is interrupted now)."""
+    if on_draft is not None:
+        on_draft(repair.result(end, stopped=INTERRUPTED))
+
+
 def run_one(
     backend: Backend,
     job: ReportJob,
@@ -91,14 +103,44 @@ def run_one(
     *,
     clock: Clock = time.perf_counter,
     on_text: KeyedTextCallback | None = None,
+    on_draft: DraftCallback | None = None,
 ) -> ReportResult:
-    """Answer one job; any exception becomes a failed ReportResult (offsets from ``t0``)."""
+    """Answer one job (and repair it, see the module doc); any exception becomes a failed
+    ReportResult (offsets from ``t0``)."""
     start = clock() - t0
     try:
         outcome = backend.call(job, on_text=_text_callback(on_text, job))
     except Exception as exc:
         return make_result(job, settings, start, clock() - t0, error=exc)
-    return make_result(job, settings, start, clock() - t0, outcome=outcome)
+    result = make_result(job, settings, start, clock() - t0, outcome=outcome)
+    if job.repair is None:
+        return result
+    return repair_one(backend, job, settings, result, t0, clock=clock, on_draft=on_draft)
+
+
+def repair_one(
+    backend: Backend,
+    job: ReportJob,
+    settings: BackendSettings,
+    first: ReportResult,
+    t0: float,
+    *,
+    clock: Clock = time.perf_counter,
+    on_draft: DraftCallback | None = None,
+) -> ReportResult:
+    """Review ``first`` (the answer to ``job``) and repair it while the policy, the review and
+    the deadline allow; the report to deliver."""
+    repair = Repair(job, settings, first)
+    while (request := repair.next_job(clock() - t0 - first.start_s)) is not None:
+        _draft(repair, clock() - t0, on_draft)
+        began = clock()
+        try:
+            answer = backend.call(request)  # repairs are not streamed: the page shows the result
+        except Exception as exc:
+            repair.failed(exc, clock() - began)
+            break
+        repair.answered(answer, clock() - began, _cost(settings, answer))
+    return repair.result(clock() - t0)
 
 
 async def arun_one(
@@ -108,6 +150,7 @@ async def arun_one(
     t0: float,
     *,
     on_text: KeyedTextCallback | None = None,
+    on_draft: DraftCallback | None = None,
 ) -> ReportResult:
     """Async twin of run_one (``backend.acall``, ``time.perf_counter`` offsets)."""
     task = asyncio.current_task()
@@ -119,4 +162,17 @@ async def arun_one(
         end = time.perf_counter() - t0
         return make_result(job, settings, start, end, error=exc, worker=worker)
     end = time.perf_counter() - t0
-    return make_result(job, settings, start, end, outcome=outcome, worker=worker)
+    result = make_result(job, settings, start, end, outcome=outcome, worker=worker)
+    if job.repair is None:
+        return result
+    repair = Repair(job, settings, result)
+    while (request := repair.next_job(time.perf_counter() - t0 - start)) is not None:
+        _draft(repair, time.perf_counter() - t0, on_draft)
+        began = time.perf_counter()
+        try:
+            answer = await backend.acall(request)
+        except Exception as exc:
+            repair.failed(exc, time.perf_counter() - began)
+            break
+        repair.answered(answer, time.perf_counter() - began, _cost(settings, answer))
+    return repair.result(time.perf_counter() - t0)

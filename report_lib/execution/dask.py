@@ -3,7 +3,9 @@
 A LocalCluster (worker processes, threads inside) by default, or ``Client(scheduler)`` for an
 existing cluster. At most ``max_concurrency`` tasks are submitted at a time (a sliding window),
 so the bound holds whatever the cluster's thread count; each worker caches one backend per
-settings. On an interrupt the run's own cluster is closed and any of its processes still alive
+settings. A report to repair comes back after its first answer, is reviewed here (and kept as
+a draft) and goes out again as a repair task in the same slot of the window, so an interrupted
+run keeps it. On an interrupt the run's own cluster is closed and any of its processes still alive
 after a short wait are killed (an external cluster is left running; the run's tasks are
 released).
 dask and distributed are imported only when this strategy runs.
@@ -17,13 +19,15 @@ import math
 import os
 import threading
 import time
+from dataclasses import replace
 from typing import Any
 
 import psutil
 
 from report_lib.execution.base import Run, Strategy, interrupts_held, share_limits
-from report_lib.execution.calls import make_result, run_one
+from report_lib.execution.calls import make_result, repair_one, run_one
 from report_lib.execution.relay import Held, hold_warnings, reissue, take_held
+from report_lib.execution.repair import INTERRUPTED, Repair
 from report_lib.jobs import ReportJob, ReportResult
 from report_lib.llm.backends import BACKENDS, Backend
 from report_lib.llm.settings import BackendSettings
@@ -46,13 +50,33 @@ def _worker_backend(settings: BackendSettings, pool_size: int) -> Backend:
 
 
 def _task(index: int, job: ReportJob, settings: BackendSettings, t0_wall: float,
-          pool_size: int, client_pid: int) -> tuple[int, ReportResult, Held]:
-    """One report on a dask worker, with the warnings that worker kept (execution.relay)."""
+          pool_size: int, client_pid: int,
+          first: ReportResult | None = None) -> tuple[int, ReportResult, Held]:
+    """The first answer to ``job`` (never repaired here: the parent reviews it), or, given
+    ``first``, its repair turns; with the warnings that worker kept (execution.relay)."""
     if os.getpid() != client_pid:  # a worker process: the client's shows them, once per run
         hold_warnings()
     backend = _worker_backend(settings, pool_size)  # raises when no backend can be built
-    result = run_one(backend, job, settings, t0_wall, clock=time.time)
+    if first is not None:
+        result = repair_one(backend, job, settings, first, t0_wall, clock=time.time)
+    else:
+        result = run_one(backend, replace(job, repair=None), settings, t0_wall, clock=time.time)
     return index, result, take_held()
+
+
+def _needs_repair(run: Run, index: int, result: ReportResult) -> bool:
+    """Review a first answer in the parent: True when a repair task is due (the report as it
+    stands kept as a draft), else the result is final (reviewed) as it is."""
+    job = run.jobs[index]
+    if job.repair is None or not result.ok or result.fact_check is not None:
+        return False
+    repair = Repair(job, run.settings, result)
+    now = time.time() - run.t0_wall
+    if repair.next_job(now - result.start_s) is None:
+        result.fact_check = repair.result(now).fact_check
+        return False
+    run.collector.draft(repair.result(now, stopped=INTERRUPTED))
+    return True
 
 
 def default_dask_workers(max_concurrency: int) -> int:
@@ -205,10 +229,10 @@ class DaskStrategy(Strategy):
         pending = iter(enumerate(run.jobs))
         submitted: list[Any] = []
 
-        def submit(index: int, job: ReportJob) -> Any:
+        def submit(index: int, job: ReportJob, first: ReportResult | None = None) -> Any:
+            name = f"report-{run_id}-{index}" if first is None else f"repair-{run_id}-{index}"
             submitted.append(client.submit(_task, index, job, worker_settings, run.t0_wall,
-                                           run.concurrency, os.getpid(),
-                                           key=f"report-{run_id}-{index}",
+                                           run.concurrency, os.getpid(), first, key=name,
                                            pure=False))
             return submitted[-1]
 
@@ -219,7 +243,8 @@ class DaskStrategy(Strategy):
                 with contextlib.suppress(Exception):
                     if future.status == "finished":
                         index, result, _ = future.result(timeout=_CLOSE_S)
-                        run.collector.add(index, result)
+                        if index not in run.collector.drafts or result.fact_check is not None:
+                            run.collector.add(index, result)  # else its draft is kept
             raise
 
     def _collect(self, run: Run, client: Any, submit: Any, pending: Any) -> None:
@@ -239,6 +264,13 @@ class DaskStrategy(Strategy):
                 now = time.time() - run.t0_wall
                 result = make_result(run.jobs[index], run.settings, now, now, error=exc,
                                      worker="lost")
+                draft = run.collector.drafts.get(index)
+                if draft is not None and draft.fact_check is not None:  # its repair was lost
+                    result = draft
+                    draft.fact_check["repair"].update(stopped="error", error=f"{exc!r}")
+            if str(future.key).startswith("report-") and _needs_repair(run, index, result):
+                window.add(submit(index, run.jobs[index], result))  # its slot repairs it
+                continue
             run.collector.add(index, result)
             for i, job in _take(pending, 1):
                 window.add(submit(i, job))

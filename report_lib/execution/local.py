@@ -124,7 +124,8 @@ class SequentialStrategy(Strategy):
     def execute(self, run: Run) -> None:
         with _BorrowedOrOwn(self, run) as backend:
             for i, job in enumerate(run.jobs):
-                result = run_one(backend, job, run.settings, run.t0, on_text=run.options.on_text)
+                result = run_one(backend, job, run.settings, run.t0, on_text=run.options.on_text,
+                                 on_draft=run.collector.draft)
                 run.collector.add(i, result)
 
 
@@ -137,7 +138,8 @@ class ThreadStrategy(Strategy):
         with _BorrowedOrOwn(self, run) as backend:
 
             def answer(job: ReportJob) -> ReportResult:
-                return run_one(backend, job, run.settings, run.t0, on_text=run.options.on_text)
+                return run_one(backend, job, run.settings, run.t0, on_text=run.options.on_text,
+                               on_draft=run.collector.draft)
 
             run_in_threads(run, run.concurrency, answer, "report", THREAD_WORKERS)
 
@@ -153,7 +155,7 @@ class OriginalStrategy(Strategy):
         def answer(job: ReportJob) -> ReportResult:
             backend = BACKENDS.create(run.settings, max_concurrency=1)  # new Session + client
             try:
-                return run_one(backend, job, run.settings, run.t0)
+                return run_one(backend, job, run.settings, run.t0, on_draft=run.collector.draft)
             finally:
                 backend.close()
 
@@ -169,7 +171,7 @@ async def _arun(run: Run, backend: Backend, report: Callable[[int, ReportResult]
     async def one(index: int, job: ReportJob) -> tuple[int, ReportResult]:
         async with semaphore:
             result = await arun_one(backend, job, run.settings, run.t0,
-                                    on_text=run.options.on_text)
+                                    on_text=run.options.on_text, on_draft=run.collector.draft)
             return index, result
 
     tasks = [asyncio.create_task(one(i, job), name=f"report-{i}")

@@ -72,7 +72,8 @@ def _worker(worker: int, settings: BackendSettings, n_threads: int, pool_size: i
     """One worker process: build the backend, answer jobs on ``n_threads`` threads, report.
 
     Messages to the parent: ``("result", worker, (index, result))`` per job, each after the
-    ``("warnings", worker, held)`` warned meanwhile (execution.relay), then
+    ``("warnings", worker, held)`` warned meanwhile (execution.relay) (before it, any number of
+    ``("draft", worker, result)``: a report being repaired, as it stands), then
     ``("done", worker, None)`` or, when no backend could be built, ``("failed", worker, exc)``.
     """
     hold_warnings()  # the parent shows them, once per run
@@ -84,10 +85,13 @@ def _worker(worker: int, settings: BackendSettings, n_threads: int, pool_size: i
         results.put(("failed", worker, _portable(exc)))
         return
 
+    def draft(result: Any) -> None:
+        results.put(("draft", worker, result))
+
     def slot() -> None:
         while (item := jobs.get()) is not None:
             index, job = item
-            result = run_one(backend, job, settings, t0_wall, clock=time.time)
+            result = run_one(backend, job, settings, t0_wall, clock=time.time, on_draft=draft)
             if held := take_held():
                 results.put(("warnings", worker, held))
             results.put(("result", worker, (index, result)))
@@ -163,6 +167,8 @@ def _collect(run: Run, results: Any, procs: list[Any]) -> None:
             run.collector.add(*payload)
         elif kind == "warnings":
             reissue(payload, run.warned)
+        elif kind == "draft":
+            run.collector.draft(payload)
         else:
             ended.add(worker)
             if kind == "failed":
@@ -183,6 +189,8 @@ def _keep_arrived(run: Run, results: Any) -> None:
             kind, _, payload = results.get(timeout=0.05)
             if kind == "result":
                 run.collector.add(*payload)
+            elif kind == "draft":
+                run.collector.draft(payload)
 
 
 def _stop(procs: list[Any], wait_s: float) -> None:

@@ -114,7 +114,7 @@ class AsyncBedrock:
     ) -> CallOutcome:
         """Converse, or ConverseStream when ``settings.stream`` is set (as sync_client.converse)."""
         await self.open()
-        settings, limiter = self.settings, self.limiter
+        settings, limiter = wire.call_settings(job, self.settings), self.limiter
         plan = wire.CallPlan(job, settings, limiter is not None)
 
         async def attempt(number: int) -> CallOutcome:
@@ -133,7 +133,7 @@ class AsyncBedrock:
                 raise
             return plan.settle(outcome, number, reservation)
 
-        outcome = await acall_with_retries(attempt, settings, label=job.key,
+        outcome = await acall_with_retries(attempt, settings, label=job.label,
                                            deadline_at=job.deadline_at)  # the run's, if any
         return wire.require_text(outcome, settings)
 

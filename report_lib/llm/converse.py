@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from report_lib.errors import BackendError, MalformedResponseError, OversizeResponseError
@@ -139,11 +140,21 @@ def system_prompt(job: ReportJob, settings: BackendSettings) -> str:
     return settings.system or job.system
 
 
+def call_settings(job: ReportJob, settings: BackendSettings) -> BackendSettings:
+    """The settings of ``job``'s call: its own deadline when it has one (a repair turn)."""
+    if job.deadline_s is None or job.deadline_s == settings.deadline_s:
+        return settings
+    return replace(settings, deadline_s=max(job.deadline_s, 1e-3))
+
+
 def build_request(job: ReportJob, settings: BackendSettings) -> dict[str, Any]:
-    """Keyword arguments of Converse / ConverseStream for ``job``."""
+    """Keyword arguments of Converse / ConverseStream for ``job`` (its prompt, then its turns:
+    a repair request is the prompt, the first answer and a follow-up)."""
+    messages = [{"role": "user", "content": [{"text": job.prompt}]}]
+    messages += [{"role": role, "content": [{"text": text}]} for role, text in job.turns]
     request: dict[str, Any] = {
         "modelId": settings.model_id,
-        "messages": [{"role": "user", "content": [{"text": job.prompt}]}],
+        "messages": messages,
         "inferenceConfig": {"maxTokens": settings.max_tokens, "temperature": settings.temperature},
     }
     system = system_prompt(job, settings)
@@ -153,8 +164,10 @@ def build_request(job: ReportJob, settings: BackendSettings) -> dict[str, Any]:
 
 
 def estimate_input_tokens(job: ReportJob, settings: BackendSettings) -> int:
-    """The request's input tokens, estimated before the model counts them."""
-    return estimate_tokens(system_prompt(job, settings)) + estimate_tokens(job.prompt)
+    """The request's input tokens, estimated before the model counts them (the prompt, and
+    the turns of a repair conversation)."""
+    turns = sum(estimate_tokens(text) for _, text in job.turns)
+    return estimate_tokens(system_prompt(job, settings)) + estimate_tokens(job.prompt) + turns
 
 
 def estimate_request_tokens(job: ReportJob, settings: BackendSettings) -> int:
@@ -266,7 +279,7 @@ class CallPlan:
     """One job's request and limiter estimate, and what every attempt does with its outcome."""
 
     def __init__(self, job: ReportJob, settings: BackendSettings, with_limiter: bool) -> None:
-        self.key = job.key
+        self.key = job.label
         self.request = build_request(job, settings)
         self.input_estimate = estimate_input_tokens(job, settings) if with_limiter else 0
         self.estimate = self.input_estimate + settings.max_tokens if with_limiter else 0

@@ -23,6 +23,7 @@ from report_lib.llm.converse import (
     CallPlan,
     StreamCollector,
     TextCallback,
+    call_settings,
     check_converse_body,
     check_stream_type,
     client_config_kwargs,
@@ -118,6 +119,7 @@ def converse(
     stream that fails midway is retried from the start, so ``on_text`` may then see the
     beginning of the text again; the returned text is always one whole answer.
     """
+    settings = call_settings(job, settings)
     plan = CallPlan(job, settings, limiter is not None)
     deadline = call_deadline(settings, job.deadline_at)  # the run's, when the job carries it
 
@@ -141,5 +143,5 @@ def converse(
             _CALL.left = None
         return plan.settle(outcome, number, reservation)
 
-    outcome = call_with_retries(attempt, settings, label=job.key, deadline_at=job.deadline_at)
+    outcome = call_with_retries(attempt, settings, label=job.label, deadline_at=job.deadline_at)
     return require_text(outcome, settings)

@@ -18,6 +18,7 @@ from report_lib import config
 from report_lib.errors import ConfigError
 from report_lib.execution.base import STRATEGIES
 from report_lib.llm.backends import BACKENDS
+from report_lib.reports.factcheck.repair import MAX_ROUNDS
 
 NOTEBOOKS: tuple[str, ...] = ("reports", "benchmark", "comparison_report")
 # Where a notebook's output_dir goes when the caller does not set one (relative to out_dir).
@@ -157,6 +158,8 @@ RULES: dict[str, Rule] = {
     "repeats": Rule(minimum=1, maximum=100),
     "n_values": Rule(minimum=1, maximum=100_000),
     "target_month": Rule(pattern=r"latest|\d{4}-(0[1-9]|1[0-2])", expect='"latest" or YYYY-MM'),
+    "repair": Rule(pattern=rf"off|once|[0-{MAX_ROUNDS}]", minimum=0, maximum=MAX_ROUNDS,
+                   expect=f"off, once or a number of repair rounds from 0 to {MAX_ROUNDS}"),
 }
 
 _TYPE_WORDS = {"int": "an integer", "float": "a number", "str": "text", "bool": "True or False",

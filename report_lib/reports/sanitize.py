@@ -15,7 +15,7 @@ from typing import Any
 import mistune
 import nh3
 
-from report_lib.reports.factcheck import verdict
+from report_lib.reports.factcheck import corrected, delivered, verdict
 
 ALLOWED_TAGS: frozenset[str] = frozenset(
     {
@@ -86,16 +86,20 @@ def mark_unsupported(md: str, unsupported: list[dict[str, Any]]) -> str:
 
 
 def fact_check_line(check: dict[str, Any] | None) -> str:
-    """One line on the report's figures: all traced to the facts, or how many are not."""
-    if not check:
+    """One line on the delivered report's figures: all traced to the facts, or how many are
+    not; after a repair turn, how many it corrected."""
+    final = delivered(check)
+    if not check or not final:
         return ""
-    derived = f", {check['derived']} derived in one step" if check["derived"] else ""
-    missing = len(check["unsupported"])
+    fixed = corrected(check)
+    repaired = f"corrected: {fixed} figure{'s' if fixed != 1 else ''}; " if fixed else ""
+    derived = f", {final['derived']} derived in one step" if final["derived"] else ""
+    missing = len(final["unsupported"])
     if not missing:
-        return (f"Fact check {verdict(check)}: every number and month is in the facts"
+        return (f"Fact check {verdict(check)}: {repaired}every number and month is in the facts"
                 f"{derived}.")
-    return (f"Fact check {verdict(check)}: {missing} number(s) or month(s) not in the facts "
-            f"(marked){derived}.")
+    return (f"Fact check {verdict(check)}: {repaired}{missing} number(s) or month(s) not in the "
+            f"facts (marked){derived}.")
 
 
 def render_result_html(result: Any) -> str:
@@ -106,7 +110,8 @@ def render_result_html(result: Any) -> str:
         if not check:
             return render_markdown_safe(result.content)
         line = f"<p><em>{html.escape(fact_check_line(check))}</em></p>\n"
-        return line + render_markdown_safe(mark_unsupported(result.content, check["unsupported"]))
+        remaining = (delivered(check) or check)["unsupported"]
+        return line + render_markdown_safe(mark_unsupported(result.content, remaining))
     detail = f"{result.error_type or 'error'}: {result.error_message or ''}"
     return sanitize_html(
         f"<p><strong>{html.escape(str(result.key))} failed</strong> after {result.attempts} "

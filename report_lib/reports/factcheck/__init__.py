@@ -3,7 +3,8 @@
 ``check_report(text, facts) -> FactCheck``: ``mentions.py`` reads every number and month the
 report writes, ``index.py`` knows what the facts support (values, one-step derivations, the
 data window's months), ``check.py`` decides and counts, ``results.py`` checks a run's delivered
-reports (``ReportResult.fact_check``, the result contract's ``fact_check``).
+reports (``ReportResult.fact_check``, the result contract's ``fact_check``), ``repair.py`` is
+the run's reviewer for repair turns (the follow-up that asks for the flagged figures again).
 """
 
 from __future__ import annotations
@@ -13,12 +14,21 @@ from report_lib.reports.factcheck.check import (
     Unsupported,
     check_report,
     checkable_mentions,
+    corrected,
+    delivered,
     verdict,
 )
 from report_lib.reports.factcheck.index import FactIndex
+from report_lib.reports.factcheck.repair import (
+    FactReviewer,
+    parse_follow_up,
+    parse_repair,
+    repair_policy,
+)
 from report_lib.reports.factcheck.results import ResultChecker
 
 __all__ = [
-    "FactCheck", "FactIndex", "ResultChecker", "Unsupported", "check_report",
-    "checkable_mentions", "verdict",
+    "FactCheck", "FactIndex", "FactReviewer", "ResultChecker", "Unsupported", "check_report",
+    "checkable_mentions", "corrected", "delivered", "parse_follow_up", "parse_repair",
+    "repair_policy", "verdict",
 ]

@@ -70,12 +70,31 @@ class FactCheck:
                 "unsupported": [u.to_dict() for u in self.unsupported]}
 
 
+def delivered(check: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The check of the delivered text: after a repair turn its ``repair.delivered``, else the
+    entry itself (the result contract's ``fact_check`` entry of one report)."""
+    repair = (check or {}).get("repair")
+    if repair and repair.get("delivered") is not None:
+        return dict(repair["delivered"])
+    return check
+
+
+def corrected(check: dict[str, Any] | None) -> int:
+    """How many figures the repair turns corrected (0 without a repair)."""
+    repair = (check or {}).get("repair")
+    return int(repair["fixed"]) if repair else 0
+
+
 def verdict(check: dict[str, Any] | None) -> str:
-    """``57/57``, ``52/57 !`` (some figure unsupported) or ``-`` (not checked), from the
-    result contract's ``fact_check`` entry of one report."""
-    if not check:
+    """``57/57``, ``52/57 !`` (some figure unsupported) or ``-`` (not checked), of the
+    delivered text, from the result contract's ``fact_check`` entry of one report; ``+3``
+    when a repair corrected 3 figures."""
+    final = delivered(check)
+    if not final:
         return "-"
-    return f"{check['supported']}/{check['checked']}" + (" !" if check["unsupported"] else "")
+    fixed = corrected(check)
+    return (f"{final['supported']}/{final['checked']}" + (f" +{fixed}" if fixed else "")
+            + (" !" if final["unsupported"] else ""))
 
 
 def _mask(text: str, strings: frozenset[str]) -> str:
