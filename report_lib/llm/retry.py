@@ -139,6 +139,16 @@ def _cut_short(exc: BaseException) -> str | None:
     return None
 
 
+def _cut_counts(text: str) -> tuple[int, int] | None:
+    """(bytes received, bytes announced) from aiohttp's "received N of M bytes" or urllib3's
+    "IncompleteRead(N bytes read, K more expected)"; None when the text says neither."""
+    if counts := re.search(r"received (\d+) of (\d+) bytes", text):
+        return int(counts[1]), int(counts[2])
+    if counts := re.search(r"(\d+) bytes read, (\d+) more expected", text):
+        return int(counts[1]), int(counts[1]) + int(counts[2])
+    return None
+
+
 def _is_reset(exc: BaseException) -> bool:
     """The peer dropped an open connection (RST, or closed it before the whole answer)."""
     for cause in _causes(exc):
@@ -171,9 +181,9 @@ def classify(exc: BaseException) -> Classified:
         return Classified("ReadTimeout", True, str(exc) or "the read timed out")
     cut = _cut_short(exc)
     if cut is not None:
-        counts = re.search(r"received (\d+) of (\d+) bytes", cut)
-        what = (f"{int(counts[1]):,} of the {int(counts[2]):,} bytes its Content-Length "
-                "announced arrived" if counts else "the body ended")
+        got = _cut_counts(cut)
+        what = (f"{got[0]:,} of the {got[1]:,} bytes its Content-Length announced arrived"
+                if got else "the body ended")
         return Classified("MalformedResponse", True,
                           f"the answer was cut short: {what} before the connection closed")
     if _is_reset(exc):
