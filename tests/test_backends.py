@@ -18,6 +18,7 @@ from report_lib.errors import BackendError, ConfigError, CredentialsError
 from report_lib.jobs import CallOutcome, ReportJob
 from report_lib.llm.backends import BACKENDS, BedrockBackend, check_settings
 from report_lib.llm.cache import CacheWarning
+from report_lib.llm.quota import burndown_rate
 from report_lib.llm.settings import BackendSettings
 from report_lib.llm.testing import MockBedrock, converse_response
 from report_lib.llm.tokens import estimate_tokens
@@ -212,7 +213,9 @@ def test_limiter_from_settings_is_settled_with_usage() -> None:
         limits = (backend.limiter.tpm, backend.limiter.rpm, backend.limiter.window_s)
         assert limits == (1000, 50, 1e9)
         backend.call(PLAIN_JOB)
-        assert backend.limiter.available_tokens() == pytest.approx(1000 - 47, abs=0.01)
+        # settled to input + output x the model's burndown (5 for Claude 4)
+        assert burndown_rate(settings.model_id) == 5.0
+        assert backend.limiter.available_tokens() == pytest.approx(1000 - (40 + 5 * 7), abs=0.01)
     with MockBedrock.script().backend(bedrock_settings()) as unlimited:
         assert unlimited.limiter is None
 

@@ -22,6 +22,7 @@ from report_lib.errors import (
 from report_lib.jobs import ReportJob
 from report_lib.llm.converse import estimate_request_tokens
 from report_lib.llm.limiter import RateLimiter
+from report_lib.llm.quota import burndown_rate
 from report_lib.llm.settings import BackendSettings
 from report_lib.llm.sync_client import converse, make_client
 from report_lib.llm.testing import MockBedrock, client_error, converse_response, stream_events
@@ -90,9 +91,11 @@ def test_emulator_backend_needs_no_credentials(no_credentials: None) -> None:
 
 def test_limiter_reservation_estimate() -> None:
     job = ReportJob(key="k", kind="kpi", system="abcdefgh", prompt="abcd" * 10)
-    # 8 + 40 ASCII characters at 4 per token = 2 + 10; expected output 900 capped at max_tokens
+    # 8 + 40 ASCII characters at 4 per token = 2 + 10; Bedrock reserves input + max_tokens,
+    # whatever the answer turns out to use
     assert estimate_request_tokens(job, fast_settings(max_tokens=100)) == 2 + 10 + 100
-    assert estimate_request_tokens(job, fast_settings(expected_output_tokens=50)) == 2 + 10 + 50
+    settings = fast_settings(expected_output_tokens=50)
+    assert estimate_request_tokens(job, settings) == 2 + 10 + settings.max_tokens
 
 
 # -- the request validates against botocore's service model (Stubber) --------------------------
@@ -191,9 +194,10 @@ def test_empty_answer_is_an_error() -> None:
 def test_limiter_is_settled_with_real_usage() -> None:
     mock = MockBedrock.script(converse_response(["ok"], 40, 7))
     clock = [0.0]
-    limiter = RateLimiter(tpm=10_000, window_s=60.0, clock=lambda: clock[0])
+    limiter = RateLimiter(tpm=10_000, window_s=60.0, clock=lambda: clock[0],
+                          burndown=burndown_rate(MODEL))
     converse(mock.client, JOB, fast_settings(), limiter=limiter)
-    assert limiter.available_tokens() == pytest.approx(10_000 - 47)
+    assert limiter.available_tokens() == pytest.approx(10_000 - (40 + 5 * 7))  # output x 5
 
 
 def test_stream_calls_on_text_per_delta_and_records_usage() -> None:
@@ -328,22 +332,27 @@ def _run_threads(settings: BackendSettings, jobs: list[ReportJob], limiter: Rate
 
 
 def test_http_limiter_keeps_the_token_quota(dummy_credentials: None) -> None:
-    # 8 calls of ~(prompt + 80) tokens against a 400-token bucket refilled every 0.6 s: without a
-    # limiter the burst is throttled; with one matching the quota nothing is.
+    # 8 calls reserving prompt + 5,000 tokens against a 16,000-token bucket refilled every
+    # 0.6 s, settled to input + output (~900) x 5, less than reserved: without a limiter the
+    # burst is throttled; with one that charges the same way, nothing is. (An answer charged
+    # more than its reservation is an extra the client learns of only when the answer comes:
+    # see test_quota_emulator.py.)
     time_scale = 0.01
-    tpm = 400
+    tpm = 16_000
     jobs = [ReportJob(key=f"j{i}", kind="kpi", system="", prompt=f"Report number {i}: write it.")
             for i in range(8)]
-    settings = emulator_settings("", max_tokens=80, max_attempts=1)
+    settings = emulator_settings("", max_tokens=5_000, max_attempts=1)
     with Emulator(latency_model="fixed:1", time_scale=time_scale, tpm=tpm) as emu:
         settings = replace(settings, endpoint_url=emu.url)
         unlimited = _run_threads(settings, jobs, None)
         assert emu.stats()["throttled"] > 0  # the quota does bite without the limiter
         assert any(isinstance(r, ThrottledError) for r in unlimited)
         emu.reset_stats()
-        limiter = RateLimiter(tpm=tpm, window_s=60.0 * time_scale)
+        limiter = RateLimiter(tpm=tpm, window_s=60.0 * time_scale,
+                              burndown=burndown_rate(settings.model_id))
         limited = _run_threads(settings, jobs, limiter)
         stats = emu.stats()
     assert stats["throttled"] == 0
     assert stats["answered"] == len(jobs)
     assert all(r.attempts == 1 and r.text for r in limited)
+    assert stats["quota"]["settled_tokens"] < stats["quota"]["reserved_tokens"]  # refunds

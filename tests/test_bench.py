@@ -416,10 +416,13 @@ def test_cold_run_builds_everything_in_a_fresh_process() -> None:
 
 def test_bench_limit_options() -> None:
     ns = build_parser().parse_args(["bench", "--endpoint-url", "http://127.0.0.1:9",
-                                    "--tpm-limit", "auto", "--rpm-limit", "60"])
-    assert limit_settings(ns) == {"tpm_limit": None, "tpm_auto": True, "rpm_limit": 60}
+                                    "--tpm-limit", "auto", "--rpm-limit", "60",
+                                    "--burndown", "3"])
+    assert limit_settings(ns) == {"tpm_limit": None, "tpm_auto": True, "rpm_limit": 60,
+                                  "burndown": 3.0}
     ns = build_parser().parse_args(["generate", "--tpm-limit", "30000"])
-    assert limit_settings(ns) == {"tpm_limit": 30000, "tpm_auto": False, "rpm_limit": None}
+    assert limit_settings(ns) == {"tpm_limit": 30000, "tpm_auto": False, "rpm_limit": None,
+                                  "burndown": None}
 
 
 def test_bare_client_rows_sit_beside_ours(tmp_path: Path) -> None:

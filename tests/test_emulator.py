@@ -27,9 +27,10 @@ from botocore.exceptions import ClientError
 from report_lib.emulator import Emulator, EmulatorConfig, LatencyModel, parse_latency_model, server
 from report_lib.emulator.answers import split_chunks, truncate_to_tokens
 from report_lib.emulator.eventstream import encode_event, encode_exception, encode_message
-from report_lib.emulator.server import THROTTLE_MESSAGE, TokenBucket, add_arguments
+from report_lib.emulator.server import THROTTLE_MESSAGE, add_arguments
 from report_lib.emulator.server import config_from_args as emulator_config_from_args
 from report_lib.errors import EmulatorError
+from report_lib.llm.quota import Window
 from report_lib.llm.tokens import estimate_tokens
 
 MODEL_ID = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
@@ -195,7 +196,9 @@ def test_token_quota_throttles_and_refills(client: Any) -> None:
     prompt = "quota probe"
     needed = converse(client, prompt, inferenceConfig={"maxTokens": 40})["usage"]["totalTokens"]
     quota = int(needed * 2.5)  # room for two calls, not three
-    with Emulator(latency_model=FAST, tpm=quota) as emu:
+    # charged what it answers, 1x, at admission (accounting "actual"; Bedrock's is tested
+    # with real processes in test_quota_emulator.py)
+    with Emulator(latency_model=FAST, tpm=quota, accounting="actual") as emu:
         limited = make_client(emu.url)
         for _ in range(2):
             converse(limited, prompt, inferenceConfig={"maxTokens": 40})
@@ -205,7 +208,7 @@ def test_token_quota_throttles_and_refills(client: Any) -> None:
         assert (stats["answered"], stats["throttled"]) == (2, 1)
         assert stats["input_tokens"] + stats["output_tokens"] == 2 * needed
     # With time_scale 0.01 the quota's minute lasts 0.6 s: after it, the bucket is full again.
-    with Emulator(latency_model=FAST, tpm=quota, time_scale=0.01) as emu:
+    with Emulator(latency_model=FAST, tpm=quota, time_scale=0.01, accounting="actual") as emu:
         limited = make_client(emu.url)
         for _ in range(2):
             converse(limited, prompt, inferenceConfig={"maxTokens": 40})
@@ -218,7 +221,11 @@ def test_token_quota_throttles_and_refills(client: Any) -> None:
 def test_request_larger_than_the_quota_is_a_validation_error() -> None:
     with Emulator(latency_model=FAST, tpm=10) as emu:
         client = make_client(emu.url)
-        with pytest.raises(client.exceptions.ValidationException, match="raise --tpm"):
+        # no maxTokens: Bedrock reserves the model's largest output (64,000 for Sonnet 4.5)
+        with pytest.raises(client.exceptions.ValidationException,
+                           match=r"needs 640[0-9]{2} quota tokens \(input \+ maxTokens\) but "
+                           r"the tokens-per-minute quota is 10; lower maxTokens or raise the "
+                           r"quota"):
             converse(client, "this prompt and its answer need far more than ten tokens")
         assert emu.stats()["rejected"] == 1
 
@@ -536,13 +543,16 @@ def test_bad_latency_specs(spec: str) -> None:
 
 def test_token_bucket_refills_over_its_period() -> None:
     now = [0.0]
-    bucket = TokenBucket(120, 60.0, clock=lambda: now[0])  # 2 tokens a second
-    assert bucket.try_take(100)
-    assert not bucket.try_take(30)
+    bucket = Window("bucket", 120, 60.0, clock=lambda: now[0])  # 2 tokens a second
+    assert bucket.fits(100)
+    bucket.take(100)
+    assert not bucket.fits(30)
     now[0] = 5.0  # +10 tokens
-    assert bucket.try_take(30)
+    assert bucket.fits(30)
+    bucket.take(30)
     now[0] = 1000.0
-    assert bucket.available() == 120  # capped at capacity
+    assert bucket.used() == 0  # refilled, capped at capacity
+    assert bucket.fits(120) and not bucket.fits(121)
 
 
 @pytest.mark.parametrize("text", ["plain ascii words " * 40, "충전기 현황 보고서 KPI " * 40])

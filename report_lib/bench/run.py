@@ -54,6 +54,9 @@ from report_lib.bench.runner import (
 from report_lib.bench.workload import JobSource, throttled_quota
 from report_lib.emulator import Emulator
 from report_lib.errors import ConfigError
+from report_lib.execution.base import share_limits
+from report_lib.execution.dask import default_dask_workers
+from report_lib.execution.process import default_process_count
 from report_lib.llm.settings import BackendSettings
 
 LOWER_BOUND = "max(max_i L_i, max(0, tokens - tpm) / Q + min_i L_i); docs/LATENCY.md"
@@ -125,6 +128,18 @@ def _check_options(scenarios: Sequence[str], repeats: int, endpoint_url: str | N
             "the peers scenario points every library at the emulator (and sets its quota); it "
             "cannot run against --endpoint-url. Drop one of them."
         )
+
+
+def _check_limit_shares(cases: Sequence[Case], base: BackendSettings,
+                        scheduler: str | None) -> None:
+    """Refuse, before any call, a --tpm-limit/--rpm-limit the process or dask cases would
+    split into shares too small for one request (execution.base.share_limits)."""
+    for case in cases:
+        if case.strategy == "process":
+            share_limits(base, default_process_count(case.concurrency))
+    threads = max((c.concurrency for c in cases if c.strategy == "dask"), default=0)
+    if threads and scheduler is None:  # the run's LocalCluster (a scheduler's is told later)
+        share_limits(base, max(1, min(default_dask_workers(threads), threads)))
 
 
 def _run_cases(s: _Session, cases: Sequence[Case], scale: float, emu: Emulator | None) -> None:
@@ -258,6 +273,7 @@ def run_benchmark(
     # no run-wide deadline: it would cut a long case's later reports and its makespan with them
     base = replace(settings or BackendSettings(), endpoint_url=endpoint_url, deadline_s=None,
                    backend="bedrock" if external else "emulator")
+    _check_limit_shares([c for cs in cases.values() for c in cs], base, scheduler)
     total = repeats * sum(len(cs) for cs in cases.values())  # measured runs
     session = _Session(base, external, repeats, warmup, DaskCluster(scheduler),
                        Progress(total, progress, progress_file),

@@ -190,11 +190,30 @@ def add_limit_options(g: Any) -> None:
         "throttling (start fast, halve-ish on 429, probe up while clean)",
     )
     g.add_argument("--rpm-limit", type=RPM, help="client-side requests-per-minute limit")
+    g.add_argument(
+        "--burndown", type=burndown_arg, metavar="RATE",
+        help="quota tokens one output token uses, for the client-side limit (default: the "
+        "model's rate: 5 for Claude 4 models, else 1)",
+    )
+
+
+def burndown_arg(text: str) -> float:
+    """A burndown rate: a finite number of at least 1 (quota tokens per output token)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 1):
+        raise argparse.ArgumentTypeError(
+            f"expected a burndown rate >= 1 (quota tokens per output token), got {text!r}"
+        )
+    return value
 
 
 def limit_settings(ns: argparse.Namespace) -> dict[str, Any]:
-    """BackendSettings fields for --tpm-limit / --rpm-limit."""
-    return {**tpm_fields(ns.tpm_limit), "rpm_limit": ns.rpm_limit}
+    """BackendSettings fields for --tpm-limit / --rpm-limit / --burndown."""
+    return {**tpm_fields(ns.tpm_limit), "rpm_limit": ns.rpm_limit,
+            "burndown": getattr(ns, "burndown", None)}
 
 
 def settings_from_args(ns: argparse.Namespace) -> BackendSettings:

@@ -107,15 +107,32 @@ def share_limits(settings: BackendSettings, parts: int) -> BackendSettings:
     """Split the client-side tokens/requests-per-minute limits over ``parts`` worker processes.
 
     Each process (or dask worker) builds its own limiter; without the split a run would send
-    ``parts`` times the quota.
+    ``parts`` times the quota. A share that cannot hold one request (0 requests per minute, or
+    fewer tokens than one request reserves: input + ``max_tokens``) is a ConfigError naming
+    the option: rounding it up would send more than the quota the user gave.
     """
     if parts <= 1 or (settings.tpm_limit is None and settings.rpm_limit is None):
         return settings
-    return replace(
-        settings,
-        tpm_limit=None if settings.tpm_limit is None else max(1, settings.tpm_limit // parts),
-        rpm_limit=None if settings.rpm_limit is None else max(1, settings.rpm_limit // parts),
-    )
+    tpm = None if settings.tpm_limit is None else settings.tpm_limit // parts
+    rpm = None if settings.rpm_limit is None else settings.rpm_limit // parts
+    shared = "or --strategy thread or asyncio (one limiter for the whole run)"
+    if settings.rpm_limit is not None and not rpm:
+        raise ConfigError(
+            f"--rpm-limit {settings.rpm_limit} cannot be split over {parts} worker processes "
+            f"(less than 1 request per minute each); run at most {settings.rpm_limit} workers "
+            f"(--max-concurrency or --workers {settings.rpm_limit}), raise --rpm-limit, {shared}"
+        )
+    if settings.tpm_limit is not None and tpm is not None and tpm < settings.max_tokens:
+        most = settings.tpm_limit // settings.max_tokens
+        fewer = f"run at most {most} workers (--max-concurrency or --workers {most}), " \
+            if most >= 1 else ""
+        raise ConfigError(
+            f"--tpm-limit {settings.tpm_limit} cannot be split over {parts} worker processes: "
+            f"{tpm} tokens per minute each is less than one request reserves (input + "
+            f"--max-tokens {settings.max_tokens}); {fewer}raise --tpm-limit, lower "
+            f"--max-tokens, {shared}"
+        )
+    return replace(settings, tpm_limit=tpm, rpm_limit=rpm)
 
 
 # --------------------------------------------------------------------------- one run

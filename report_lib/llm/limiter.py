@@ -57,23 +57,26 @@ class _Log:
         self.window_s = window_s
         self.entries: list[_Entry] = []
 
+    # An entry counts until entry.at + window_s + margin_s, computed the same way everywhere
+    # (``earliest`` returns that sum): ``at - window`` rounds differently and would keep an
+    # entry counted at the very time ``earliest`` said it had left.
     def prune(self, now: float, margin_s: float) -> None:
-        horizon = now - self.window_s - margin_s
         drop = 0
-        while drop < len(self.entries) and self.entries[drop].at <= horizon:
+        while drop < len(self.entries) and \
+                self.entries[drop].at + self.window_s + margin_s <= now:
             drop += 1
         if drop:
             del self.entries[:drop]
 
     def used(self, at: float, margin_s: float, skip: _Entry | None = None) -> float:
         """Charged in the ``window_s`` (+ margin) up to ``at``, ``skip`` left out."""
-        start = at - self.window_s - margin_s
-        return sum(e.amount for e in self.entries if start < e.at <= at and e is not skip)
+        return sum(e.amount for e in self.entries
+                   if e.at <= at < e.at + self.window_s + margin_s and e is not skip)
 
     def earliest(self, amount: float, now: float, margin_s: float) -> float:
         """When ``amount`` fits, after every entry already in the log."""
         start = max([now] + [e.at for e in self.entries[-1:]])
-        counted = [e for e in self.entries if e.at > start - self.window_s - margin_s]
+        counted = [e for e in self.entries if e.at + self.window_s + margin_s > start]
         total = sum(e.amount for e in counted)
         need = min(amount, self.capacity)  # larger than the quota: it goes into an empty window
         if total + need <= self.capacity + 1e-9:
@@ -592,7 +595,7 @@ class AdaptiveRateLimiter(RateLimiter):
             tokens, requests = self._accepted(reservation.send_at, now)
             by_requests = _message_names_requests(message) and not self.rpm_given
             if not self.found:
-                elapsed = max(0.0, now - (self._first or now))
+                elapsed = max(0.0, now - (now if self._first is None else self._first))
                 refill = 1 + min(elapsed, self.window_s) / self.window_s
                 if by_requests:
                     self._set_requests(max(1, requests) / refill)
