@@ -119,7 +119,8 @@ def test_invoke_with_response_stream_chunks(emu: Emulator, client: Any) -> None:
 
 
 def test_invoke_is_admitted_under_the_same_quota() -> None:
-    with Emulator(latency_model=FAST, tpm=1000, seed=1) as emu:
+    # each request reserves its input + max_tokens (2,000): two fit in 5,000, then 429
+    with Emulator(latency_model=FAST, tpm=5000, seed=1) as emu:
         client = make_client(emu.url)
         with pytest.raises(ClientError) as caught:
             for _ in range(50):

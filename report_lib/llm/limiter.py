@@ -415,10 +415,13 @@ class AdaptiveRateLimiter(RateLimiter):
 
     The algorithm, and why:
 
-    1. **Discovery.** With nothing known, requests go out as fast as they come, only spaced by
-       ``ramp_gap_s`` (window / 6,000: 10 ms for a real minute): a throttled request is
-       answered at once, so the first 429 arrives after the requests sent during one round
-       trip too many, and a run that never meets a quota loses only that spacing.
+    1. **Discovery.** With nothing known, requests go out on a geometric ramp: the first
+       ``ramp_burst`` at once, then the send rate doubles every ``ramp_s`` (window / 1,200:
+       50 ms for a real minute), so request k leaves ``ramp_s × log2(1 + k / ramp_burst)``
+       after the first. A throttled request is answered at once, so the first 429 arrives after
+       the requests of one round trip too many — few while the rate is still low, and a quota
+       is usually met early in the ramp. A run that never meets a quota waits only the ramp's
+       logarithm: 200 requests leave within 5.7 × ``ramp_s`` (0.3 s for a real minute).
     2. **First 429.** The service has just refused, so what it accepted from us over the
        trailing window is its quota: the rate R becomes the tokens (or, when Bedrock's message
        says "requests", the requests) of the requests sent before the refused one in the last
@@ -450,7 +453,8 @@ class AdaptiveRateLimiter(RateLimiter):
         decrease: float = 0.85,
         increase: float = 0.03,
         probe_after: float = 2.0,
-        ramp_gap_s: float | None = None,
+        ramp_s: float | None = None,
+        ramp_burst: int = 4,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         asleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -459,13 +463,16 @@ class AdaptiveRateLimiter(RateLimiter):
         super().__init__(None, rpm, window_s, burndown=burndown,
                          expected_output_tokens=expected_output_tokens, clock=clock,
                          sleep=sleep, asleep=asleep, margin_s=margin_s)
-        # 1 ms per request for a 6 s window (an emulator at time_scale 0.1), 10 ms for a
-        # real minute: below the time a 429 takes to come back, above a run's own pace
-        ramp_gap_s = window_s / 6_000 if ramp_gap_s is None else ramp_gap_s
-        if not 0 < decrease < 1 or increase < 0 or ramp_gap_s < 0:
-            raise ConfigError(f"decrease must be in (0, 1), increase and ramp_gap_s >= 0, got "
-                              f"{decrease}, {increase}, {ramp_gap_s}")
-        self.decrease, self.increase, self.ramp_gap_s = decrease, increase, ramp_gap_s
+        # the send rate doubles every ramp_s: 50 ms for a real minute (5 ms for an emulator
+        # at time_scale 0.1), longer than a 429 takes to come back from a nearby endpoint
+        ramp_s = window_s / 1_200 if ramp_s is None else ramp_s
+        if not 0 < decrease < 1 or increase < 0 or ramp_s < 0 or ramp_burst < 1:
+            raise ConfigError(f"decrease must be in (0, 1), increase and ramp_s >= 0, "
+                              f"ramp_burst >= 1, got {decrease}, {increase}, {ramp_s}, "
+                              f"{ramp_burst}")
+        self.decrease, self.increase = decrease, increase
+        self.ramp_s, self.ramp_burst = ramp_s, ramp_burst
+        self._discovered = 0  # requests sent before the first 429
         self.probe_after = probe_after
         self.rpm_given = rpm is not None
         self.found = False  # True once a 429 has told the quota
@@ -475,7 +482,6 @@ class AdaptiveRateLimiter(RateLimiter):
         self._first: float | None = None
         self._changed = -math.inf  # when R last changed
         self._cutoff = -math.inf  # requests sent before this were counted in R as accepted
-        self._next_send = -math.inf  # discovery pacing
         self._waited_since_change = False
 
     @property
@@ -493,9 +499,10 @@ class AdaptiveRateLimiter(RateLimiter):
             if self._first is None:
                 self._first = now
             self._probe(now)
-            if not self.found and self._requests is None:  # discovery: paced, no limit
-                at = max(now, self._next_send)
-                self._next_send = at + self.ramp_gap_s
+            if not self.found and self._requests is None:  # discovery: a geometric ramp
+                at = max(now, self._first + self.ramp_s * math.log2(
+                    1 + self._discovered / self.ramp_burst))
+                self._discovered += 1
                 amount = self.reservation_tokens(tokens, input_estimate)
                 reservation = Reservation(self, amount, at - now, input_estimate=input_estimate,
                                           send_at=at)
