@@ -37,6 +37,7 @@ PLAN: dict[str, dict[str, Any]] = {
     "scale": {"time_scale": 1.0, "start_methods": ["spawn", "fork", "forkserver"]},
     "throttled": {"time_scale": 0.05},  # a 3 s quota minute; calls stay 1.0 s
     "original": {"time_scale": 1.0, "repeats": 1},  # ~105 s per run at N=300: one is enough
+    "quota": {"time_scale": 0.05, "repeats": 1},  # ~150 cells, 3 s quota minutes: ~25 min
 }
 QUICK_SCALE = 0.1  # --quick multiplies every time scale by this
 
