@@ -29,9 +29,11 @@ from report_lib.bench.plan import (
     BENCH_STRATEGIES,
     ORIGINAL,
     PUBLISHED,
+    QUOTA,
     SCENARIOS,
     SEQUENTIAL,
 )
+from report_lib.bench.quota_report import quota_sentences, without_quota
 
 
 def fmt_seconds(t: float) -> str:
@@ -92,6 +94,7 @@ def quota_table(results: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """Per-label medians of the quota-bound rows and the throughput column to use."""
     if "quota_tpm" not in results.columns:
         return results.iloc[0:0], ""
+    results = without_quota(results)  # bench.quota_report shows those
     rows = results[pd.to_numeric(results["quota_tpm"], errors="coerce") > 0]
     column = next((c for c in ("sustained_tpm", "throughput_tpm")
                    if c in rows.columns and rows[c].notna().any()), "")
@@ -353,6 +356,9 @@ def conclusions(
     """Sentences computed from the results: who wins where and by how much, what is missing."""
     if results is None or results.empty:
         return ["No benchmark results: run the benchmark notebook (or `report-lib bench`) first."]
+    quota, results = quota_sentences(results), without_quota(results)  # quota: its own
+    if results.empty:
+        return quota
     cases = summarize(results)
     present = order(cases["scenario"], SCENARIOS)
     out = [s for s in [seed_sentence(cases, metadata)] if s]
@@ -366,9 +372,10 @@ def conclusions(
             out.append(sentence)
     out += cold_sentences(cases)
     out += throttle_sentences(cases)
+    out += quota
     out += [s for s in (resources_sentence(results), failures_sentence(cases),
                         scale_sentence(cases)) if s]
-    missing = [s for s in expected if s not in present]
+    missing = [s for s in expected if s not in present and not (s == QUOTA and quota)]
     if missing:
         out.append(f"Not in these results: {', '.join(missing)}; run the benchmark with "
                    f"scenarios {', '.join(missing)} to cover them.")

@@ -12,6 +12,7 @@ import pandas as pd
 from report_lib.bench import comparison, recommend
 from report_lib.bench.analysis import TargetCheck, check_targets, summarize
 from report_lib.bench.plan import PUBLISHED
+from report_lib.bench.quota_report import quota_section, without_quota
 
 SUMMARY_COLUMNS = ("scenario", "variant", "strategy", "start_method", "n_jobs", "concurrency",
                    "time_scale", "repeats", "makespan_s", "spread_pct", "lower_bound_s",
@@ -148,5 +149,6 @@ def report_markdown(results: pd.DataFrame, metadata: Mapping[str, Any] | None = 
         + markdown_table(_records(claims), list(claims.columns)),
         "### Conclusions\n\n" + "\n".join(f"- {s}" for s in sentences),
         "### Every case (medians) and the targets\n\n"
-        + format_summary(summarize(results), check_targets(results)),
+        + format_summary(summarize(without_quota(results)), check_targets(results)),
+        *quota_section(results, meta),
     ])
