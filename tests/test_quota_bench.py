@@ -334,3 +334,14 @@ def test_two_cells_run_against_the_emulator(tmp_path: Any) -> None:
     assert known["makespan_s"] >= known["lower_bound_s"] * 0.9
     cells = quota_cells(rows)
     assert set(cells["client"]) == {"known", "auto-far"}
+
+
+def test_an_unknown_variant_is_one_line_and_exit_2(tmp_path: Any,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from report_lib.cli.main import main
+
+    assert main(["bench", "--scenario", "quota", "--variants", "known/daily/bedrock",
+                 "--out", str(tmp_path / "x.csv")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unknown variant known/daily/bedrock" in err
+    assert not (tmp_path / "x.csv").exists()
