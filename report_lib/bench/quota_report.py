@@ -238,10 +238,11 @@ def _draw_panel(ax: Any, cells: list[dict[str, Any]]) -> None:
                 ax.hlines(most, x - 0.4, x + 0.4, colors="#E45756", linestyles="--")
     ax.set_yscale("log")
     ax.set_ylim(min([*values, 0.8]) * 0.8, max([*values, 1.5]) * 1.3)
-    for axis_format in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):
-        axis_format(mticker.FuncFormatter(lambda v, _: f"{v:g}x"))
-    ax.set_xticks(range(len(TABLE_CLIENTS)),
-                  [wrap(CLIENT_NAMES[c], 14) for c in TABLE_CLIENTS])
+    ax.yaxis.set_major_locator(mticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}x"))
+    ax.yaxis.set_minor_formatter(mticker.NullFormatter())
+    ticks = {**CLIENT_NAMES, AUTO_FAR: CLIENT_NAMES[AUTO_FAR] + " (/ no limiter)"}
+    ax.set_xticks(range(len(TABLE_CLIENTS)), [wrap(ticks[c], 14) for c in TABLE_CLIENTS])
     ax.set_ylabel("makespan / bound (log)")
 
 
