@@ -39,6 +39,7 @@ PLAN: dict[str, dict[str, Any]] = {
     "original": {"time_scale": 1.0, "repeats": 1},  # ~105 s per run at N=300: one is enough
     # ours beside the peer libraries (needs the `peers` group): 0.1 s calls, a 6 s quota minute
     "peers": {"time_scale": 0.1},
+    "quota": {"time_scale": 0.05, "repeats": 1},  # ~150 cells, 3 s quota minutes: ~25 min
 }
 QUICK_SCALE = 0.1  # --quick multiplies every time scale by this
 

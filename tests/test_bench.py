@@ -365,7 +365,7 @@ def test_cli_options_and_run(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert main(["bench", "--scenario", "nope", "--out", str(tmp_path / "x.csv")]) == 2
     assert capsys.readouterr().err == (
         "report-lib: error: unknown scenario nope; choose from seed, realistic, scale, "
-        "throttled, original, peers\n"
+        "throttled, original, peers, quota\n"
     )
 
 

@@ -94,8 +94,8 @@ def test_conclusions_are_computed_from_the_values(results: pd.DataFrame) -> None
         "Client CPU per call (median over runs): lowest asyncio 0.50 ms, highest original "
         "40.00 ms; peak memory: lowest asyncio 100 MB, highest original 150 MB.",
         "Failed reports (summed over runs): throttled thread/retries N=30: 1 of 30.",
-        "Not in these results: realistic, peers; run the benchmark with scenarios realistic, "
-        "peers to cover them.",
+        "Not in these results: realistic, peers, quota; run the benchmark with scenarios "
+        "realistic, peers, quota to cover them.",
     ]
     assert comparison.conclusions(results, {"published": published}) == expected
 
@@ -117,8 +117,9 @@ def test_conclusions_name_missing_scenarios_and_time_scale() -> None:
         "No report failed in any run.",
         "Time was compressed in seed ×0.05 (latencies; calls of 0.100 s); figures are as "
         "measured at that scale.",
-        "Not in these results: realistic, scale, throttled, original, peers; run the benchmark "
-        "with scenarios realistic, scale, throttled, original, peers to cover them.",
+        "Not in these results: realistic, scale, throttled, original, peers, quota; run the "
+        "benchmark with scenarios realistic, scale, throttled, original, peers, quota to cover "
+        "them.",
     ]
 
 

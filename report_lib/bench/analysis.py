@@ -14,12 +14,15 @@ from typing import Any
 
 import pandas as pd
 
-from report_lib.bench.plan import CASE_KEYS, PUBLISHED, PUBLISHED_CALL_S
+from report_lib.bench.plan import CASE_KEYS, FAR, PUBLISHED, PUBLISHED_CALL_S, QUOTA
 from report_lib.bench.results import TEXT_COLUMNS, text_column
 
 CPU_SHARE_MAX = 0.05  # client CPU per call above this share of a call's latency: no efficiency
 EQUIVALENT_FLOOR = 0.02  # makespans closer than this (relative) are "equivalent"
 SCALE_TARGET_N = 30  # efficiency targets from here up (0.80; 0.90 at N = 300)
+# The quota scenario's targets per client: (most throttled share, most makespan / bound); no
+# report lost. A far cell's auto is held to the same ratio against the run without a limiter.
+QUOTA_TARGETS: dict[str, tuple[float, float]] = {"known": (0.05, 1.15), "auto": (0.20, 1.30)}
 
 # column -> how the runs of one case are combined
 _AGGREGATES: dict[str, str] = {
@@ -127,7 +130,7 @@ def check_targets(results: pd.DataFrame) -> list[TargetCheck]:
     for part in (_seed_checks, _scale_checks, _floor_checks, _throttled_checks, _process_checks,
                  _cpu_checks):
         checks += part(cases)
-    return checks
+    return checks + quota_checks(results)
 
 
 def _seed_checks(cases: pd.DataFrame) -> list[TargetCheck]:
@@ -281,4 +284,97 @@ def _cpu_checks(cases: pd.DataFrame) -> list[TargetCheck]:
                 f"client CPU ≤ 2 ms per call at N={n}", scenario, strategy, value, 2.0,
                 value <= 2.0, f"{value:.2f} ms per call, client already built (warm)",
             ))
+    return checks
+
+
+QUOTA_CELL_KEYS = ("n_jobs", "concurrency", "strategy", "quota_minute", "accounting",
+                   "time_scale")
+
+
+def quota_cells(results: pd.DataFrame) -> pd.DataFrame:
+    """One row per cell of the quota scenario, from its medians (``summarize``): the quota model
+    and client (from the variant ``client/minute/accounting``), reports ``lost`` (summed over
+    runs), ``throttled_share`` (throttled / requests, per run), ``ratio`` = makespan / bound,
+    and for a far cell the run without a limiter beside it (``unlimited_s``) and
+    ``vs_unlimited`` = makespan / that."""
+    if "scenario" not in results.columns:
+        return pd.DataFrame()
+    rows = results[results["scenario"] == QUOTA]
+    if rows.empty:
+        return pd.DataFrame()
+    cells = summarize(rows)
+    parts = cells["variant"].str.split("/", n=2, expand=True)
+    cells["client"], cells["quota_minute"], cells["accounting"] = parts[0], parts[1], parts[2]
+    cells["far"] = cells["client"].str.endswith(FAR)
+    cells["runs"] = cells["repeats"].astype(int)
+    cells["lost"] = cells["failed"].astype(int)
+    cells["throttled_share"] = cells["throttled"] / cells["requests"]
+    cells["bound_s"] = cells["lower_bound_s"]
+    cells["ratio"] = cells["makespan_s"] / cells["bound_s"]
+    unlimited = cells[cells["client"] == "none" + FAR].set_index(list(QUOTA_CELL_KEYS))
+    keys = list(zip(*(cells[k] for k in QUOTA_CELL_KEYS), strict=True))
+    beside = [unlimited["makespan_s"].get(k, math.nan) if far else math.nan
+              for k, far in zip(keys, cells["far"], strict=True)]
+    cells["unlimited_s"] = pd.Series(beside, index=cells.index, dtype=float)
+    cells["vs_unlimited"] = cells["makespan_s"] / cells["unlimited_s"]
+    return cells
+
+
+def quota_records(cells: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of ``quota_cells`` as dicts with string keys."""
+    return [{str(k): v for k, v in r.items()} for r in cells.to_dict("records")]
+
+
+def quota_verdict(cell: Mapping[str, Any]) -> tuple[bool, list[str]] | None:
+    """Whether a quota cell meets its client's target (``QUOTA_TARGETS``) and, if not, what
+    missed; None for a client without a target (adaptive, retries, none-far)."""
+    client = str(cell["client"])
+    target = QUOTA_TARGETS.get(client.removesuffix(FAR))
+    if target is None or client == "none" + FAR:
+        return None
+    most_share, most_ratio = target
+    misses = []
+    if int(cell["lost"]) > 0:
+        misses.append(f"{int(cell['lost'])} lost")
+    share = float(cell["throttled_share"])
+    if not share <= most_share:
+        misses.append(f"{share:.0%} throttled > {most_share:.0%}")
+    if bool(cell["far"]) and math.isfinite(float(cell["vs_unlimited"])):
+        ratio, against = float(cell["vs_unlimited"]), "the run without a limiter"
+    else:
+        ratio, against = float(cell["ratio"]), "the bound"
+    if not ratio <= most_ratio:
+        misses.append(f"{ratio:.2f}x {against} > {most_ratio:.2f}x")
+    return not misses, misses
+
+
+def quota_cell_name(cell: Mapping[str, Any]) -> str:
+    """``known sliding/bedrock thread N=40``."""
+    return (f"{cell['client']} {cell['quota_minute']}/{cell['accounting']} {cell['strategy']} "
+            f"N={int(cell['n_jobs'])}")
+
+
+def quota_checks(results: pd.DataFrame) -> list[TargetCheck]:
+    """The quota scenario's targets, one per cell of a client with a target."""
+    checks = []
+    for cell in quota_records(quota_cells(results)):
+        verdict = quota_verdict(cell)
+        if verdict is None:
+            continue
+        passed, misses = verdict
+        most_share, most_ratio = QUOTA_TARGETS[str(cell["client"]).removesuffix(FAR)]
+        far = bool(cell["far"])
+        against = "the run without a limiter" if far else "the bound"
+        measured = float(cell["vs_unlimited"] if far else cell["ratio"])
+        detail = (f"{cell['makespan_s']:.2f} s vs bound {cell['bound_s']:.2f} s "
+                  f"({cell['ratio']:.2f}x)")
+        if far:
+            detail += f", without a limiter {cell['unlimited_s']:.2f} s"
+        detail += (f"; {cell['throttled']:.0f} of {cell['requests']:.0f} requests throttled; "
+                   f"{int(cell['lost'])} lost in {int(cell['runs'])} run"
+                   f"{'s' if int(cell['runs']) != 1 else ''}"
+                   + (f"; missed: {', '.join(misses)}" if misses else ""))
+        checks.append(TargetCheck(
+            f"0 lost, <= {most_share:.0%} throttled, makespan <= {most_ratio:.2f}x {against}",
+            QUOTA, quota_cell_name(cell), measured, most_ratio, passed, detail))
     return checks

@@ -30,9 +30,11 @@ from report_lib.bench.plan import (
     BENCH_STRATEGIES,
     ORIGINAL,
     PUBLISHED,
+    QUOTA,
     SCENARIOS,
     SEQUENTIAL,
 )
+from report_lib.bench.quota_report import quota_sentences, without_quota
 
 
 def fmt_seconds(t: float) -> str:
@@ -93,6 +95,7 @@ def quota_table(results: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """Per-label medians of the quota-bound rows and the throughput column to use."""
     if "quota_tpm" not in results.columns:
         return results.iloc[0:0], ""
+    results = without_quota(results)  # bench.quota_report shows those
     rows = results[pd.to_numeric(results["quota_tpm"], errors="coerce") > 0]
     column = next((c for c in ("sustained_tpm", "throughput_tpm")
                    if c in rows.columns and rows[c].notna().any()), "")
@@ -368,10 +371,11 @@ def scenario_sentences(cases: pd.DataFrame, scenario: str,
 def general_sentences(results: pd.DataFrame, cases: pd.DataFrame,
                       expected: Sequence[str] = SCENARIOS) -> list[str]:
     """The sentences across scenarios: client resources, lost reports, compressed time, and the
-    scenarios these results lack."""
-    out = [s for s in (resources_sentence(results), failures_sentence(cases),
-                       scale_sentence(cases)) if s]
+    scenarios these results lack (the quota cells have their own: bench.quota_report)."""
     present = set(cases["scenario"])
+    results, cases = without_quota(results), cases[cases["scenario"] != QUOTA]
+    out = [s for s in (resources_sentence(results), failures_sentence(cases),
+                       scale_sentence(cases)) if s] if not cases.empty else []
     missing = [s for s in expected if s not in present]
     if missing:
         out.append(f"Not in these results: {', '.join(missing)}; run the benchmark with "
@@ -396,7 +400,8 @@ def conclusions(
     cases = summarize(results)
     out = []
     for scenario in present_scenarios(cases):
-        out += scenario_sentences(cases, scenario, metadata)
+        out += (quota_sentences(results) if scenario == QUOTA
+                else scenario_sentences(cases, scenario, metadata))
     return out + general_sentences(results, cases, expected)
 
 

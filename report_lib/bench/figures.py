@@ -24,6 +24,7 @@ from report_lib.bench.plan import (
     SEQUENTIAL,
     THREE_REPORT_SCENARIOS,
 )
+from report_lib.bench.quota_report import without_quota
 from report_lib.reports.charts import CHART_WIDTH_IN, new_figure, readable, wrap
 
 COLORS = {"sequential": "#7F7F7F", "thread": "#4C78A8", "process": "#F58518",
@@ -69,7 +70,7 @@ def _panel_rows(frame: pd.DataFrame, scenario: str) -> tuple[int, int, pd.DataFr
 def makespan_chart(results: pd.DataFrame) -> Figure:
     """Makespan per strategy with its spread over repeats (box + points), one panel per
     scenario; the original design's rows of the same N and time scale are drawn beside."""
-    frame = with_labels(results)
+    frame = with_labels(without_quota(results))  # the quota scenario: bench.quota_report
     scenarios = [s for s in order(frame["scenario"], SCENARIOS) if s != ORIGINAL]
     scenarios = scenarios or [ORIGINAL]
     fig, axes = new_figure(CHART_WIDTH_IN, 0.8 + 3.6 * len(scenarios), nrows=len(scenarios))
@@ -100,7 +101,7 @@ def makespan_chart(results: pd.DataFrame) -> Figure:
 def scaling_chart(results: pd.DataFrame) -> Figure | None:
     """Speedup over sequential and efficiency against N (log x), a line per strategy: solid at
     concurrency N, dashed at a capped concurrency. None when no scenario has two N values."""
-    table = summarize(results)
+    table = summarize(without_quota(results))
     table = table[~table["strategy"].isin([SEQUENTIAL, ORIGINAL])]
     counts = table.groupby("scenario")["n_jobs"].nunique()
     candidates = [s for s in order(counts.index, ("scale", *SCENARIOS)) if counts[s] >= 2]
@@ -199,7 +200,7 @@ def gantt_chart(
 
 def resources_chart(results: pd.DataFrame) -> Figure:
     """Client CPU per call and peak memory per strategy (medians over every run)."""
-    frame = with_labels(results)
+    frame = with_labels(without_quota(results))
     labels = order(frame["label"], BENCH_STRATEGIES)
     per = frame.groupby("label").median(numeric_only=True).reindex(labels)
     fig, axes = new_figure(CHART_WIDTH_IN, 8.0, nrows=2)

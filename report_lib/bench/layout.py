@@ -21,7 +21,8 @@ from matplotlib.figure import Figure
 from report_lib.bench import against, comparison, figures, recommend
 from report_lib.bench.analysis import summarize
 from report_lib.bench.peer_names import PEERS_SCENARIO
-from report_lib.bench.plan import ORIGINAL, SCENARIOS
+from report_lib.bench.plan import ORIGINAL, QUOTA, SCENARIOS
+from report_lib.bench.quota_report import quota_chart, quota_sentences, quota_table
 
 Table = Callable[[pd.DataFrame, Mapping[str, Any]], pd.DataFrame | None]
 Chart = Callable[[pd.DataFrame, list[dict[str, Any]]], Figure | None]
@@ -80,8 +81,15 @@ SECTIONS: dict[str, SectionSpec] = {
         "over repeats pairs the slowest and fastest runs.",
         tables=(lambda results, _: against.against_table(results),),
         charts=(lambda results, _: figures.peers_chart(results),)),
+    QUOTA: SectionSpec(
+        "Quota models: every client against every way a quota is counted",
+        "Each cell: a quota minute (bucket, sliding, wall-clock) × accounting (Bedrock's "
+        "reservation + 5× burndown, or 1×) × client, its makespan against the best its quota "
+        "allows, the share of requests throttled and the reports lost.",
+        tables=(lambda results, _: quota_table(results),),
+        charts=(lambda results, _: quota_chart(results),)),
 }
-SCENARIO_ORDER: tuple[str, ...] = (*SCENARIOS, PEERS_SCENARIO)
+SCENARIO_ORDER: tuple[str, ...] = tuple(dict.fromkeys((*SCENARIOS, PEERS_SCENARIO)))
 ACROSS = "Across scenarios"
 
 
@@ -108,6 +116,8 @@ def _sentences(cases: pd.DataFrame, results: pd.DataFrame, scenario: str,
                metadata: dict[str, Any] | None) -> list[str]:
     if scenario == PEERS_SCENARIO:
         return against.sentences(results)
+    if scenario == QUOTA:
+        return quota_sentences(results)
     return comparison.scenario_sentences(cases, scenario, metadata)
 
 

@@ -13,6 +13,14 @@ and the notebooks read their names from it):
 - ``peers``: ours (thread, asyncio) beside the libraries a user would pick instead
   (``peer_names.PEER_NAMES``), N in {3, 100, 300} at concurrency N, fixed 1.0 s, variants
   ``warm``, ``cold`` and (at N = 100, or the largest N asked for) ``quota``; bench.peers runs it.
+- ``quota``: Bedrock's quota models (report_lib.llm.quota): quota minute (bucket, sliding,
+  fixed) × accounting (``actual``: input + output at 1×, charged on admission; ``bedrock``:
+  input + maxTokens reserved, settled with output × 5) × client (``known``: the limiter told
+  the quota; ``auto``: it finds it; ``adaptive``: botocore's adaptive retry mode; ``retries``:
+  our retries alone) × strategy (thread, asyncio), N in {40, 200}, each cell's quota set so the
+  run is quota-bound for about three quota minutes; plus, per quota model, strategy and N, two
+  "far" cells whose quota is never reached: ``auto-far`` (auto) and ``none-far`` (no limiter)
+  beside it. The variant names the cell: ``client/minute/accounting``.
 
 A case is one configuration (scenario, variant, strategy, start method, N, concurrency); every
 key of ``Case`` that a results row carries is in ``CASE_KEYS``, and analysis groups by all of
@@ -22,7 +30,7 @@ them so that no figure mixes two cases.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from report_lib.bench.peer_names import (
     OUR_PEER_STRATEGIES,
@@ -35,7 +43,7 @@ from report_lib.errors import ConfigError
 from report_lib.execution import START_METHODS, STRATEGIES
 
 SCENARIOS: tuple[str, ...] = ("seed", "realistic", "scale", "throttled", "original",
-                              PEERS_SCENARIO)
+                              PEERS_SCENARIO, "quota")
 THREE_REPORT_SCENARIOS: tuple[str, ...] = ("seed", "realistic")  # always N = 3
 ORIGINAL = "original"  # the original design, a baseline (never a winner)
 SEQUENTIAL = "sequential"
@@ -49,6 +57,18 @@ THROTTLED_N = 30
 # The throttled scenario's clients: our retries alone, the client-side limiter told the quota,
 # the limiter finding the quota on its own (--tpm-limit auto), botocore's adaptive retry mode.
 THROTTLED_VARIANTS: tuple[str, ...] = ("retries", "limiter", "auto", "adaptive")
+QUOTA = "quota"
+QUOTA_N: tuple[int, ...] = (40, 200)
+QUOTA_MINUTE_KINDS: tuple[str, ...] = ("bucket", "sliding", "fixed")  # llm.quota.QUOTA_MINUTES
+QUOTA_ACCOUNTINGS: tuple[str, ...] = ("actual", "bedrock")  # llm.quota.ACCOUNTINGS
+QUOTA_CLIENTS: tuple[str, ...] = ("known", "auto", "adaptive", "retries")
+FAR = "-far"  # a cell whose quota is never reached
+QUOTA_FAR_CLIENTS: tuple[str, ...] = ("auto" + FAR, "none" + FAR)
+QUOTA_STRATEGIES: tuple[str, ...] = ("thread", "asyncio")
+# The quota scenario's default time scale: a quota minute of 3 s, calls of 50 ms (1 s × 0.05),
+# so the whole matrix (about 150 cells, one run each) takes about 25 minutes.
+QUOTA_TIME_SCALE = 0.05
+QUOTA_REPEATS = 1
 # seed's "cold" variant (a fresh process per run), planned with the default strategies
 COLD_STRATEGIES: tuple[str, ...] = ("thread", "asyncio")
 BARE_N = (300,)  # where the bare client (variant "bare") runs beside thread and asyncio
@@ -76,6 +96,14 @@ class Case:
     variant: str = ""
     start_method: str | None = None
     tpm: int | None = None
+    quota_minute: str = ""  # quota scenario: bucket | sliding | fixed
+    accounting: str = ""  # quota scenario: actual | bedrock
+    client: str = ""  # quota scenario: a QUOTA_CLIENTS or QUOTA_FAR_CLIENTS name
+
+    @property
+    def far(self) -> bool:
+        """A quota cell whose quota is never reached."""
+        return self.client.endswith(FAR)
 
     @property
     def label(self) -> str:
@@ -127,6 +155,8 @@ def plan_cases(
         return _scale_cases(n_values, chosen, methods, max_concurrency)
     if scenario == "throttled":
         return _throttled_cases(n_values, chosen, methods, max_concurrency)
+    if scenario == QUOTA:
+        return quota_cases(n_values, chosen, max_concurrency)
     return [Case(ORIGINAL, ORIGINAL, n, _concurrency(ORIGINAL, n, n), "fixed:1.0")
             for n in n_values or ORIGINAL_N]
 
@@ -141,8 +171,7 @@ def _with_methods(case: Case, methods: Sequence[str]) -> list[Case]:
     """A process case once per start method; any other case as is."""
     if case.strategy != "process" or case.start_method is not None:
         return [case]
-    return [Case(case.scenario, case.strategy, case.n_jobs, case.concurrency,
-                 case.latency_model, case.variant, method, case.tpm) for method in methods]
+    return [replace(case, start_method=method) for method in methods]
 
 
 def _three_report_cases(scenario: str, chosen: list[str] | None, methods: list[str],
@@ -222,3 +251,27 @@ def plan_peer_cases(n_values: Sequence[int] | None, chosen: Sequence[str] | None
     quota_n = PEERS_QUOTA_N if PEERS_QUOTA_N in sizes else sizes[-1]
     return cases + [Case(PEERS_SCENARIO, s, quota_n, quota_n, PEERS_MODEL, variant=quota)
                     for s in strategies]
+
+
+def quota_variant(client: str, minute: str, accounting: str) -> str:
+    """The variant naming one quota cell: ``client/minute/accounting``."""
+    return f"{client}/{minute}/{accounting}"
+
+
+def quota_cases(n_values: Sequence[int] | None = None, chosen: Sequence[str] | None = None,
+                max_concurrency: Sequence[int] | None = None) -> list[Case]:
+    """The quota matrix (module docstring), without its quotas: the run sets each cell's
+    ``tpm`` and latency model from its jobs (bench.quota_cells). Cells of one N, quota minute
+    and accounting are listed together, far cells after the quota-bound ones."""
+    cases: list[Case] = []
+    for n in n_values or QUOTA_N:
+        for c in _concurrencies(n, max_concurrency, [n]):
+            for minute in QUOTA_MINUTE_KINDS:
+                for accounting in QUOTA_ACCOUNTINGS:
+                    for client in (*QUOTA_CLIENTS, *QUOTA_FAR_CLIENTS):
+                        for strategy in chosen or QUOTA_STRATEGIES:
+                            cases.append(Case(
+                                QUOTA, strategy, n, _concurrency(strategy, n, c), "fixed:1.0",
+                                variant=quota_variant(client, minute, accounting),
+                                quota_minute=minute, accounting=accounting, client=client))
+    return cases

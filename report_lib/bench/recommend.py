@@ -16,6 +16,7 @@ from report_lib.bench.analysis import equivalent, summarize
 from report_lib.bench.comparison import case_groups, fmt_seconds, is_cold, speed_phrase
 from report_lib.bench.peer_names import OUR_PEER_STRATEGIES, PEERS_SCENARIO
 from report_lib.bench.plan import ORIGINAL, SEQUENTIAL
+from report_lib.bench.quota_report import without_quota
 
 WHICH_COLUMNS = ("situation", "measured at", "use", "median", "runner-up", "margin", "note")
 
@@ -68,7 +69,7 @@ def _find(groups: list[tuple[str, int, int, list[dict[str, Any]]]], scenario: st
 
 def which_to_use(results: pd.DataFrame) -> pd.DataFrame:
     """Situation → the fastest strategy that lost nothing, its margin, computed from the rows."""
-    cases = summarize(results)
+    cases = summarize(without_quota(results))
     groups = [g for g in case_groups(cases) if not is_cold(g[3])]  # warm: steady state
     rows = [
         _row("3 reports", _find(groups, "seed", 3, 3)),
@@ -191,7 +192,7 @@ def _asyncio_claim(cases: pd.DataFrame, metadata: dict[str, Any] | None) -> dict
 
 def claims(results: pd.DataFrame, metadata: dict[str, Any] | None = None) -> pd.DataFrame:
     """The original analysis's three claims, each with this run's verdict and numbers."""
-    cases = summarize(results)
+    cases = summarize(without_quota(results))
     rows = [
         {"claim": "ThreadPoolExecutor is optimal", **_thread_claim(cases)},
         {"claim": "ProcessPoolExecutor is not recommended (creation overhead, memory)",

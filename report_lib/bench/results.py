@@ -21,7 +21,7 @@ from report_lib.bench.rows import COLUMNS
 DEFAULT_DIR = config.BENCHMARK_DIR
 PACKAGES = ("report-lib", "boto3", "botocore", "aiobotocore", "aioboto3", "aiohttp", "urllib3",
             "dask", "distributed", "pandas", "psutil", "tqdm")
-TEXT_COLUMNS = ("variant", "start_method")
+TEXT_COLUMNS = ("variant", "start_method", "quota_minute", "accounting", "client")
 
 
 def output_paths(out: str | Path) -> tuple[Path, Path, Path]:

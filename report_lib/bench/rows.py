@@ -4,9 +4,10 @@ Lower bound: ``max(max_i L_i, quota term)`` with ``L_i`` the emulator's target l
 (fixed models: exactly the fixed latency × scale; Sonnet/Haiku: the jitter-free median for the
 job's output tokens, so ``realistic`` efficiencies are relative to the median draw). The
 emulator's token bucket starts full (``tpm`` tokens), so the quota term is
-``max(0, Σ tokens − tpm) / Q + min_i L_i`` with Q = tpm per scaled minute. Against an external
-endpoint the latencies are unknown: the bound is the slowest job's own client-measured latency
-(``lower_bound_kind = measured``). docs/LATENCY.md derives it.
+``max(0, Σ tokens − tpm) / Q + min_i L_i`` with Q = tpm per scaled minute. The quota scenario's
+bound is what a client knowing its quota model exactly would take (bench.quota_cells). Against
+an external endpoint the latencies are unknown: the bound is the slowest job's own
+client-measured latency (``lower_bound_kind = measured``). docs/LATENCY.md derives it.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ COLUMNS: tuple[str, ...] = (
     "speedup_estimated", "sum_latency_s", "cpu_s", "cpu_ms_per_call", "peak_rss_mb",
     "requests", "throttled", "retries", "failed", "server_failed", "rejected", "max_in_flight",
     "pool_full_warnings", "tokens", "throughput_tpm", "sustained_tpm", "quota_tpm",
-    "latency_model", "time_scale", "backend", "first_call_s",
+    "latency_model", "time_scale", "backend", "first_call_s", "quota_minute", "accounting",
+    "client",
 )  # fmt: skip
 TIMELINE_KEYS = ("scenario", "variant", "strategy", "start_method", "n_jobs", "concurrency",
                  "repeat", "makespan_s")
@@ -42,6 +44,7 @@ class Measured:
     peak_rss_mb: float = 0.0
     pool_full: int | None = None
     stats: Mapping[str, Any] | None = None
+    bound_s: float | None = None  # the quota scenario's bound (bench.quota_cells.cell_bound)
 
 
 def _latencies(case: Case, results: Sequence[ReportResult], time_scale: float,
@@ -81,6 +84,8 @@ def make_row(case: Case, repeat: int, results: Sequence[ReportResult], measured:
     tokens = sum(r.input_tokens + r.output_tokens for r in results if r.ok)
     makespan, minute = measured.makespan_s, 60.0 * time_scale
     lower, kind, sustained = _bounds(case, latencies, tokens, makespan, minute, external)
+    if measured.bound_s is not None:  # what a client knowing the quota model exactly takes
+        lower, kind = measured.bound_s, "latency" if case.far else "quota model"
     stats = measured.stats or {}
     n = len(results)
     return {
@@ -116,6 +121,9 @@ def make_row(case: Case, repeat: int, results: Sequence[ReportResult], measured:
         "latency_model": "external" if external else case.latency_model,
         "time_scale": time_scale,
         "backend": backend,
+        "quota_minute": case.quota_minute,
+        "accounting": case.accounting,
+        "client": case.client,
     }
 
 

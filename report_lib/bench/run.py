@@ -8,6 +8,8 @@ Every delay is multiplied by ``time_scale`` (also the quota's minute and the cli
 so a scaled run keeps the unscaled pattern); rows record it.
 In the throttled scenario the scale compresses the quota's minute only: its calls keep their
 real length (``THROTTLED_CALL_S``), so the client's work per call stays small beside them.
+The quota scenario scales both (a call stays 1/60 of a quota minute, as in a real run); it
+runs at ``QUOTA_TIME_SCALE`` and ``QUOTA_REPEATS`` unless told otherwise (bench.quota_cells).
 
 ``strategies``, ``n_values`` and ``time_scale`` may map scenario names to values
 (``{"scale": [3, 30], "default": [3]}``), so one run can size each scenario on its own.
@@ -33,12 +35,16 @@ from report_lib.bench.peer_names import PEERS_SCENARIO
 from report_lib.bench.peers import check_peers_installed, peer_versions, run_peers
 from report_lib.bench.plan import (
     PUBLISHED,
+    QUOTA,
+    QUOTA_REPEATS,
+    QUOTA_TIME_SCALE,
     SCENARIOS,
     Case,
     check_names,
     plan_cases,
     split_names,
 )
+from report_lib.bench.quota_cells import repeats_of, with_quota
 from report_lib.bench.results import DEFAULT_DIR, machine_info, save_results
 from report_lib.bench.rows import fill_speedups
 from report_lib.bench.runner import (
@@ -51,7 +57,7 @@ from report_lib.bench.runner import (
     measure,
     warmup_jobs,
 )
-from report_lib.bench.workload import JobSource, throttled_quota
+from report_lib.bench.workload import JobSource, estimate_job_tokens, throttled_quota
 from report_lib.emulator import Emulator
 from report_lib.errors import ConfigError
 from report_lib.execution.base import share_limits
@@ -60,6 +66,7 @@ from report_lib.execution.process import default_process_count
 from report_lib.llm.settings import BackendSettings
 
 LOWER_BOUND = "max(max_i L_i, max(0, tokens - tpm) / Q + min_i L_i); docs/LATENCY.md"
+DEFAULT_REPEATS = 3
 THROTTLED_CALL_S = 1.0  # the throttled scenario's call latency, never scaled
 T = TypeVar("T")
 
@@ -96,7 +103,7 @@ class _Session:
 
     base: BackendSettings
     external: bool
-    repeats: int
+    repeats: int | Mapping[str, int]
     warmup: bool
     dask: DaskCluster
     progress: Progress
@@ -118,11 +125,12 @@ def for_scenario(value: T | Mapping[str, T], scenario: str, default: T) -> T:
 def _check_options(scenarios: Sequence[str], repeats: int, endpoint_url: str | None) -> None:
     if repeats < 1:
         raise ConfigError(f"repeats must be at least 1, got {repeats}")
-    if endpoint_url and "throttled" in scenarios:
-        raise ConfigError(
-            "the throttled scenario sets the emulator's token quota; it cannot run against "
-            "--endpoint-url. Drop one of them."
-        )
+    for scenario in ("throttled", QUOTA):
+        if endpoint_url and scenario in scenarios:
+            raise ConfigError(
+                f"the {scenario} scenario sets the emulator's token quota; it cannot run "
+                "against --endpoint-url. Drop one of them."
+            )
     if endpoint_url and PEERS_SCENARIO in scenarios:
         raise ConfigError(
             "the peers scenario points every library at the emulator (and sets its quota); it "
@@ -142,7 +150,8 @@ def _check_limit_shares(cases: Sequence[Case], base: BackendSettings,
         share_limits(base, max(1, min(default_dask_workers(threads), threads)))
 
 
-def _run_cases(s: _Session, cases: Sequence[Case], scale: float, emu: Emulator | None) -> None:
+def _run_cases(s: _Session, cases: Sequence[Case], scale: float, emu: Emulator | None,
+               repeats: int) -> None:
     """Measure ``cases`` side by side: every case warms up, then each repeat runs every case
     once, so the rows a comparison sets against each other saw the same load on the machine.
 
@@ -158,12 +167,14 @@ def _run_cases(s: _Session, cases: Sequence[Case], scale: float, emu: Emulator |
             runner = stack.enter_context(CaseRunner(case, settings, s.dask, s.max_threads))
             if s.warmup and runner.warms_up:
                 s.progress.case(case.label, "warm-up")
-                runner.run(warmup_jobs(case, jobs))
+                runner.run(warmup_jobs(case, jobs, settings))
             runners.append((case, jobs, runner))
         stack.enter_context(frozen_heap())
-        for repeat in range(1, s.repeats + 1):
+        for repeat in range(1, max(repeats_of(c, repeats) for c in cases) + 1):
             for case, jobs, runner in runners:
-                s.progress.case(case.label, f"run {repeat}/{s.repeats}")
+                if repeat > repeats_of(case, repeats):
+                    continue
+                s.progress.case(case.label, f"run {repeat}/{repeats_of(case, repeats)}")
                 row, timeline = measure(case, repeat, jobs, runner, emu, scale, s.external)
                 s.rows.append(row)
                 s.timelines.append(timeline)
@@ -206,7 +217,8 @@ def _record(s: _Session) -> Any:
 
 def _run_scenario(s: _Session, scenario: str, cases: list[Case], scale: float) -> None:
     if scenario == PEERS_SCENARIO:
-        run_peers(cases, base=s.base, source=s.source, repeats=s.repeats, scale=scale,
+        run_peers(cases, base=s.base, source=s.source,
+                  repeats=int(for_scenario(s.repeats, scenario, DEFAULT_REPEATS)), scale=scale,
                   record=_record(s), on_run=s.progress.case)
         return
     if scenario == "throttled":
@@ -214,37 +226,51 @@ def _run_scenario(s: _Session, scenario: str, cases: list[Case], scale: float) -
         cases = [replace(c, latency_model=model,
                          tpm=throttled_quota(s.source.jobs(scenario, c.n_jobs)))
                  for c in cases]
+    if scenario == QUOTA:
+        cases = [with_quota(c, estimate_job_tokens(s.source.jobs(scenario, c.n_jobs)),
+                            s.base.model_id, s.base.max_tokens) for c in cases]
     for model, tpm, group in by_emulator(cases):
-        with endpoint(s.external, model, scale, tpm) as emu:
+        first = group[0]
+        with endpoint(s.external, model, scale, tpm, first.quota_minute,
+                      first.accounting) as emu:
             if s.client_ms is None:
                 url = emu.url if emu is not None else s.base.endpoint_url
                 s.client_ms = client_create_ms(replace(s.base, endpoint_url=url))
+            repeats = int(for_scenario(s.repeats, scenario, DEFAULT_REPEATS))
             for cases_together in side_by_side(group):
-                _run_cases(s, cases_together, scale, emu)
+                _run_cases(s, cases_together, scale, emu, repeats)
             s.dask.close()
 
 
 def plan_run(scenarios: Sequence[str], strategies: Any = None, n_values: Any = None,
              start_methods: Sequence[str] | None = None,
-             max_concurrency: Sequence[int] | None = None) -> dict[str, list[Case]]:
-    """Every scenario's cases; ``strategies``/``n_values`` may map scenario names to values."""
+             max_concurrency: Sequence[int] | None = None,
+             variants: Sequence[str] | None = None) -> dict[str, list[Case]]:
+    """Every scenario's cases; ``strategies``/``n_values`` may map scenario names to values;
+    ``variants``: only the cases of these variants (e.g. quota cells ``known/sliding/bedrock``)."""
     names = split_names(scenarios) or ["seed"]
     check_names(names, SCENARIOS, "scenario")
-    return {
+    planned = {
         s: plan_cases(s, strategies=split_names(for_scenario(strategies, s, None)) or None,
                       n_values=for_scenario(n_values, s, None) or None,
                       start_methods=split_names(start_methods) or None,
                       max_concurrency=max_concurrency)
         for s in names
     }
+    if variants is None:
+        return planned
+    wanted = split_names(variants)
+    known = {c.variant for cases in planned.values() for c in cases}
+    check_names(wanted, sorted(known), "variant")
+    return {s: [c for c in cases if c.variant in wanted] for s, cases in planned.items()}
 
 
 def run_benchmark(
     scenarios: Sequence[str] = ("seed",),
     strategies: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
     n_values: Sequence[int] | Mapping[str, Sequence[int]] | None = None,
-    repeats: int = 3,
-    time_scale: float | Mapping[str, float] = 1.0,
+    repeats: int | Mapping[str, int] | None = None,
+    time_scale: float | Mapping[str, float] | None = None,
     endpoint_url: str | None = None,
     out_dir: str | Path = DEFAULT_DIR,
     progress: bool = True,
@@ -256,6 +282,7 @@ def run_benchmark(
     warmup: bool = True,
     command: str | None = None,
     progress_file: TextIO | None = None,
+    variants: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Run the scenarios, write results.csv, timelines.json, metadata.json; return the rows.
 
@@ -264,9 +291,17 @@ def run_benchmark(
     ``endpoint_url`` benchmarks that Bedrock-compatible endpoint (credentials from the
     environment) instead of starting the emulator; emulator counters are then NaN.
     ``progress_file`` gets a plain-text copy of the bar over cases.
+    ``repeats`` and ``time_scale`` default to 3 and 1.0, the quota scenario's to
+    ``QUOTA_REPEATS`` and ``QUOTA_TIME_SCALE``. ``variants`` keeps only those cases.
     """
-    cases = plan_run(scenarios, strategies, n_values, start_methods, max_concurrency)
-    _check_options(list(cases), repeats, endpoint_url)
+    if repeats is None:
+        repeats = {QUOTA: QUOTA_REPEATS, "default": DEFAULT_REPEATS}
+    if time_scale is None:
+        time_scale = {QUOTA: QUOTA_TIME_SCALE, "default": 1.0}
+    cases = plan_run(scenarios, strategies, n_values, start_methods, max_concurrency, variants)
+    for scenario in cases:
+        _check_options(list(cases), int(for_scenario(repeats, scenario, DEFAULT_REPEATS)),
+                       endpoint_url)
     if PEERS_SCENARIO in cases:
         check_peers_installed([c.strategy for c in cases[PEERS_SCENARIO]])
     external = bool(endpoint_url)
@@ -274,7 +309,8 @@ def run_benchmark(
     base = replace(settings or BackendSettings(), endpoint_url=endpoint_url, deadline_s=None,
                    backend="bedrock" if external else "emulator")
     _check_limit_shares([c for cs in cases.values() for c in cs], base, scheduler)
-    total = repeats * sum(len(cs) for cs in cases.values())  # measured runs
+    total = sum(repeats_of(c, int(for_scenario(repeats, scenario, DEFAULT_REPEATS)))
+                for scenario, cs in cases.items() for c in cs)  # measured runs
     session = _Session(base, external, repeats, warmup, DaskCluster(scheduler),
                        Progress(total, progress, progress_file),
                        max_threads=max((c.concurrency for cs in cases.values() for c in cs
@@ -296,7 +332,7 @@ def run_benchmark(
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": command or " ".join(sys.argv),
         "time_scale": dict(time_scale) if isinstance(time_scale, Mapping) else time_scale,
-        "repeats": repeats,
+        "repeats": dict(repeats) if isinstance(repeats, Mapping) else repeats,
         "warmup": warmup,
         "load_avg_1m": {"start": load_start, "end": os.getloadavg()[0]},
         **machine_info(),

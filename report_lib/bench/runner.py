@@ -2,7 +2,9 @@
 
 In-process strategies reuse one warm backend across the warm-up and the repeats (a service's
 steady state: client built once, connections kept alive; asyncio on one long-lived loop),
-except under a quota, where each run needs a fresh client-side limiter. Process pools are
+except under the throttled scenario's quota, where each run builds a fresh client-side
+limiter with its client. A quota-scenario cell keeps its warm backend and gets a fresh limiter
+before every run (``use_limiter``). Process pools are
 started by every run (their cost is what the process rows show); dask rows use the run's shared
 cluster, whose workers cache their backend.
 """
@@ -20,7 +22,8 @@ from typing import Any
 
 from report_lib.bench.cold import run_cold
 from report_lib.bench.floor import BareThreads, run_bare_async
-from report_lib.bench.plan import Case
+from report_lib.bench.plan import QUOTA, Case
+from report_lib.bench.quota_cells import at_once, cell_bound, cell_settings
 from report_lib.bench.resources import ResourceMonitor
 from report_lib.bench.rows import Measured, make_row, timeline
 from report_lib.bench.workload import estimate_job_tokens
@@ -31,6 +34,7 @@ from report_lib.execution.loop import LoopThread
 from report_lib.jobs import ReportJob, ReportResult
 from report_lib.llm.async_client import AsyncBedrock
 from report_lib.llm.backends import BACKENDS, Backend, open_sync_client
+from report_lib.llm.limiter import limiter_for
 from report_lib.llm.settings import BackendSettings
 
 POOL_FULL_TEXT = "Connection pool is full"
@@ -96,6 +100,8 @@ def case_settings(case: Case, base: BackendSettings, time_scale: float,
                   jobs: Sequence[ReportJob], emu: Emulator | None) -> BackendSettings:
     """The client settings of one case: endpoint, and for a quota its scaled backoff/limiter."""
     settings = replace(base, endpoint_url=emu.url) if emu is not None else base
+    if case.scenario == QUOTA:
+        return cell_settings(case, settings, time_scale, estimate_job_tokens(jobs))
     if case.tpm is None:
         return settings
     # The quota's minute is scaled: scale the client's backoff with it.
@@ -123,8 +129,14 @@ def client_create_ms(settings: BackendSettings, times: int = 3) -> float:
     return statistics.median(samples)
 
 
-def warmup_jobs(case: Case, jobs: Sequence[ReportJob]) -> Sequence[ReportJob]:
-    """One round at the case's concurrency (3 jobs under a quota, to leave the bucket alone)."""
+def warmup_jobs(case: Case, jobs: Sequence[ReportJob],
+                settings: BackendSettings | None = None) -> Sequence[ReportJob]:
+    """One round at the case's concurrency (3 jobs under the throttled scenario's quota, to
+    leave the bucket alone; a quota cell: as many as its quota admits at once, the
+    connections its first burst opens)."""
+    if case.scenario == QUOTA and settings is not None:
+        return jobs[: at_once(case, estimate_job_tokens(jobs), settings.model_id,
+                              settings.max_tokens)]
     return jobs[: 3 if case.tpm else max(1, min(case.n_jobs, case.concurrency))]
 
 
@@ -149,7 +161,8 @@ class CaseRunner:
         case, strategy = self.case, STRATEGIES.get(self.case.strategy)
         if case.variant == "bare":
             self._open_bare()
-        elif case.tpm is None and strategy.reuses_backend and case.variant != "cold":
+        elif ((case.tpm is None or case.scenario == QUOTA) and strategy.reuses_backend
+              and case.variant != "cold"):
             pool = strategy.pool_size(case.concurrency)
             self.backend = BACKENDS.create(self.settings, max_concurrency=pool)
             if not strategy.uses_async_client:
@@ -171,6 +184,9 @@ class CaseRunner:
 
     def run(self, jobs: Sequence[ReportJob]) -> list[ReportResult]:
         case = self.case
+        use_limiter = getattr(self.backend, "use_limiter", None)
+        if case.scenario == QUOTA and use_limiter is not None:
+            use_limiter(limiter_for(self.settings))  # a fresh one: nothing learnt before
         if self.bare is not None:
             return self.bare.run(jobs)
         if self.abed is not None and self.loop_thread is not None:
@@ -202,22 +218,27 @@ class CaseRunner:
 
 
 @contextmanager
-def endpoint(external: bool, model: str, time_scale: float,
-             tpm: int | None) -> Iterator[Emulator | None]:
-    """An emulator for one (latency model, quota) group, or None against an external endpoint."""
+def endpoint(external: bool, model: str, time_scale: float, tpm: int | None,
+             quota_minute: str = "", accounting: str = "") -> Iterator[Emulator | None]:
+    """An emulator for one (latency model, quota) group, or None against an external endpoint.
+    ``quota_minute`` and ``accounting`` (the quota scenario) default to the emulator's own."""
     if external:
         yield None
         return
-    with Emulator(latency_model=model, time_scale=time_scale, tpm=tpm) as emu:
+    quota: dict[str, Any] = {k: v for k, v in (("quota_minute", quota_minute),
+                                               ("accounting", accounting)) if v}
+    with Emulator(latency_model=model, time_scale=time_scale, tpm=tpm, **quota) as emu:
         yield emu
 
 
 def by_emulator(cases: Sequence[Case]) -> list[tuple[str, int | None, list[Case]]]:
-    """Cases grouped by the emulator they need (latency model, quota), in plan order."""
-    groups: dict[tuple[str, int | None], list[Case]] = {}
+    """Cases grouped by the emulator they need (latency model, quota and its model), in plan
+    order."""
+    groups: dict[tuple[str, int | None, str, str], list[Case]] = {}
     for case in cases:
-        groups.setdefault((case.latency_model, case.tpm), []).append(case)
-    return [(model, tpm, group) for (model, tpm), group in groups.items()]
+        key = (case.latency_model, case.tpm, case.quota_minute, case.accounting)
+        groups.setdefault(key, []).append(case)
+    return [(model, tpm, group) for (model, tpm, _, _), group in groups.items()]
 
 
 def measure(case: Case, repeat: int, jobs: Sequence[ReportJob], runner: CaseRunner,
@@ -226,6 +247,7 @@ def measure(case: Case, repeat: int, jobs: Sequence[ReportJob], runner: CaseRunn
     """One measured run of a case: its results row and its timeline."""
     if emu is not None:
         emu.reset_stats()  # fresh counters and a full token bucket
+    phase_s = time.time()  # where in the emulator's wall-clock quota minute the run starts
     in_process = STRATEGIES.get(case.strategy).in_process
     counting = count_pool_full() if in_process else nullcontext(None)
     exclude = [emu.pid] if emu is not None else []
@@ -235,9 +257,12 @@ def measure(case: Case, repeat: int, jobs: Sequence[ReportJob], runner: CaseRunn
         makespan = time.perf_counter() - t
     if runner.own_makespan_s is not None:
         makespan = runner.own_makespan_s
+    bound = None
+    if case.scenario == QUOTA and case.tpm is not None:
+        bound = cell_bound(case, estimate_job_tokens(jobs), runner.settings, time_scale, phase_s)
     measured = Measured(makespan, monitor.cpu_s, monitor.peak_rss_mb,
                         counter.count if counter is not None else None,
-                        emu.stats() if emu is not None else None)
+                        emu.stats() if emu is not None else None, bound)
     row = make_row(case, repeat, results, measured, time_scale=time_scale, external=external,
                    backend=runner.settings.backend)
     return row, timeline(row, results)

@@ -13,6 +13,7 @@ from report_lib.bench import against, layout, recommend
 from report_lib.bench.analysis import TargetCheck, check_targets, summarize
 from report_lib.bench.peer_names import PEERS_SCENARIO
 from report_lib.bench.plan import PUBLISHED
+from report_lib.bench.quota_report import quota_section, without_quota
 
 SUMMARY_COLUMNS = ("scenario", "variant", "strategy", "start_method", "n_jobs", "concurrency",
                    "time_scale", "repeats", "makespan_s", "spread_pct", "lower_bound_s",
@@ -157,5 +158,6 @@ def report_markdown(results: pd.DataFrame, metadata: Mapping[str, Any] | None = 
         f"#### {section.title}\n\n" + "\n".join(f"- {s}" for s in section.sentences)
         for section in layout.sections(results, meta) if section.sentences))
     parts.append("### Every case (medians) and the targets\n\n"
-                 + format_summary(summarize(results), check_targets(results)))
+                 + format_summary(summarize(without_quota(results)), check_targets(results)))
+    parts += quota_section(results, meta)
     return "\n\n".join(parts)

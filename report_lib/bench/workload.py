@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
@@ -44,11 +45,15 @@ class JobSource:
 
 def estimate_job_tokens(jobs: Sequence[ReportJob]) -> list[tuple[int, int]]:
     """(input, output) tokens the emulator will bill for each job (its answer, counted)."""
-    out = []
-    for job in jobs:
-        answer = answer_for(job.system, job.prompt)
-        out.append((estimate_tokens(job.system + "\n" + job.prompt), estimate_tokens(answer.text)))
-    return out
+    return [_prompt_tokens(job.system, job.prompt) for job in jobs]
+
+
+@functools.lru_cache(maxsize=4096)
+def _prompt_tokens(system: str, prompt: str) -> tuple[int, int]:
+    """(input, output) tokens of one prompt (its emulator answer is written, then counted:
+    ~25 ms, so each prompt is counted once per process)."""
+    answer = answer_for(system, prompt)
+    return estimate_tokens(system + "\n" + prompt), estimate_tokens(answer.text)
 
 
 def throttled_quota(jobs: Sequence[ReportJob], minutes: float = THROTTLED_QUOTA_MINUTES) -> int:

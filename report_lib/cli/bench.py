@@ -12,11 +12,15 @@ from report_lib.bench.peer_names import OUR_PEER_STRATEGIES, PEER_NAMES, PEERS_N
 from report_lib.bench.plan import (
     BENCH_STRATEGIES,
     ORIGINAL_N,
+    QUOTA_N,
+    QUOTA_REPEATS,
+    QUOTA_TIME_SCALE,
     SCALE_N,
     SCENARIOS,
     THROTTLED_N,
 )
 from report_lib.bench.plan import split_names as split_list
+from report_lib.bench.quota_cells import FAR_REPEATS
 from report_lib.bench.results import DEFAULT_DIR, output_paths
 from report_lib.bench.run import run_benchmark
 from report_lib.bench.summary import format_summary
@@ -95,12 +99,18 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n", type=_job_counts, default=None, metavar="N[,N...]",
                         help=f"job counts for scale/original, each 1 to {MAX_JOBS} (default: "
                         f"scale {SCALE_N}, original {ORIGINAL_N}, throttled {THROTTLED_N}, "
-                        f"peers {PEERS_N})")
-    parser.add_argument("--repeats", type=Bounded(int, 1, 100), default=3,
-                        help="measured runs per case, after one warm-up (default: 3)")
-    parser.add_argument("--time-scale", type=TIME_SCALE, default=1.0,
+                        f"peers {PEERS_N}, quota {QUOTA_N})")
+    parser.add_argument("--repeats", type=Bounded(int, 1, 100), default=None,
+                        help=f"measured runs per case, after one warm-up (default: 3; quota "
+                        f"{QUOTA_REPEATS}, its far cells {FAR_REPEATS})")
+    parser.add_argument("--time-scale", type=TIME_SCALE, default=None,
                         help="multiply every emulator delay (and the quota minute) by this "
-                        "(default: 1.0)")
+                        f"(default: 1.0; quota {QUOTA_TIME_SCALE:g}: quota minutes of "
+                        f"{60 * QUOTA_TIME_SCALE:g} s, calls of {QUOTA_TIME_SCALE:g} s, the "
+                        "whole matrix in about 25 minutes on 2 cores)")
+    parser.add_argument("--variants", default=None, metavar="LIST",
+                        help="only these variants, comma-separated (quota cells are "
+                        "client/minute/accounting, e.g. known/sliding/bedrock)")
     parser.add_argument("--out", type=Path, default=DEFAULT_DIR,
                         help="results folder (results.csv, timelines.json, metadata.json), or "
                         "a .csv path whose companions go next to it (default: %(default)s, "
@@ -143,6 +153,7 @@ def run(ns: argparse.Namespace) -> int:
         scheduler=ns.scheduler,
         settings=settings,
         warmup=not ns.no_warmup,
+        variants=split_list(ns.variants) or None,
         command="report-lib bench " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else None,
     )
     print(format_summary(summarize(df), check_targets(df)))

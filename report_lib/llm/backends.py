@@ -113,6 +113,14 @@ class BedrockBackend(Closing):
         self._store(key, outcome)
         return outcome
 
+    def use_limiter(self, limiter: RateLimiter | None) -> None:
+        """Charge later calls (sync and every loop's async client) to ``limiter``: a benchmark
+        gives each run of a warm backend a fresh one."""
+        with self._lock:
+            self.limiter = limiter
+            for _, bedrock in self._async.values():
+                bedrock.limiter = limiter
+
     @property
     def client(self) -> Any:
         """The sync boto3 client shared by every thread (built on first use)."""
