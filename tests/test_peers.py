@@ -67,8 +67,8 @@ def test_plan_names_an_unknown_peer() -> None:
         plan_cases(PEERS_SCENARIO, strategies=["langchian"])
 
 
-def test_first_call_is_the_last_column() -> None:
-    assert COLUMNS[-1] == "first_call_s"
+def test_first_call_is_a_results_column() -> None:
+    assert "first_call_s" in COLUMNS
 
 
 def test_peer_rows_count_lost_reports_and_keep_first_call() -> None:
@@ -181,7 +181,10 @@ def test_run_benchmark_peers_rows_and_versions(tmp_path: Path) -> None:
                        repeats=1, time_scale=0.05, out_dir=tmp_path, progress=False)
     assert set(zip(df["strategy"], df["variant"], strict=True)) == {
         (s, v) for s in ("asyncio", "aioboto3") for v in PEER_VARIANTS}
-    assert (df["failed"] == 0).all() and (df["n_jobs"] == 3).all()
+    # a peer may lose reports under the quota (its own retries); ours, and every warm/cold run,
+    # may not
+    must_keep = (df["strategy"] == "asyncio") | (df["variant"] != "quota")
+    assert (df.loc[must_keep, "failed"] == 0).all() and (df["n_jobs"] == 3).all()
     cold = df["variant"] == "cold"
     assert df.loc[cold, "first_call_s"].gt(0).all() and df.loc[~cold, "first_call_s"].isna().all()
     assert df.loc[df["variant"] == "quota", "quota_tpm"].gt(0).all()

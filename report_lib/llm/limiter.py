@@ -214,6 +214,7 @@ class RateLimiter:
         self._waiting: list[Reservation] = []  # scheduled, not yet sent
         self.input_ratio = 1.0
         self.reserve_expected = False
+        self.poll_s = window_s / 120  # how often a waiting request looks for an earlier slot
         self.totals = LimiterTotals()
 
     @property
@@ -295,6 +296,32 @@ class RateLimiter:
             self._mark_sent(reservation)
             return True
 
+    def _reschedule(self, now: float) -> None:
+        """Quota given back (a refund, a refused request) may let waiting reservations go
+        sooner: schedule them again, in their order, from what the log holds now. Call with
+        the lock held."""
+        if not self._waiting:
+            return
+        waiting = sorted(self._waiting, key=lambda r: r.send_at)
+        for r in waiting:
+            for log, entry in r.entries:
+                log.remove(entry)
+            if self._bucket is not None and r.bucket_tokens:
+                self._bucket.level = min(self._bucket.capacity,
+                                         self._bucket.level + r.bucket_tokens)
+        for r in waiting:
+            at = now
+            for log, entry in r.entries:
+                log.prune(now, self.margin_s)
+                at = max(at, log.earliest(entry.amount, now, self.margin_s))
+            if self._bucket is not None and r.bucket_tokens:
+                at = max(at, self._bucket.ready_at(r.bucket_tokens, now, self.margin_s))
+                self._bucket.level -= r.bucket_tokens
+            for log, entry in r.entries:
+                entry.at = at
+                bisect.insort(log.entries, entry, key=lambda e: e.at)
+            r.send_at = at
+
     def _mark_sent(self, reservation: Reservation) -> None:
         if reservation.waiting:
             reservation.waiting = False
@@ -321,12 +348,12 @@ class RateLimiter:
         started = self._clock()
         while True:
             reservation = self.reserve(tokens, input_estimate)
-            left = None if max_wait_s is None else max_wait_s - (self._clock() - started)
-            if left is not None and reservation.wait_s > left:
-                self._drop(reservation)
-                raise WaitPastDeadline(reservation.wait_s, max(0.0, left))
-            if reservation.wait_s > 0:
-                self._sleep(reservation.wait_s)
+            while (wait := reservation.send_at - self._clock()) > 0:
+                left = None if max_wait_s is None else max_wait_s - (self._clock() - started)
+                if left is not None and wait > left:
+                    self._drop(reservation)
+                    raise WaitPastDeadline(wait, max(0.0, left))
+                self._sleep(min(wait, self.poll_s))  # a refund may move it sooner
             if not self.enabled or self._still_fits(reservation):
                 self.totals.waited_s += self._clock() - started
                 return reservation
@@ -338,8 +365,8 @@ class RateLimiter:
         while True:
             reservation = self.reserve(tokens, input_estimate)
             try:
-                if reservation.wait_s > 0:
-                    await self._asleep(reservation.wait_s)
+                while (wait := reservation.send_at - self._clock()) > 0:
+                    await self._asleep(min(wait, self.poll_s))  # a refund may move it sooner
             except BaseException:  # cancelled (deadline, Ctrl-C): give the place back
                 self._drop(reservation)
                 raise
@@ -373,6 +400,7 @@ class RateLimiter:
         with self._lock:
             now = self._clock()
             counted = now - (latency_s or 0.0)
+            refunded = False
             for log, entry in reservation.entries:
                 if counted > entry.at:
                     log.move(entry, counted)
@@ -387,13 +415,17 @@ class RateLimiter:
                     continue
                 if charge < entry.amount:  # a refund, where it was charged
                     entry.amount = charge
+                    refunded = True
                 elif charge > entry.amount:  # an extra, counted from now
                     log.add(now, charge - entry.amount)
             if self._bucket is not None and reservation.bucket_tokens:
                 self._bucket.refill(now)
                 self._bucket.level = min(self._bucket.capacity, self._bucket.level +
                                          reservation.bucket_tokens - charge)
+                refunded = refunded or charge < reservation.bucket_tokens
                 reservation.bucket_tokens = 0.0
+            if refunded:
+                self._reschedule(now)
 
     def on_failure(self, reservation: Reservation, throttled: bool, message: str = "") -> None:
         """A refused request used no quota: its place is given back. Any other failure keeps
@@ -404,6 +436,7 @@ class RateLimiter:
                 for log, entry in reservation.entries:
                     log.remove(entry)
                 self._give_back(reservation)
+                self._reschedule(self._clock())
 
 
 def _message_names_requests(message: str) -> bool:
