@@ -345,3 +345,13 @@ def test_an_unknown_variant_is_one_line_and_exit_2(tmp_path: Any,
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "unknown variant known/daily/bedrock" in err
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_a_page_of_quota_cells_alone_leads_with_their_chart(quota_rows: pd.DataFrame) -> None:
+    from report_lib.bench import layout
+
+    fig = layout.headline_chart(quota_rows)
+    assert fig is not None
+    assert fig.axes[0].get_ylabel() == "makespan / bound (log)"
+    titles = [s.title for s in layout.sections(quota_rows)]
+    assert titles[0] == layout.SECTIONS["quota"].title

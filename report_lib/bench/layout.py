@@ -211,5 +211,7 @@ def headline_chart(results: pd.DataFrame) -> Figure | None:
         return figures.peers_chart(results)
     present = comparison.order(results["scenario"], SCENARIO_ORDER)
     chosen = "scale" if "scale" in present else next(
-        (s for s in present if s not in (ORIGINAL, PEERS_SCENARIO)), present[0])
+        (s for s in present if s not in (ORIGINAL, PEERS_SCENARIO, QUOTA)), None)
+    if chosen is None:  # only quota cells (and the baseline): their own chart
+        return quota_chart(results) if QUOTA in present else None
     return figures.makespan_chart(_scenario_rows(results, chosen))
