@@ -20,11 +20,11 @@ from report_lib.emulator import Emulator, EmulatorConfig
 from report_lib.execution import run_jobs
 from report_lib.execution.loop import LoopThread
 from report_lib.jobs import CallOutcome, ReportJob
-from report_lib.llm.backends import BedrockBackend
+from report_lib.llm.backends import BaseBackend, BedrockBackend
 from report_lib.llm.settings import BackendSettings
 
 
-class LoopRecorder:
+class LoopRecorder(BaseBackend):
     """A backend that notes the event loop and thread of each async call."""
 
     name = "recorder"

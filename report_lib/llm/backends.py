@@ -255,8 +255,9 @@ class BedrockBackend(BaseBackend):
             else:
                 with contextlib.suppress(Exception):
                     loop.run_until_complete(bedrock.aclose())
-        if self._client is not None:
-            self._client.close()
+        close = getattr(self._client, "close", None)  # an injected test client may have none
+        if close is not None:
+            close()
 
 
 class BackendRegistry(Registry[type[BaseBackend]]):
