@@ -25,10 +25,15 @@ from report_lib.cli.generate import PendingReports, settings_with_time_limits
 from report_lib.cli.main import build_parser, main
 from report_lib.emulator import Emulator, EmulatorConfig
 from report_lib.emulator.options import add_arguments, config_from_args
-from report_lib.errors import BackendError, ConfigError, DeadlineExceeded, MalformedResponseError
+from report_lib.errors import (
+    BackendError,
+    CacheWarning,
+    ConfigError,
+    DeadlineExceeded,
+    MalformedResponseError,
+)
 from report_lib.jobs import CallOutcome, ReportJob, ReportResult
 from report_lib.llm.backends import BedrockBackend
-from report_lib.llm.cache import CacheWarning
 from report_lib.llm.progress import ProgressTicker
 from report_lib.llm.settings import BackendSettings
 

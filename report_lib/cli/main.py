@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import warnings
 from collections.abc import Sequence
@@ -75,10 +76,35 @@ def one_line_warnings() -> None:
     warnings.showwarning = showwarning
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes each record to the ``sys.stderr`` of the moment (a caller may have replaced it)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+def show_progress_logs() -> None:
+    """report_lib's log records (INFO and up: progress lines, notes) on stderr as bare lines,
+    the way the commands always printed them; once per process."""
+    logger = logging.getLogger("report_lib")
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:  # the command itself (not a call from Python): any locale
         ensure_utf8_mode()
     one_line_warnings()
+    show_progress_logs()
     parser = build_parser()
     ns = parser.parse_args(argv)
     try:
