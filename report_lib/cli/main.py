@@ -88,16 +88,24 @@ class _StderrHandler(logging.StreamHandler):
         pass
 
 
+# the modules whose INFO records are the commands' progress lines (others: WARNING and up)
+PROGRESS_LOGGERS: tuple[str, ...] = ("report_lib.pipeline.run",)
+
+
 def show_progress_logs() -> None:
-    """report_lib's log records (INFO and up: progress lines, notes) on stderr as bare lines,
-    the way the commands always printed them; once per process."""
+    """report_lib's log records on stderr as bare lines, the way the commands always printed
+    them: warnings and up from every module, progress lines (INFO) from PROGRESS_LOGGERS (a
+    retry's INFO record stays quiet, as it always was). Once per process."""
     logger = logging.getLogger("report_lib")
     if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
         handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(message)s"))
         logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.WARNING)
+    for name in PROGRESS_LOGGERS:
+        if logging.getLogger(name).level == logging.NOTSET:
+            logging.getLogger(name).setLevel(logging.INFO)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
