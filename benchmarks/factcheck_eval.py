@@ -41,6 +41,7 @@ from typing import Any
 from report_lib import config
 from report_lib.app.generate import generate_reports
 from report_lib.data.sample import synthesize
+from report_lib.emulator import EmulatorConfig
 from report_lib.emulator.answers import answer_conversation, answer_for
 from report_lib.emulator.mistakes import HALLUCINATED, hallucinate, paraphrase
 from report_lib.llm.pricing import cost_usd
@@ -214,7 +215,7 @@ def measure_latency(repeats: int, time_scale: float, rate: float) -> dict[str, A
         for name, options in (("clean", {"paraphrase": True}),
                               ("repaired", {"paraphrase": True, "hallucinate": rate})):
             run = generate_reports(frame, backend="emulator", strategy="thread",
-                                   time_scale=time_scale, emulator_options=options,
+                                   emulator=EmulatorConfig(time_scale=time_scale, **options),
                                    settings=BackendSettings()).to_dict()
             repairs = [c["repair"] for c in run["fact_check"].values()]
             runs[name].append({

@@ -39,6 +39,8 @@ _EXPORTS: dict[str, str] = {
     "ConfigError": "report_lib.errors",
     "RunInterrupted": "report_lib.errors",
     "Emulator": "report_lib.emulator",
+    "EmulatorConfig": "report_lib.emulator",
+    "UnknownChoiceError": "report_lib.errors",
 }
 
 __all__ = [
@@ -49,6 +51,7 @@ __all__ = [
     "CredentialsError",
     "DataError",
     "Emulator",
+    "EmulatorConfig",
     "FactCheck",
     "Facts",
     "PipelineError",
@@ -58,6 +61,7 @@ __all__ = [
     "RunInterrupted",
     "RunResult",
     "ThrottledError",
+    "UnknownChoiceError",
     "build_jobs",
     "build_many_jobs",
     "build_prompt",
@@ -75,7 +79,7 @@ if TYPE_CHECKING:
     from report_lib.app.generate import generate_reports
     from report_lib.app.outputs import write_outputs
     from report_lib.data.loader import load_data
-    from report_lib.emulator import Emulator
+    from report_lib.emulator import Emulator, EmulatorConfig
     from report_lib.errors import (
         BackendError,
         ConfigError,
@@ -85,6 +89,7 @@ if TYPE_CHECKING:
         ReportLabError,
         RunInterrupted,
         ThrottledError,
+        UnknownChoiceError,
     )
     from report_lib.execution import STRATEGIES, run_jobs
     from report_lib.jobs import ReportJob, ReportResult, RunResult

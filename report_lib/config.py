@@ -22,6 +22,7 @@ LANGUAGES: tuple[str, ...] = ("ko", "en")
 DEFAULT_FOCUS_CPO = "GS차지비"
 DEFAULT_WINDOW_MONTHS = 12
 DEFAULT_LANGUAGE = "ko"
+DEFAULT_BACKEND = "emulator"  # the main job's: a local Bedrock emulator (or offline, bedrock)
 
 # A current Claude Sonnet cross-region inference profile; override with --model-id.
 DEFAULT_MODEL_ID = os.environ.get(

@@ -6,6 +6,7 @@ of this package. Only the CLI turns them into exit codes (``report_lib.cli.main.
 
     ReportLabError
     ├── ConfigError(ValueError)        an option or parameter that cannot work      exit 2
+    │   └── UnknownChoiceError         a name not among the choices (language, kind) exit 2
     ├── DataError(ValueError)          input data missing or malformed              exit 2
     ├── CredentialsError(RuntimeError) no AWS credentials in the boto3 chain        exit 2
     ├── BackendError(RuntimeError)     an LLM call failed for good                  (per report)
@@ -17,6 +18,10 @@ of this package. Only the CLI turns them into exit codes (``report_lib.cli.main.
     │   └── OversizeResponseError      an answer larger than maxTokens allows (refused)
     ├── EmulatorError(RuntimeError)    the local emulator did not start or stopped  exit 1
     └── PipelineError(RuntimeError)    a notebook of the pipeline failed            exit 1
+
+    ReportLabWarning(UserWarning)
+    ├── CacheWarning                   the response cache is read-only or turned off
+    └── PriceWarning                   a model without a known price (its cost is None)
 
     KeyboardInterrupt
     └── RunInterrupted                 Ctrl-C or SIGTERM; carries the finished      exit 130/143
@@ -39,8 +44,25 @@ class ReportLabWarning(UserWarning):
     """Base class of report_lib's warnings (shown on one line by the ``report-lib`` command)."""
 
 
+class CacheWarning(ReportLabWarning):
+    """The response cache is read-only or was turned off; answers are still delivered."""
+
+
+class PriceWarning(ReportLabWarning):
+    """A model has no known price; the cost of its calls is unknown (None)."""
+
+
 class ConfigError(ReportLabError, ValueError):
     """An option or parameter has a value that cannot work; the message names it and the choices."""
+
+
+class UnknownChoiceError(ConfigError):
+    """A name that is not among the choices: ``.value`` is it, ``.choices`` what is accepted."""
+
+    def __init__(self, what: str, value: object, choices: tuple[str, ...]) -> None:
+        super().__init__(f"unknown {what} {value!r}; choose one of {', '.join(choices)}")
+        self.value = value
+        self.choices = choices
 
 
 class DataError(ReportLabError, ValueError):

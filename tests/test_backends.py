@@ -14,10 +14,9 @@ import pytest
 
 from report_lib.data.sample import synthesize
 from report_lib.emulator import Emulator
-from report_lib.errors import BackendError, ConfigError, CredentialsError
+from report_lib.errors import BackendError, CacheWarning, ConfigError, CredentialsError
 from report_lib.jobs import CallOutcome, ReportJob
 from report_lib.llm.backends import BACKENDS, BedrockBackend, check_settings
-from report_lib.llm.cache import CacheWarning
 from report_lib.llm.quota import burndown_rate
 from report_lib.llm.settings import BackendSettings
 from report_lib.llm.testing import MockBedrock, converse_response

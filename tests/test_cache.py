@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from report_lib.errors import ConfigError
+from report_lib.errors import CacheWarning, ConfigError
 from report_lib.jobs import CallOutcome
-from report_lib.llm.cache import CacheWarning, ResponseCache, cache_key, check_cache_dir
+from report_lib.llm.cache import ResponseCache, cache_key, check_cache_dir
 
 REQUEST: dict[str, Any] = {
     "modelId": "global.anthropic.claude-sonnet-4-5-20250929-v1:0",

@@ -16,15 +16,15 @@ import pytest
 
 import report_lib.llm.backends as backends_module
 from report_lib.app.generate import client_ahead, generate_reports
-from report_lib.emulator import Emulator
+from report_lib.emulator import Emulator, EmulatorConfig
 from report_lib.execution import run_jobs
 from report_lib.execution.loop import LoopThread
 from report_lib.jobs import CallOutcome, ReportJob
-from report_lib.llm.backends import BedrockBackend
+from report_lib.llm.backends import BaseBackend, BedrockBackend
 from report_lib.llm.settings import BackendSettings
 
 
-class LoopRecorder:
+class LoopRecorder(BaseBackend):
     """A backend that notes the event loop and thread of each async call."""
 
     name = "recorder"
@@ -129,9 +129,9 @@ def test_an_asyncio_run_never_builds_the_sync_client(sample_frame: pd.DataFrame,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     built = _count_clients(monkeypatch)
     run = generate_reports(sample_frame, backend="emulator", strategy="asyncio",
-                           emulator_options={"latency_model": "fixed:0.05"})
+                           emulator=EmulatorConfig(latency_model="fixed:0.05"))
     assert run.success and len(run.results) == 3
     assert built == []
     run = generate_reports(sample_frame, backend="emulator", strategy="thread",
-                           emulator_options={"latency_model": "fixed:0.05"})
+                           emulator=EmulatorConfig(latency_model="fixed:0.05"))
     assert run.success and built == [1]  # one client, shared by the three threads

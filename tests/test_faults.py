@@ -25,10 +25,15 @@ from report_lib.cli.generate import PendingReports, settings_with_time_limits
 from report_lib.cli.main import build_parser, main
 from report_lib.emulator import Emulator, EmulatorConfig
 from report_lib.emulator.options import add_arguments, config_from_args
-from report_lib.errors import BackendError, ConfigError, DeadlineExceeded, MalformedResponseError
+from report_lib.errors import (
+    BackendError,
+    CacheWarning,
+    ConfigError,
+    DeadlineExceeded,
+    MalformedResponseError,
+)
 from report_lib.jobs import CallOutcome, ReportJob, ReportResult
 from report_lib.llm.backends import BedrockBackend
-from report_lib.llm.cache import CacheWarning
 from report_lib.llm.progress import ProgressTicker
 from report_lib.llm.settings import BackendSettings
 
@@ -150,7 +155,7 @@ def test_generate_against_a_hung_endpoint_lists_every_report_under_errors(
     run = generate_reports(
         sample_frame, backend="emulator", strategy=strategy,
         settings=BackendSettings(deadline_s=2.0, backoff_base_s=0.01, backoff_max_s=0.02),
-        emulator_options={"latency_model": FAST, "hang_rate": 1.0},
+        emulator=EmulatorConfig(latency_model=FAST, hang_rate=1.0),
     )  # fmt: skip
     contract = run.to_dict()
     assert contract["success"] is False and contract["reports"] == {}
@@ -175,7 +180,7 @@ def test_a_cache_that_cannot_store_still_delivers_every_report(
         run = generate_reports(
             sample_frame, backend="emulator", strategy="thread",
             settings=BackendSettings(cache_dir=str(cache)),
-            emulator_options={"latency_model": FAST},
+            emulator=EmulatorConfig(latency_model=FAST),
         )  # fmt: skip
     assert run.success and sorted(run.reports) == ["cpo", "kpi", "trend"]
     assert len([w for w in seen if issubclass(w.category, CacheWarning)]) == 1

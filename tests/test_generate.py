@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from report_lib.app.generate import generate_reports, write_outputs
+from report_lib.emulator import EmulatorConfig
 from report_lib.errors import ConfigError
 from report_lib.reports.jobs import build_jobs, build_many_jobs
 from report_lib.reports.offline.backend import OfflineBackend
@@ -72,7 +73,8 @@ def test_write_outputs_writes_json_and_markdown(sample_frame: pd.DataFrame, tmp_
 
 
 def test_emulator_run_delivers_usage_and_cost(sample_frame: pd.DataFrame) -> None:
-    run = generate_reports(sample_frame, backend="emulator", strategy="asyncio", time_scale=0.01)
+    run = generate_reports(sample_frame, backend="emulator", strategy="asyncio",
+                           emulator=EmulatorConfig(time_scale=0.01))
     d = run.to_dict()
     assert d["success"] is True
     offline = generate_reports(sample_frame, backend="offline").to_dict()

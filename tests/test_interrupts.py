@@ -29,12 +29,13 @@ from report_lib.emulator.options import READY_PREFIX
 from report_lib.errors import RunInterrupted
 from report_lib.execution import run_jobs
 from report_lib.jobs import CallOutcome, ReportJob
+from report_lib.llm.backends import BaseBackend
 from report_lib.llm.settings import BackendSettings
 
 HANG_S = 30.0  # a hung call; every test ends long before it would
 
 
-class SignallingBackend:
+class SignallingBackend(BaseBackend):
     """Answers job0 at once; job1 sends ``signum`` to this process and hangs, as does job2."""
 
     name = "signalling"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from report_lib.errors import DataError
+from report_lib.errors import DataError, PriceWarning
 from report_lib.llm import pricing
-from report_lib.llm.pricing import PRICES_ENV, ModelPrice, PriceWarning, cost_usd, lookup_price
+from report_lib.llm.pricing import PRICES_ENV, ModelPrice, cost_usd, lookup_price
 
 
 @pytest.fixture(autouse=True)

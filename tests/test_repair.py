@@ -34,6 +34,7 @@ from report_lib.execution import run_jobs
 from report_lib.execution.calls import make_result
 from report_lib.execution.repair import Repair
 from report_lib.jobs import CallOutcome, RepairPolicy, ReportJob
+from report_lib.llm.backends import BaseBackend
 from report_lib.llm.settings import BackendSettings
 from report_lib.pipeline.parameters import check_parameter
 from report_lib.reports.factcheck import delivered, parse_follow_up, parse_repair
@@ -67,7 +68,7 @@ Script = Callable[[ReportJob, int], str]  # (job, repair number: 0 = first answe
 Hook = Callable[[ReportJob], bool]  # runs at the start of a repair call; True: hang there
 
 
-class ScriptedBackend:
+class ScriptedBackend(BaseBackend):
     """Answers from ``script``; records every call; ``during_repair`` runs inside repairs."""
 
     name = "scripted"

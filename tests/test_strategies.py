@@ -19,6 +19,7 @@ from report_lib.execution import MAX_CONCURRENCY, START_METHODS, STRATEGIES, aru
 from report_lib.execution.base import share_limits
 from report_lib.execution.process import split_evenly
 from report_lib.jobs import CallOutcome, ReportJob
+from report_lib.llm.backends import BaseBackend
 from report_lib.llm.settings import BackendSettings
 from report_lib.reports.jobs import build_many_jobs
 from report_lib.reports.offline.backend import OfflineBackend
@@ -185,7 +186,7 @@ def test_a_backend_that_cannot_be_built_raises(strategy: str, jobs: list[ReportJ
 # --------------------------------------------------------------------------- fake backend
 
 
-class FlakyBackend:
+class FlakyBackend(BaseBackend):
     """Answers instantly; raises for the jobs named in ``fail`` (a test double of a Backend)."""
 
     name = "flaky"

@@ -9,24 +9,26 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from report_lib import config
 from report_lib.app.outputs import write_outputs, write_outputs_or_rescue
 from report_lib.data.loader import load_data
-from report_lib.emulator import Emulator
 from report_lib.errors import RunInterrupted
 from report_lib.execution import STRATEGIES, run_jobs
 from report_lib.execution.loop import LoopThread
 from report_lib.jobs import ReportResult, RunResult
 from report_lib.llm.async_client import load_aiobotocore
-from report_lib.llm.backends import BACKENDS, Backend, check_settings, open_sync_client
+from report_lib.llm.backends import BACKENDS, Backend, Endpoint, open_sync_client
 from report_lib.llm.quota import burndown_rate, quota_usage
 from report_lib.llm.settings import BackendSettings
 from report_lib.reports.factcheck import ResultChecker, parse_repair, repair_policy
 from report_lib.reports.jobs import build_jobs
+
+if TYPE_CHECKING:  # the argument's type only: the emulator is reached through BACKENDS
+    from report_lib.emulator.options import EmulatorConfig
 
 # write_outputs, write_outputs_or_rescue: from app.outputs
 __all__ = ["backend_endpoint", "generate_reports", "write_outputs", "write_outputs_or_rescue"]
@@ -34,19 +36,12 @@ __all__ = ["backend_endpoint", "generate_reports", "write_outputs", "write_outpu
 
 @contextmanager
 def backend_endpoint(
-    settings: BackendSettings,
-    *,
-    time_scale: float = 1.0,
-    emulator_options: dict[str, Any] | None = None,
-) -> Iterator[tuple[BackendSettings, Any]]:
-    """Yield settings ready to use; for ``emulator`` without an endpoint, start one for the run."""
-    check_settings(settings)
-    if settings.backend != "emulator" or settings.endpoint_url:
-        yield settings, None
-        return
-    with Emulator(time_scale=time_scale, **(emulator_options or {})) as emu:
-        # the emulator's quota minute is scaled like its latencies; the client limiter follows
-        yield replace(settings, endpoint_url=emu.url, limiter_window_s=60.0 * time_scale), emu
+    settings: BackendSettings, *, emulator: EmulatorConfig | None = None
+) -> Iterator[Endpoint]:
+    """The run's endpoint (settings checked first, ``Endpoint.settings`` ready to use): for
+    ``emulator`` without an ``endpoint_url``, the backend starts one for the run."""
+    with BACKENDS.serve(settings, emulator if settings.backend == "emulator" else None) as ready:
+        yield ready
 
 
 @dataclass
@@ -62,8 +57,8 @@ def _build(settings: BackendSettings, pool: int, loop: LoopThread | None) -> Bac
     backend = BACKENDS.create(settings, pool)
     if loop is None:
         open_sync_client(backend)  # the client the threads share
-    elif (aopen := getattr(backend, "aopen", None)) is not None:
-        loop.submit(aopen()).result()  # the client belongs to that loop: open it there
+    else:
+        loop.submit(backend.aopen()).result()  # the client belongs to that loop: open it there
     return backend
 
 
@@ -106,12 +101,11 @@ def generate_reports(
     window: int = config.DEFAULT_WINDOW_MONTHS,
     language: str = config.DEFAULT_LANGUAGE,
     kinds: Sequence[str] = config.REPORT_KINDS,
-    backend: str = "emulator",
+    backend: str = config.DEFAULT_BACKEND,
     strategy: str = "thread",
     max_concurrency: int | None = None,
     settings: BackendSettings | None = None,
-    time_scale: float = 1.0,
-    emulator_options: dict[str, Any] | None = None,
+    emulator: EmulatorConfig | None = None,
     on_result: Callable[[ReportResult], None] | None = None,
     on_text: Callable[[str, str], None] | None = None,
     progress: bool = False,
@@ -129,6 +123,10 @@ def generate_reports(
     writer): a report whose fact check flags figures is asked for again in the same conversation
     with those figures listed, inside the run (execution.repair); the version with fewer
     unsupported figures is delivered, ``fact_check[key]["repair"]`` tells what it took.
+
+    ``emulator`` (``backend="emulator"`` only): the options of the emulator started for the run
+    (``report_lib.emulator.EmulatorConfig``: time_scale, latency_model, tpm, faults, ...);
+    None: its defaults. It is ignored when ``settings.endpoint_url`` names a running one.
     """
     STRATEGIES.validate(strategy)
     kinds = tuple(dict.fromkeys(kinds))  # a kind named twice is asked (and paid) once
@@ -138,12 +136,10 @@ def generate_reports(
     base = replace(settings or BackendSettings(), backend=backend)
     extra: dict[str, Any] = {"window_months": window}
     with (
-        backend_endpoint(base, time_scale=time_scale, emulator_options=emulator_options) as (
-            ready,
-            emu,
-        ),
-        client_ahead(ready, strategy, max_concurrency, len(kinds)) as ahead,
+        backend_endpoint(base, emulator=emulator) as endpoint,
+        client_ahead(endpoint.settings, strategy, max_concurrency, len(kinds)) as ahead,
     ):
+        ready = endpoint.settings
         # the data and the facts; the strategy's client is being built meanwhile
         df = data if isinstance(data, pd.DataFrame) else load_data(data)
         jobs = build_jobs(
@@ -160,8 +156,7 @@ def generate_reports(
         def finish(results: list[ReportResult]) -> RunResult:
             total = time.perf_counter() - started
             results = checker.check_all(results)
-            if emu is not None:
-                extra["emulator"] = {"time_scale": time_scale, "stats": _stats(emu)}
+            extra.update(endpoint.describe())  # the emulator's time scale and counters
             if backend != "offline":
                 calls = [(r.input_tokens, r.output_tokens) for r in results
                          if r.ok and not r.cached]
@@ -184,10 +179,3 @@ def generate_reports(
             raise
         return finish(results)
 
-
-def _stats(emu: Emulator) -> dict[str, Any] | None:
-    """The emulator's counters; None when it cannot answer (stopped by the same signal)."""
-    try:
-        return emu.stats()
-    except OSError:
-        return None

@@ -80,9 +80,8 @@ class OursClient:
         return [_call_of(r) for r in results]
 
     async def aclose(self) -> None:
-        aclose = getattr(self.backend, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        if self.backend is not None:
+            await self.backend.aclose()
 
     def close(self) -> None:
         if self.backend is not None:

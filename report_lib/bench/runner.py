@@ -33,7 +33,7 @@ from report_lib.execution.dask import close_cluster, local_cluster
 from report_lib.execution.loop import LoopThread
 from report_lib.jobs import ReportJob, ReportResult
 from report_lib.llm.async_client import AsyncBedrock
-from report_lib.llm.backends import BACKENDS, Backend, open_sync_client
+from report_lib.llm.backends import BACKENDS, Backend, BedrockBackend, open_sync_client
 from report_lib.llm.limiter import limiter_for
 from report_lib.llm.settings import BackendSettings
 
@@ -184,9 +184,9 @@ class CaseRunner:
 
     def run(self, jobs: Sequence[ReportJob]) -> list[ReportResult]:
         case = self.case
-        use_limiter = getattr(self.backend, "use_limiter", None)
-        if case.scenario == QUOTA and use_limiter is not None:
-            use_limiter(limiter_for(self.settings))  # a fresh one: nothing learnt before
+        if case.scenario == QUOTA and isinstance(self.backend, BedrockBackend):
+            # a fresh limiter: nothing learnt before
+            self.backend.use_limiter(limiter_for(self.settings))
         if self.bare is not None:
             return self.bare.run(jobs)
         if self.abed is not None and self.loop_thread is not None:
@@ -209,9 +209,9 @@ class CaseRunner:
         if self.bare is not None:
             self.bare.close()
         if self.loop_thread is not None:
-            aclose = getattr(self.abed or self.backend, "aclose", None)
-            if aclose is not None:
-                self.loop_thread.submit(aclose()).result(timeout=30)
+            opened = self.abed or self.backend
+            if opened is not None:
+                self.loop_thread.submit(opened.aclose()).result(timeout=30)
             self.loop_thread.close()
         if self.backend is not None:
             self.backend.close()

@@ -126,7 +126,7 @@ def add_backend_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--backend",
         choices=BACKENDS.names(),
-        default="emulator",
+        default=config.DEFAULT_BACKEND,
         help="offline: no network; emulator: a local Bedrock emulator started for the "
         "run; bedrock: AWS",
     )

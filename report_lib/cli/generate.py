@@ -25,6 +25,7 @@ from report_lib.cli.common import (
     settings_from_args,
 )
 from report_lib.data.sample import ensure_sample_data
+from report_lib.emulator.options import EmulatorConfig
 from report_lib.errors import ConfigError, OutputError, RunInterrupted
 from report_lib.execution import MAX_CONCURRENCY, STRATEGIES, check_concurrency
 from report_lib.jobs import ReportResult, RunResult
@@ -232,11 +233,8 @@ def run(ns: argparse.Namespace) -> int:
     check_outputs(ns.out, ns.markdown_dir)  # a bad path fails now, not after paid calls
     if ns.endpoint_url and ns.backend == "emulator":
         ns.backend = "bedrock"  # an explicit endpoint replaces the embedded emulator
-    emulator_options: dict[str, object] = {}
-    if ns.emulator_reject:
-        emulator_options["reject"] = tuple(ns.emulator_reject)
-    if ns.emulator_throttle_first:
-        emulator_options["throttle_first"] = ns.emulator_throttle_first
+    emulator = EmulatorConfig(time_scale=ns.time_scale, reject=tuple(ns.emulator_reject or ()),
+                              throttle_first=ns.emulator_throttle_first or 0)
     data = ns.data if ns.data is not None else ensure_sample_data()
     pending = PendingReports(len(kinds))
     ticker = ProgressTicker(partial(tqdm.write, file=sys.stderr), PROGRESS_EVERY_S, pending.line)
@@ -253,8 +251,7 @@ def run(ns: argparse.Namespace) -> int:
                 strategy=ns.strategy,
                 max_concurrency=ns.max_concurrency,
                 settings=settings_with_time_limits(ns),
-                time_scale=ns.time_scale,
-                emulator_options=emulator_options,
+                emulator=emulator,
                 progress=not ns.no_progress,
                 on_result=pending.finished,
                 repair=ns.repair,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import warnings
 from collections.abc import Sequence
@@ -75,10 +76,43 @@ def one_line_warnings() -> None:
     warnings.showwarning = showwarning
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes each record to the ``sys.stderr`` of the moment (a caller may have replaced it)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+# the modules whose INFO records are the commands' progress lines (others: WARNING and up)
+PROGRESS_LOGGERS: tuple[str, ...] = ("report_lib.pipeline.run",)
+
+
+def show_progress_logs() -> None:
+    """report_lib's log records on stderr as bare lines, the way the commands always printed
+    them: warnings and up from every module, progress lines (INFO) from PROGRESS_LOGGERS (a
+    retry's INFO record stays quiet, as it always was). Once per process."""
+    logger = logging.getLogger("report_lib")
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.WARNING)
+    for name in PROGRESS_LOGGERS:
+        if logging.getLogger(name).level == logging.NOTSET:
+            logging.getLogger(name).setLevel(logging.INFO)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:  # the command itself (not a call from Python): any locale
         ensure_utf8_mode()
     one_line_warnings()
+    show_progress_logs()
     parser = build_parser()
     ns = parser.parse_args(argv)
     try:

@@ -30,7 +30,6 @@ import json
 import logging
 import os
 import signal
-import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -569,7 +568,7 @@ async def _watch_parent(pid: int, stop: asyncio.Event) -> None:
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
-            print(f"emulator: parent process {pid} ended; stopping", file=sys.stderr)
+            log.warning("emulator: parent process %d ended; stopping", pid)
             stop.set()
             return
         except PermissionError:

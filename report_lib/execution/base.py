@@ -263,6 +263,29 @@ class Strategy(abc.ABC):
         on_result: ResultCallback | None = None,
     ) -> list[ReportResult]:
         """Answer every job; results in job order, failures as results (see the module doc)."""
+        run = self.prepare(jobs, settings, options, progress=progress, on_result=on_result)
+        if run is None:
+            return []
+        try:
+            self.execute(run)
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM raised as a RunInterrupted
+            raise interrupted(run, exc) from None
+        finally:
+            run.collector.close()
+        return run.collector.ordered()
+
+    def prepare(
+        self,
+        jobs: Sequence[ReportJob],
+        settings: BackendSettings,
+        options: RunOptions | None = None,
+        *,
+        progress: bool = False,
+        on_result: ResultCallback | None = None,
+    ) -> Run | None:
+        """The set-up every run shares (``run`` and ``execution.local.arun_jobs``): the options
+        checked, the concurrency bounded by the job count, the collector, the clocks started and
+        the run's deadline on every job. None when there is no job (nothing to run)."""
         options = options or RunOptions()
         jobs = list(jobs)
         if options.max_concurrency is None:
@@ -273,18 +296,11 @@ class Strategy(abc.ABC):
         check_start_method(options.start_method)
         check_scheduler_address(options.scheduler)
         if not jobs:
-            return []
+            return None
         collector = Collector(jobs, self.name, progress, on_result)
         t0, t0_wall = time.perf_counter(), time.time()
-        run = Run(run_deadline(jobs, settings, t0_wall), settings, options, concurrency,
-                  collector, t0, t0_wall)
-        try:
-            self.execute(run)
-        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM raised as a RunInterrupted
-            raise interrupted(run, exc) from None
-        finally:
-            collector.close()
-        return collector.ordered()
+        return Run(run_deadline(jobs, settings, t0_wall), settings, options, concurrency,
+                   collector, t0, t0_wall)
 
     @abc.abstractmethod
     def execute(self, run: Run) -> None:

@@ -4,6 +4,10 @@
 the call becomes a failed result with ``error_type``/``error_message``/``attempts``. Interrupts
 (KeyboardInterrupt, asyncio cancellation) are not failures of the job and propagate.
 
+Both drive one body, ``answer_steps``: a generator that yields each request to send (the job,
+then any repair turn) and is sent back the backend's answer or its exception, without I/O of its
+own; ``run_one`` sends with ``backend.call``, ``arun_one`` with ``await backend.acall``.
+
 A job with a repair policy is reviewed and, when the review finds fault, repaired here, through
 the same backend (execution.repair). ``on_draft(result)`` receives the report as it stands
 before each repair turn (and after each one), so an interrupted run keeps what had finished.
@@ -15,7 +19,7 @@ import asyncio
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -95,6 +99,87 @@ def _draft(repair: Repair, end: float, on_draft: DraftCallback | None) -> None:
         on_draft(repair.result(end, stopped=INTERRUPTED))
 
 
+# what the steps yield: a request and where its streamed text goes; what they are sent: the
+# backend's answer, or the exception its call raised
+Request = tuple[ReportJob, Callable[[str], None] | None]
+Steps = Generator[Request, CallOutcome | Exception, ReportResult]
+
+
+def answer_steps(
+    job: ReportJob,
+    settings: BackendSettings,
+    t0: float,
+    *,
+    clock: Clock = time.perf_counter,
+    on_text: KeyedTextCallback | None = None,
+    on_draft: DraftCallback | None = None,
+    worker: str | None = None,
+) -> Steps:
+    """One job's attempt, then its repair turns (see the module doc); returns the result."""
+    start = clock() - t0
+    answer = yield job, _text_callback(on_text, job)
+    if isinstance(answer, Exception):
+        return make_result(job, settings, start, clock() - t0, error=answer, worker=worker)
+    result = make_result(job, settings, start, clock() - t0, outcome=answer, worker=worker)
+    if job.repair is None:
+        return result
+    return (yield from repair_steps(job, settings, result, t0, clock=clock, on_draft=on_draft))
+
+
+def repair_steps(
+    job: ReportJob,
+    settings: BackendSettings,
+    first: ReportResult,
+    t0: float,
+    *,
+    clock: Clock = time.perf_counter,
+    on_draft: DraftCallback | None = None,
+) -> Steps:
+    """Review ``first`` (the answer to ``job``) and ask for repairs while the policy, the review
+    and the deadline allow; returns the report to deliver. Repairs are not streamed: the page
+    shows the result."""
+    repair = Repair(job, settings, first)
+    while (request := repair.next_job(clock() - t0 - first.start_s)) is not None:
+        _draft(repair, clock() - t0, on_draft)
+        began = clock()
+        answer = yield request, None
+        if isinstance(answer, Exception):
+            repair.failed(answer, clock() - began)
+            break
+        repair.answered(answer, clock() - began, _cost(settings, answer))
+    return repair.result(clock() - t0)
+
+
+def drive(steps: Steps, backend: Backend) -> ReportResult:
+    """Send every request of ``steps`` with ``backend.call``; the result they return."""
+    try:
+        request, on_text = next(steps)
+        while True:
+            try:
+                answer: CallOutcome | Exception = backend.call(request, on_text=on_text)
+            except Exception as exc:
+                answer = exc
+            request, on_text = steps.send(answer)
+    except StopIteration as done:
+        result: ReportResult = done.value
+        return result
+
+
+async def adrive(steps: Steps, backend: Backend) -> ReportResult:
+    """``drive`` with ``await backend.acall``."""
+    try:
+        request, on_text = next(steps)
+        while True:
+            try:
+                answer: CallOutcome | Exception = await backend.acall(request, on_text=on_text)
+            except Exception as exc:
+                answer = exc
+            request, on_text = steps.send(answer)
+    except StopIteration as done:
+        result: ReportResult = done.value
+        return result
+
+
 def run_one(
     backend: Backend,
     job: ReportJob,
@@ -107,15 +192,8 @@ def run_one(
 ) -> ReportResult:
     """Answer one job (and repair it, see the module doc); any exception becomes a failed
     ReportResult (offsets from ``t0``)."""
-    start = clock() - t0
-    try:
-        outcome = backend.call(job, on_text=_text_callback(on_text, job))
-    except Exception as exc:
-        return make_result(job, settings, start, clock() - t0, error=exc)
-    result = make_result(job, settings, start, clock() - t0, outcome=outcome)
-    if job.repair is None:
-        return result
-    return repair_one(backend, job, settings, result, t0, clock=clock, on_draft=on_draft)
+    return drive(answer_steps(job, settings, t0, clock=clock, on_text=on_text,
+                              on_draft=on_draft), backend)
 
 
 def repair_one(
@@ -130,17 +208,7 @@ def repair_one(
 ) -> ReportResult:
     """Review ``first`` (the answer to ``job``) and repair it while the policy, the review and
     the deadline allow; the report to deliver."""
-    repair = Repair(job, settings, first)
-    while (request := repair.next_job(clock() - t0 - first.start_s)) is not None:
-        _draft(repair, clock() - t0, on_draft)
-        began = clock()
-        try:
-            answer = backend.call(request)  # repairs are not streamed: the page shows the result
-        except Exception as exc:
-            repair.failed(exc, clock() - began)
-            break
-        repair.answered(answer, clock() - began, _cost(settings, answer))
-    return repair.result(clock() - t0)
+    return drive(repair_steps(job, settings, first, t0, clock=clock, on_draft=on_draft), backend)
 
 
 async def arun_one(
@@ -155,24 +223,5 @@ async def arun_one(
     """Async twin of run_one (``backend.acall``, ``time.perf_counter`` offsets)."""
     task = asyncio.current_task()
     worker = f"{os.getpid()}/{task.get_name() if task else 'task'}"
-    start = time.perf_counter() - t0
-    try:
-        outcome = await backend.acall(job, on_text=_text_callback(on_text, job))
-    except Exception as exc:
-        end = time.perf_counter() - t0
-        return make_result(job, settings, start, end, error=exc, worker=worker)
-    end = time.perf_counter() - t0
-    result = make_result(job, settings, start, end, outcome=outcome, worker=worker)
-    if job.repair is None:
-        return result
-    repair = Repair(job, settings, result)
-    while (request := repair.next_job(time.perf_counter() - t0 - start)) is not None:
-        _draft(repair, time.perf_counter() - t0, on_draft)
-        began = time.perf_counter()
-        try:
-            answer = await backend.acall(request)
-        except Exception as exc:
-            repair.failed(exc, time.perf_counter() - began)
-            break
-        repair.answered(answer, time.perf_counter() - began, _cost(settings, answer))
-    return repair.result(time.perf_counter() - t0)
+    return await adrive(answer_steps(job, settings, t0, on_text=on_text, on_draft=on_draft,
+                                     worker=worker), backend)

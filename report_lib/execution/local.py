@@ -22,19 +22,10 @@ import concurrent.futures
 import contextlib
 import queue
 import threading
-import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from report_lib.execution.base import (
-    Collector,
-    ResultCallback,
-    Run,
-    RunOptions,
-    Strategy,
-    check_concurrency,
-    run_deadline,
-)
+from report_lib.execution.base import ResultCallback, Run, RunOptions, Strategy
 from report_lib.execution.calls import KeyedTextCallback, arun_one, run_one
 from report_lib.execution.loop import LoopThread
 from report_lib.execution.workers import DaemonWorkers
@@ -193,9 +184,7 @@ async def _arun(run: Run, backend: Backend, report: Callable[[int, ReportResult]
 
 async def _release(backend: Backend, own: bool) -> None:
     """Close this loop's async client; also the whole backend when the run built it."""
-    aclose = getattr(backend, "aclose", None)
-    if aclose is not None:
-        await aclose()
+    await backend.aclose()
     if own:
         backend.close()
 
@@ -270,19 +259,13 @@ async def arun_jobs(
     backend: Backend | None = None,
 ) -> list[ReportResult]:
     """The asyncio strategy for callers that can ``await`` (a notebook cell, an async app)."""
-    jobs = list(jobs)
     strategy = AsyncioStrategy()
-    concurrency = (strategy.default_concurrency(len(jobs)) if max_concurrency is None
-                   else check_concurrency(max_concurrency))
-    if not jobs:
-        return []
     options = RunOptions(max_concurrency=max_concurrency, backend=backend, on_text=on_text)
-    collector = Collector(jobs, strategy.name, progress, on_result)
-    t0, t0_wall = time.perf_counter(), time.time()
-    run = Run(run_deadline(jobs, settings, t0_wall), settings, options,
-              min(concurrency, len(jobs)), collector, t0, t0_wall)
+    run = strategy.prepare(jobs, settings, options, progress=progress, on_result=on_result)
+    if run is None:
+        return []
     try:
-        await _arun_with_backend(strategy, run, collector.add, loop_ends=False)
+        await _arun_with_backend(strategy, run, run.collector.add, loop_ends=False)
     finally:
-        collector.close()
-    return collector.ordered()
+        run.collector.close()
+    return run.collector.ordered()

@@ -1,9 +1,13 @@
 """Backends behind one interface: ``offline`` (no network) and ``bedrock`` (boto3 Converse).
 
-The ``emulator`` backend is the ``bedrock`` backend pointed at a local emulator process
-(see report_lib.emulator); generate/bench start that process and set ``endpoint_url``.
+The ``emulator`` backend is the ``bedrock`` backend pointed at a local emulator process; it lives
+with the emulator (report_lib.emulator.backend) and is registered here by its import path, like
+``offline``: its ``serve`` starts the emulator for a run and gives the settings its endpoint.
 
-A Backend turns a ReportJob into a CallOutcome or raises errors.BackendError.
+A Backend turns a ReportJob into a CallOutcome or raises errors.BackendError. ``BaseBackend``
+gives every part of the protocol but ``call`` a default (no-op open/aopen/close/aclose, ``acall``
+running ``call`` on a thread, ``serve`` yielding the settings as they are), so callers use the
+whole protocol on any backend without probing for methods.
 Settings are a picklable dataclass so process/dask workers can rebuild the backend.
 """
 
@@ -12,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from report_lib.closing import Closing
@@ -28,7 +33,12 @@ from report_lib.registry import Registry
 
 
 class Backend(Protocol):
-    """A way to answer one job. Implementations are safe to share between threads."""
+    """A way to answer one job. Implementations are safe to share between threads.
+
+    ``open()`` / ``await aopen()`` prepare the sync / this loop's async client ahead of a run;
+    ``await aclose()`` releases this loop's async client, ``close()`` everything. Subclass
+    ``BaseBackend`` to get a no-op default for each of them.
+    """
 
     name: str
 
@@ -36,10 +46,70 @@ class Backend(Protocol):
 
     async def acall(self, job: ReportJob, on_text: TextCallback | None = None) -> CallOutcome: ...
 
+    def open(self) -> None: ...
+
+    async def aopen(self) -> None: ...
+
     def close(self) -> None: ...
 
+    async def aclose(self) -> None: ...
 
-class BedrockBackend(Closing):
+
+@dataclass
+class Endpoint:
+    """What ``serve`` yields for a run: settings ready to build the backend with (in this or any
+    worker process), and what the run's result records about the endpoint (``describe``)."""
+
+    settings: BackendSettings
+
+    def describe(self) -> dict[str, Any]:
+        """Entries for the result's extra fields (an emulator's counters, say); none here."""
+        return {}
+
+
+class BaseBackend(Closing):
+    """The Backend protocol with defaults: a subclass writes ``call`` (and ``acall`` when it
+    has a native async path); nothing to open or close unless it says otherwise."""
+
+    name: str = "backend"
+
+    def __init__(self, settings: BackendSettings, max_concurrency: int = 1) -> None:
+        self.settings = settings
+        self.max_concurrency = max(1, int(max_concurrency))
+
+    def call(self, job: ReportJob, on_text: TextCallback | None = None) -> CallOutcome:
+        raise NotImplementedError(f"{type(self).__name__} must define call()")
+
+    async def acall(self, job: ReportJob, on_text: TextCallback | None = None) -> CallOutcome:
+        """``call`` on a worker thread, so the event loop keeps running meanwhile."""
+        return await asyncio.to_thread(self.call, job, on_text)
+
+    def open(self) -> None:
+        """Prepare the sync path before the workers start: nothing by default."""
+
+    async def aopen(self) -> None:
+        """Prepare the running loop's async path: nothing by default."""
+
+    def close(self) -> None:
+        """Release what the backend holds: nothing by default."""
+
+    async def aclose(self) -> None:
+        """Release what the running loop's async path holds: nothing by default."""
+
+    @classmethod
+    @contextlib.contextmanager
+    def serve(cls, settings: BackendSettings, options: Any = None) -> Iterator[Endpoint]:
+        """The endpoint a run of this backend talks to, for the run's length (``options``: the
+        backend's own, e.g. an EmulatorConfig); by default the settings as they are."""
+        if options is not None:
+            raise ConfigError(
+                f"the {settings.backend} backend takes no endpoint options "
+                f"(got {type(options).__name__}); emulator options apply to backend='emulator'"
+            )
+        yield Endpoint(settings)
+
+
+class BedrockBackend(BaseBackend):
     """Bedrock Runtime (or the emulator) via Converse/ConverseStream.
 
     One sync client, built by ``open()`` before the worker threads start (or on first use), is
@@ -60,8 +130,7 @@ class BedrockBackend(Closing):
         client: Any = None,
         aclient: Any = None,
     ) -> None:
-        self.settings = settings
-        self.max_concurrency = max(1, int(max_concurrency))
+        super().__init__(settings, max_concurrency)
         # credentials are checked now; the client itself is built on first use (or open()), so
         # an asyncio run, which never uses it, does not pay for it
         self._session = make_session(settings) if client is None else None
@@ -186,44 +255,45 @@ class BedrockBackend(Closing):
             else:
                 with contextlib.suppress(Exception):
                     loop.run_until_complete(bedrock.aclose())
-        close = getattr(self._client, "close", None)
+        close = getattr(self._client, "close", None)  # an injected test client may have none
         if close is not None:
             close()
 
 
-class BackendRegistry(Registry[Callable[..., Backend]]):
+class BackendRegistry(Registry[type[BaseBackend]]):
     """Backends by name (papermill's engine registry is the model).
 
-    An entry is a factory ``(settings, max_concurrency) -> Backend`` or a ``"module:attribute"``
-    path imported on first use, like an entry point: the ``offline`` backend lives in the reports
-    layer (it writes the report itself) and is registered by path, so this layer never imports it.
+    An entry is a BaseBackend subclass (built as ``cls(settings, max_concurrency)``) or a
+    ``"module:Class"`` path imported on first use, like an entry point: the ``offline`` backend
+    lives in the reports layer (it writes the report itself) and the ``emulator`` backend with
+    the emulator; both are registered by path, so this layer never imports them.
     """
 
     def __init__(self) -> None:
         super().__init__("backend")
 
-    def factory(self, name: str) -> Callable[..., Backend]:
-        """The factory registered as ``name`` (ConfigError when unknown)."""
+    def factory(self, name: str) -> type[BaseBackend]:
+        """The class registered as ``name`` (ConfigError when unknown)."""
         return self.load(name)
 
     def create(self, settings: BackendSettings, max_concurrency: int = 10) -> Backend:
-        """The backend ``settings.backend`` names; ``emulator`` needs ``settings.endpoint_url``."""
+        """The backend ``settings.backend`` names; ``emulator`` needs ``settings.endpoint_url``
+        (``serve`` gives it one)."""
         return self.factory(settings.backend)(settings, max_concurrency)
 
-
-def _emulator_backend(settings: BackendSettings, max_concurrency: int = 10) -> Backend:
-    if not settings.endpoint_url:
-        raise ConfigError(
-            "the emulator backend needs settings.endpoint_url: start one with "
-            "`with report_lib.emulator.Emulator() as emu:` and pass endpoint_url=emu.url "
-            "(generate_reports does this for backend='emulator')"
-        )
-    return BedrockBackend(settings, max_concurrency)
+    @contextlib.contextmanager
+    def serve(self, settings: BackendSettings, options: Any = None) -> Iterator[Endpoint]:
+        """The run's endpoint for ``settings.backend`` (settings checked first): the emulator
+        backend starts an emulator (``options``: its EmulatorConfig) unless ``endpoint_url`` is
+        set; the others yield the settings as they are."""
+        check_settings(settings)
+        with self.factory(settings.backend).serve(settings, options) as endpoint:
+            yield endpoint
 
 
 BACKENDS = BackendRegistry()
 BACKENDS.register("offline", "report_lib.reports.offline.backend:OfflineBackend")
-BACKENDS.register("emulator", _emulator_backend)
+BACKENDS.register("emulator", "report_lib.emulator.backend:EmulatorBackend")
 BACKENDS.register("bedrock", BedrockBackend)
 
 
@@ -240,10 +310,8 @@ def check_settings(settings: BackendSettings) -> BackendSettings:
 
 
 def open_sync_client(backend: Backend) -> Backend:
-    """Build ``backend``'s sync client now (BedrockBackend.open; nothing for the offline
-    writer), so that the first call of a sync run does not wait for it."""
-    open_now = getattr(backend, "open", None)
-    if open_now is not None:
-        open_now()
+    """``backend`` with its sync client built now (``open()``; nothing for the offline writer),
+    so that the first call of a sync run does not wait for it."""
+    backend.open()
     return backend
 

@@ -27,12 +27,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from report_lib.errors import ConfigError, ReportLabWarning
+from report_lib.errors import CacheWarning, ConfigError
 from report_lib.jobs import CallOutcome
-
-
-class CacheWarning(ReportLabWarning):
-    """The response cache is read-only or was turned off; answers are still delivered."""
 
 
 def cache_key(backend: str, endpoint: str, request: Mapping[str, Any]) -> str:

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from report_lib.errors import DataError, ReportLabWarning
+from report_lib.errors import DataError, PriceWarning
 
 PRICES_ENV = "REPORT_LIB_PRICES"
 
@@ -53,10 +53,6 @@ class ModelPrice:
 
     input_per_m: float
     output_per_m: float
-
-
-class PriceWarning(ReportLabWarning):
-    """A model has no known price; the cost of its calls is unknown (None)."""
 
 
 PRICE_TABLE: dict[str, ModelPrice] = {

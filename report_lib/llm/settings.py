@@ -17,7 +17,7 @@ from report_lib.errors import ConfigError
 class BackendSettings:
     """Everything needed to build a backend in any process. Never holds credentials."""
 
-    backend: str = "offline"  # offline | bedrock | emulator
+    backend: str = config.DEFAULT_BACKEND  # offline | emulator | bedrock
     model_id: str = config.DEFAULT_MODEL_ID
     region: str = config.DEFAULT_REGION
     profile: str | None = None
@@ -42,7 +42,9 @@ class BackendSettings:
     rpm_limit: int | None = None
     tpm_auto: bool = False  # --tpm-limit auto: find the tokens-per-minute quota (AIMD)
     expected_output_tokens: int = 900  # cost estimates before usage is known
-    limiter_window_s: float = 60.0  # the limiter's minute (60 x time_scale against the emulator)
+    limiter_window_s: float = 60.0  # the limiter's minute: 60 s against Bedrock; against an
+    # emulator whose clock runs faster (time_scale), its quota minute (the emulator backend's
+    # serve sets it, as the benchmark does)
     burndown: float | None = None  # quota tokens per output token; None: the model's rate
     # price table override: {model_id or substring: (usd per 1M input, usd per 1M output)}
     prices: dict[str, tuple[float, float]] = field(default_factory=dict)

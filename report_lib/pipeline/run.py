@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-import sys
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -37,6 +37,8 @@ from report_lib.pipeline.parameters import (
     validate_parameters,
 )
 from report_lib.pipeline.sitefiles import check_site, claim_site_file, owned_paths
+
+log = logging.getLogger(__name__)  # progress (INFO) and notes (WARNING); the CLI shows them
 
 CORE_PACKAGES: tuple[str, ...] = (
     "report-lib", "pandas", "numpy", "matplotlib", "papermill", "nbconvert", "nbclient",
@@ -98,7 +100,7 @@ def run_pipeline(
                                     [p for p in outputs if p.is_relative_to(out_dir)]))
     kernel_name, note = resolve_kernel(kernel_name)
     if note:
-        print(note, file=sys.stderr, flush=True)
+        log.warning(note)
     (out_dir / "notebooks").mkdir(parents=True, exist_ok=True)
     started_at = datetime.now().astimezone().isoformat(timespec="seconds")
     clock = time.perf_counter()
@@ -110,7 +112,7 @@ def run_pipeline(
             # papermill opens it by name: a link there is removed first (its target untouched)
             run.notebook = claim_site_file(out_dir, out_dir / "notebooks" / f"{run.name}.ipynb")
             if progress:
-                print(f"pipeline: running {run.name}.ipynb", file=sys.stderr, flush=True)
+                log.info("pipeline: running %s.ipynb", run.name)
             execute_notebook(run, kernel_name, execution_timeout, progress, site=out_dir)
             if run.notebook.is_file() and run.notebook.stat().st_size:  # saved by papermill
                 run.html = export_html(run.notebook, out_dir / f"{run.name}.html",

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from report_lib import config
+from report_lib.errors import UnknownChoiceError
 from report_lib.reports.facts import Facts
 
 FACTS_OPEN, FACTS_CLOSE = "<facts>", "</facts>"
@@ -228,9 +229,7 @@ _TEXT = {
 
 def _check_language(language: str) -> str:
     if language not in config.LANGUAGES:
-        raise ValueError(
-            f"unknown language {language!r}; choose one of {', '.join(config.LANGUAGES)}"
-        )
+        raise UnknownChoiceError("language", language, config.LANGUAGES)
     return language
 
 
@@ -272,9 +271,7 @@ def build_prompt(facts: Facts, language: str = "ko") -> Prompt:
     """System + user prompt for one report; the facts ride along as a parseable block."""
     _check_language(language)
     if facts.kind not in SECTIONS:
-        raise ValueError(
-            f"unknown report kind {facts.kind!r}; valid kinds: {', '.join(config.REPORT_KINDS)}"
-        )
+        raise UnknownChoiceError("report kind", facts.kind, config.REPORT_KINDS)
     text = _TEXT[language]
     header = [
         f"language: {language}",

@@ -4,23 +4,22 @@ from __future__ import annotations
 
 import time
 
-from report_lib.closing import Closing
 from report_lib.errors import BackendError
 from report_lib.jobs import CallOutcome, ReportJob
-from report_lib.llm.backends import TextCallback
+from report_lib.llm.backends import BaseBackend, TextCallback
 from report_lib.llm.settings import BackendSettings
 from report_lib.llm.tokens import estimate_tokens
 from report_lib.reports.offline.writer import write_report
 from report_lib.reports.prompts import parse_facts, parse_language
 
 
-class OfflineBackend(Closing):
+class OfflineBackend(BaseBackend):
     """Writes each report deterministically from the facts embedded in the prompt; no network."""
 
     name = "offline"
 
     def __init__(self, settings: BackendSettings | None = None, max_concurrency: int = 1) -> None:
-        self.settings = settings or BackendSettings()
+        super().__init__(settings or BackendSettings(backend="offline"), max_concurrency)
 
     def call(self, job: ReportJob, on_text: TextCallback | None = None) -> CallOutcome:
         started = time.perf_counter()
@@ -49,9 +48,3 @@ class OfflineBackend(Closing):
 
     async def acall(self, job: ReportJob, on_text: TextCallback | None = None) -> CallOutcome:
         return self.call(job, on_text)
-
-    def close(self) -> None:
-        """Nothing to release."""
-
-    async def aclose(self) -> None:
-        """Nothing to release."""
