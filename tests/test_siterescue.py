@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from report_lib.pipeline import siterescue
-from report_lib.pipeline.siterescue import SiteRescue
 from report_lib.pipeline.sitefiles import write_site_file
+from report_lib.pipeline.siterescue import SiteRescue
 
 
 def _disk_fills_after(monkeypatch: pytest.MonkeyPatch, writes: int) -> list[Path]:

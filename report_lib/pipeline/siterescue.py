@@ -10,6 +10,7 @@ file that failed, the fallback folder and how to complete the site from it.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -48,6 +49,8 @@ class SiteRescue:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 write_bytes_atomic(target, data)
             except OSError:
+                if self.folder is None:  # a candidate that cannot take it is left as it was
+                    shutil.rmtree(folder, ignore_errors=True)
                 continue
             self.folder = folder
             return target
