@@ -248,6 +248,7 @@ def run_grid(options: GridOptions) -> GridResult:
     started_at = datetime.now().astimezone().isoformat(timespec="seconds")
     clock = time.perf_counter()
     site = Path(options.out_dir).resolve()
+    config.export_home()  # before the local cluster starts: its workers' kernels inherit it
     names = [name for name, _ in resolve_notebooks(options.notebooks)]
     check_site(site, owned_paths(site, names, [OUTPUT_SUBDIRS.get(n, n) for n in names],
                                  grid=True))  # a link where we write: refused, nothing started
