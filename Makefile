@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# data/ and outputs/ live in REPORT_LIB_HOME (else the working folder): the clone, also for the
+# kernels of `make lab` and nbval, which start in notebooks/
+export REPORT_LIB_HOME ?= $(CURDIR)
 
 .PHONY: help setup demo test lint bench bench-peers lab clean sample
 

@@ -8,11 +8,35 @@ from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 
-PROJ_ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS_DIR = PROJ_ROOT / "notebooks"
-DATA_DIR = PROJ_ROOT / "data"
+HOME_ENV = "REPORT_LIB_HOME"
+
+
+def home() -> Path:
+    """The folder that holds ``data/`` and ``outputs/``: ``$REPORT_LIB_HOME`` when set, else the
+    current working directory. Never the package's own location, which may be site-packages."""
+    value = os.environ.get(HOME_ENV, "").strip()
+    try:
+        return Path(value).expanduser().resolve() if value else Path.cwd()
+    except OSError:  # the working directory was removed under us
+        return Path.home()
+
+
+# Read once, when the package is first imported.
+HOME = home()
+
+
+def export_home() -> None:
+    """Hand ``HOME`` to child processes (notebook kernels start in the notebooks' folder, Dask
+    workers wherever they were started) unless the environment already names one."""
+    os.environ.setdefault(HOME_ENV, str(HOME))
+
+# The code: report_lib/ in a clone or in site-packages; its notebooks ship inside it
+# (report_lib/notebooks is a link to the clone's notebooks/, copied into the wheel).
+PACKAGE_DIR = Path(__file__).resolve().parent
+NOTEBOOKS_DIR = (PACKAGE_DIR / "notebooks").resolve()
+DATA_DIR = HOME / "data"
 SAMPLE_DIR = DATA_DIR / "sample"
-OUTPUT_DIR = PROJ_ROOT / "outputs"
+OUTPUT_DIR = HOME / "outputs"
 # The one default results folder of the benchmark (CLI, notebooks, make bench, comparison).
 BENCHMARK_DIR = OUTPUT_DIR / "benchmark"
 

@@ -9,8 +9,13 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from report_lib import config
 from report_lib.data.sample import synthesize, write_sample_data
 from tests.helpers import SAMPLE_KWARGS, make_tiny_frame
+
+# Kernels started by the tests (papermill, nbval) run in the notebooks' folder: they get the
+# home of the test run, as the pipeline hands its own to its kernels.
+config.export_home()
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,8 @@ import pandas as pd
 
 from report_lib.data.schema import COLUMNS
 
+REPO = Path(__file__).resolve().parents[1]  # the clone the tests run from
+
 SAMPLE_KWARGS: dict[str, Any] = {"months": 14, "operators": 30, "seed": 1}
 
 # 2 months × 4 operators. National totals: 2025-10 → 30 stations, 83 slow, 17 fast, 100 chargers;

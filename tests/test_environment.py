@@ -8,14 +8,14 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
-from report_lib.config import PROJ_ROOT
+from tests.helpers import REPO
 
 # conda-forge splits dask[distributed] into two packages
 CONDA_EXPANSIONS = {"dask": {"dask", "distributed"}}
 
 
 def _pyproject_requirements() -> dict[str, SpecifierSet]:
-    meta = tomllib.loads((PROJ_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    meta = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     reqs = [Requirement(r) for r in meta["dependencies"]]
     reqs += [Requirement(r) for r in meta["optional-dependencies"]["test"]]
     wanted: dict[str, SpecifierSet] = {}
@@ -26,7 +26,7 @@ def _pyproject_requirements() -> dict[str, SpecifierSet]:
 
 
 def _conda_requirements() -> tuple[dict[str, SpecifierSet], list[object]]:
-    env = yaml.safe_load((PROJ_ROOT / "environment.yml").read_text(encoding="utf-8"))
+    env = yaml.safe_load((REPO / "environment.yml").read_text(encoding="utf-8"))
     found: dict[str, SpecifierSet] = {}
     pip_section: list[object] = []
     for dep in env["dependencies"]:
@@ -43,7 +43,7 @@ def _conda_requirements() -> tuple[dict[str, SpecifierSet], list[object]]:
 
 
 def test_environment_yml_uses_conda_forge_and_installs_the_project() -> None:
-    env = yaml.safe_load((PROJ_ROOT / "environment.yml").read_text(encoding="utf-8"))
+    env = yaml.safe_load((REPO / "environment.yml").read_text(encoding="utf-8"))
     assert env["channels"] == ["conda-forge"]
     found, pip_section = _conda_requirements()
     assert "pip" in found
@@ -65,7 +65,7 @@ def test_environment_yml_matches_pyproject() -> None:
 
 
 def test_the_peers_group_is_optional_constrained_and_documented() -> None:
-    meta = tomllib.loads((PROJ_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    meta = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     peers = [Requirement(r) for r in meta["optional-dependencies"]["peers"]]
     base = {Requirement(r).name.lower() for r in meta["dependencies"]}
     assert peers and not base & {r.name.lower() for r in peers}  # the default install is lean
@@ -74,6 +74,6 @@ def test_the_peers_group_is_optional_constrained_and_documented() -> None:
         assert operators & {">=", "=="} and operators & {"<", "=="}, req
     aioboto3 = next(r for r in peers if r.name == "aioboto3")
     assert not aioboto3.specifier.contains("14.3.0")  # never the old releases without Bedrock
-    assert "pip install -e '.[peers]'" in (PROJ_ROOT / "environment.yml").read_text("utf-8")
-    makefile = (PROJ_ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "pip install -e '.[peers]'" in (REPO / "environment.yml").read_text("utf-8")
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
     assert '-e ".[test,peers]"' in makefile  # make setup (and so CI) installs the group

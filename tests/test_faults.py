@@ -231,10 +231,12 @@ def test_bad_fault_options_are_config_errors(options: dict[str, Any], message: s
 
 @pytest.mark.parametrize(
     ("argv", "expected"),
-    [(["--reset-rate", "1.5"], "expected a probability between 0 and 1, got '1.5'"),
-     (["--hallucinate", "often"], "expected a probability between 0 and 1, got 'often'"),
-     (["--slow-s", "0"], "expected a number > 0, got '0'"),
-     (["--time-scale", "fast"], "expected a number > 0, got 'fast'")],
+    [(["--reset-rate", "1.5"], "argument --reset-rate: must be 0 to 1, got 1.5"),
+     (["--hallucinate", "often"],
+      "argument --hallucinate: expected a number (0 to 1), got 'often'"),
+     (["--slow-s", "0"], "argument --slow-s: must be above 0, at most 86400, got 0"),
+     (["--time-scale", "fast"],
+      "argument --time-scale: expected a number (above 0, at most 100), got 'fast'")],
 )
 def test_bad_numeric_flags_are_refused_with_what_was_expected(
     argv: list[str], expected: str, capsys: pytest.CaptureFixture[str]

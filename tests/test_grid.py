@@ -302,6 +302,7 @@ def test_planned_runs_reuse_only_matching_successes(tmp_path: Path) -> None:
 
 def test_index_puts_the_runs_above_the_other_pages_and_reports_failures(tmp_path: Path) -> None:
     from report_lib.pipeline.grid import _write_index
+    from report_lib.pipeline.siterescue import SiteRescue
     from report_lib.pipeline.tasks import TaskSpec
 
     spec = TaskSpec("reports", "a", b"{}", {}, "python3", 60)
@@ -312,7 +313,8 @@ def test_index_puts_the_runs_above_the_other_pages_and_reports_failures(tmp_path
         (tmp_path / page).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / page).write_text("x", encoding="utf-8")
     planned = [Planned(e, spec) for e in (good, bad, once)]
-    index = _write_index(tmp_path, planned, "2026-11-30T01:00:00+00:00", 12.0, "report-lib")
+    index = _write_index(SiteRescue(tmp_path), planned, "2026-11-30T01:00:00+00:00", 12.0,
+                         "report-lib")
     page = index.read_text(encoding="utf-8")
     assert page.index("<h2>Runs</h2>") < page.index("<h2>Pages</h2>")
     assert "FAILED: 1 of the grid's runs failed" in page

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -243,3 +244,34 @@ def test_a_full_disk_under_the_pipelines_site_is_one_line(tmp_path: Path) -> Non
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert proc.stderr.count("\n") == 1 and "No space left on device" in proc.stderr
     assert f"cannot write {full / 'site'}" in proc.stderr
+
+
+@pytest.mark.slow
+def test_a_full_disk_under_a_grid_keeps_every_finished_run(
+    tmp_path: Path, sample_dir: dict[str, Any]
+) -> None:
+    if (why := _can_mount_tmpfs(tmp_path)) is not None:
+        pytest.skip(why)
+    full, rescue = tmp_path / "full", tmp_path / "rescue"
+    for folder in (full, rescue):
+        folder.mkdir()
+    site = full / "site"
+    proc = _on_a_full_disk(full, "pipeline", "--out", str(site), "--notebooks", "reports",
+                           "--grid", "focus_cpo=top:2", "--workers", "1", "-p", "backend",
+                           "offline", "-p", "data_path", str(sample_dir["workbooks_dir"]),
+                           "--no-progress", env={"TMPDIR": str(rescue)})
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("report-lib: error: "), \
+        proc.stderr
+    assert f"cannot write {site}" in proc.stderr and "No space left" in proc.stderr
+    (fallback,) = rescue.glob("report-lib-rescued-grid-*")
+    assert str(fallback) in proc.stderr and f"cp -r {fallback}/. {site}/" in proc.stderr
+    runs = json.loads((fallback / "runs.json").read_text(encoding="utf-8"))
+    assert [r["status"] for r in runs] == ["ok", "ok"]
+    assert "2 of 2 grid runs finished (2 ok)" in proc.stderr
+    for run in runs:  # every page and saved file of a finished run is kept, at its site path
+        assert run["files"] and all((fallback / f).is_file() for f in run["files"])
+        saved = json.loads(next((fallback / f) for f in run["files"]
+                                if f.endswith("result.json")).read_text(encoding="utf-8"))
+        assert sorted(saved["reports"]) == ["cpo", "kpi", "trend"]
+    assert (fallback / "index.html").is_file()

@@ -22,7 +22,7 @@ from report_lib.pipeline import export, index, sharing
 from report_lib.pipeline.execute import NotebookRun, PipelineResult
 from report_lib.pipeline.page import PAGE_MIME, PageInfo, data_source_name, page_header, tidy
 from report_lib.pipeline.selfcontained import external_resources
-from tests.helpers import aligned_cells
+from tests.helpers import REPO, aligned_cells
 
 FONT_RE = re.compile(r'url\(data:font/woff;base64,([A-Za-z0-9+/=]+)\)')
 
@@ -215,7 +215,7 @@ def test_an_executed_notebook_keeps_no_local_paths(tmp_path: Path) -> None:
         new_output("stream", name="stderr",
                    text=f"{sys.prefix}/lib/tqdm/auto.py:21: TqdmWarning\n"),
         new_output("error", ename="DataError", evalue=f"no file {site}/reports/x.csv",
-                   traceback=[f"File {config.PROJ_ROOT}/report_lib/data/load.py:3"])])
+                   traceback=[f"File {config.PACKAGE_DIR}/data/load.py:3"])])
     nb = new_notebook(cells=[injected, warned], metadata={
         "kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"},
         "papermill": {"input_path": str(tmp_path / "repo" / "reports.ipynb"),
@@ -268,7 +268,7 @@ def test_index_has_no_local_paths_and_survives_a_move(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- the Chromium check itself
 def _check_pages_module(monkeypatch: pytest.MonkeyPatch) -> Any:
     spec = importlib.util.spec_from_file_location(
-        "check_pages", config.PROJ_ROOT / "scripts" / "check_pages.py")
+        "check_pages", REPO / "scripts" / "check_pages.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, "check_pages", module)  # dataclasses look it up

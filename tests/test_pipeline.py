@@ -30,7 +30,7 @@ from report_lib.pipeline import run as pipeline
 from report_lib.pipeline.execute import CURRENT_PYTHON, NotebookRun, PipelineResult
 from report_lib.pipeline.page import page_summary
 from report_lib.pipeline.selfcontained import external_resources
-from tests.helpers import column_sides
+from tests.helpers import REPO, column_sides
 
 PLANTED = "<script>alert(1)</script>"
 IMG_RE = re.compile(r'<img[^>]*src="data:image/png;base64,')
@@ -463,12 +463,12 @@ def test_pages_stand_alone_without_local_paths(site: PipelineResult, planted_csv
         assert ">NaN<" not in page and ">None<" not in page, name
         assert not re.search(r"<tr>\s*<th[^>]*>\d+</th>", page), name  # no pandas index column
         assert str(site.out_dir) not in page and str(planted_csv.parent) not in page, name
-        assert str(config.PROJ_ROOT) not in page, name
+        assert str(REPO) not in page, name
     notebooks = {p.stem: p for p in sorted((site.out_dir / "notebooks").glob("*.ipynb"))}
     assert set(notebooks) == set(parameters.NOTEBOOKS)
     for name, path in notebooks.items():  # the executed copies are shared too
         text = path.read_text("utf-8")
-        for local in (site.out_dir, planted_csv.parent, config.PROJ_ROOT):
+        for local in (site.out_dir, planted_csv.parent, REPO):
             assert str(local) not in text, (name, local)
         recorded = nbformat.reads(text, as_version=4).metadata["papermill"]
         assert (recorded["input_path"], recorded["output_path"]) == (f"{name}.ipynb",) * 2
@@ -608,7 +608,7 @@ def test_pages_pass_the_chromium_check(site: PipelineResult, tmp_path: Path,
     """scripts/check_pages.py on the site: no request, Korean drawn with and without CJK fonts,
     titles, narrow screens, links after a zip round trip (see the script)."""
     spec = importlib.util.spec_from_file_location(
-        "check_pages", config.PROJ_ROOT / "scripts" / "check_pages.py")
+        "check_pages", REPO / "scripts" / "check_pages.py")
     assert spec is not None and spec.loader is not None
     check_pages = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, "check_pages", check_pages)  # dataclasses look it up

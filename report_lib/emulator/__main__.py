@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 
+from report_lib.argtypes import HelpFormatter, Parser
 from report_lib.emulator.server import add_arguments, config_from_args, serve
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="python -m report_lib.emulator",
         description="Local Bedrock Runtime emulator (Converse, ConverseStream) with a latency "
         "model, token quota and injectable faults.",
+        formatter_class=HelpFormatter,
     )
     add_arguments(parser)
     ns = parser.parse_args(argv)

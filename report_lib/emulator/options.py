@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import math
-from collections.abc import Callable
 from dataclasses import dataclass, fields
 
+from report_lib.argtypes import RPM, SECONDS, TIME_SCALE, TPM, Bounded
 from report_lib.config import REPORT_KINDS
 from report_lib.emulator.latency import LatencyModel, parse_latency_model
 from report_lib.errors import ConfigError
@@ -126,40 +125,15 @@ class EmulatorConfig:
         return argv
 
 
-def _number(text: str, accept: Callable[[float], bool], expected: str) -> float:
-    """``text`` as a float that ``accept`` takes, else an ArgumentTypeError saying ``expected``."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan  # refused by every test below
-    if not accept(value):
-        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
-    return value
-
-
-def _probability(text: str) -> float:
-    return _number(text, lambda v: 0.0 <= v <= 1.0, "a probability between 0 and 1")
-
-
-def _non_negative_int(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
-    return int(text)
-
-
-def _positive_int(text: str) -> int:
-    value = _non_negative_int(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("expected a whole number > 0, got 0")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    return _number(text, lambda v: v > 0, "a number > 0")
-
-
-def _megabytes(text: str) -> float:
-    return _number(text, lambda v: 0 < v <= 1024, "a number of megabytes in (0, 1024]")
+# the ranges of the numeric options (shown in --help, checked on parsing: one line, exit 2)
+PROBABILITY = Bounded(float, 0, 1)
+COUNT = Bounded(int, 0, 1_000_000_000)  # the -first counts
+PORT = Bounded(int, 0, 65_535)
+TPD = Bounded(int, 1, 1_440 * 1_000_000_000)  # Bedrock's default: TPM x 1,440
+BURNDOWN = Bounded(float, 1, 100)  # quota tokens per output token
+MEGABYTES = Bounded(float, 0, 1024, above=True)
+SEED = Bounded(int, 0, 2**32 - 1)
+PID = Bounded(int, 1, 2**31 - 1)
 
 
 def _latency_spec(text: str) -> str:
@@ -174,7 +148,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The emulator's options, shared by ``report-lib emulator`` and ``python -m``."""
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument(
-        "--port", type=_non_negative_int, default=0, help="port to bind; 0 = a free port (default)"
+        "--port", type=PORT, default=0, help="port to bind; 0 for a free port"
     )
     parser.add_argument(
         "--latency-model",
@@ -186,7 +160,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--time-scale",
-        type=_positive_float,
+        type=TIME_SCALE,
         default=1.0,
         metavar="F",
         help="multiply every delay, the quota's minute included, by F (default 1.0)",
@@ -194,21 +168,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _add_quota_arguments(parser)
     parser.add_argument(
         "--throttle-rate",
-        type=_probability,
+        type=PROBABILITY,
         default=0.0,
         metavar="P",
         help="answer HTTP 429 ThrottlingException with probability P",
     )
     parser.add_argument(
         "--fail-rate",
-        type=_probability,
+        type=PROBABILITY,
         default=0.0,
         metavar="P",
         help="answer HTTP 500/503 with probability P",
     )
     parser.add_argument(
         "--throttle-first",
-        type=_non_negative_int,
+        type=COUNT,
         default=0,
         metavar="N",
         help="the first N requests get HTTP 429 (a quota that throttles at first)",
@@ -225,20 +199,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _add_fault_arguments(parser)
     _add_mistake_arguments(parser)
     parser.add_argument(
-        "--seed", type=int, default=0, help="seed of the latency jitter and random faults"
+        "--seed", type=SEED, default=0, help="seed of the latency jitter and random faults"
     )
     parser.add_argument(
         "--parent-pid",
-        type=int,
+        type=PID,
         default=None,
         metavar="PID",
         help="exit when process PID ends (set by report_lib.emulator.Emulator)",
     )
-
-
-def _burndown(text: str) -> float:
-    return _number(text, lambda v: math.isfinite(v) and v >= 1,
-                   "a burndown rate >= 1 (quota tokens per output token)")
 
 
 def _add_quota_arguments(parser: argparse.ArgumentParser) -> None:
@@ -247,11 +216,11 @@ def _add_quota_arguments(parser: argparse.ArgumentParser) -> None:
         "quotas (a refused request gets HTTP 429 ThrottlingException with Bedrock's message; "
         "a quota minute lasts 60 s x --time-scale)"
     )
-    group.add_argument("--tpm", type=_positive_int, default=None, metavar="TOKENS",
+    group.add_argument("--tpm", type=TPM, default=None, metavar="TOKENS",
                        help="tokens-per-minute quota")
-    group.add_argument("--rpm", type=_positive_int, default=None, metavar="REQUESTS",
+    group.add_argument("--rpm", type=RPM, default=None, metavar="REQUESTS",
                        help="requests-per-minute quota")
-    group.add_argument("--tpd", type=_positive_int, default=None, metavar="TOKENS",
+    group.add_argument("--tpd", type=TPD, default=None, metavar="TOKENS",
                        help="tokens-per-day quota (Bedrock's default is TPM x 1,440; off unless "
                        "given)")
     group.add_argument("--quota-minute", choices=QUOTA_MINUTES, default="bucket",
@@ -261,7 +230,7 @@ def _add_quota_arguments(parser: argparse.ArgumentParser) -> None:
                        help="bedrock (default): reserve input + maxTokens when a request "
                        "starts, settle to input + output x burndown when it ends; actual: "
                        "charge input + output (1x) at admission")
-    group.add_argument("--burndown", type=_burndown, default=None, metavar="RATE",
+    group.add_argument("--burndown", type=BURNDOWN, default=None, metavar="RATE",
                        help="quota tokens per output token (default: the model's rate, 5 for "
                        "Claude 4 models, else 1)")
 
@@ -272,14 +241,14 @@ def _add_fault_arguments(parser: argparse.ArgumentParser) -> None:
     )
     for name in FAULT_NAMES:
         what = _FAULT_HELP[name]
-        group.add_argument(f"--{name}-first", type=_non_negative_int, default=0, metavar="N",
+        group.add_argument(f"--{name}-first", type=COUNT, default=0, metavar="N",
                            help=f"the first N admitted requests: {what}")
-        group.add_argument(f"--{name}-rate", type=_probability, default=0.0, metavar="P",
+        group.add_argument(f"--{name}-rate", type=PROBABILITY, default=0.0, metavar="P",
                            help=f"with probability P: {what}")
-    group.add_argument("--slow-s", type=_positive_float, default=10.0, metavar="SECONDS",
-                       help="delay of the slow fault (default 10)")
-    group.add_argument("--oversize-mb", type=_megabytes, default=50.0, metavar="MB",
-                       help="size of the oversize fault's answer (default 50, at most 1024)")
+    group.add_argument("--slow-s", type=SECONDS, default=10.0, metavar="SECONDS",
+                       help="delay of the slow fault")
+    group.add_argument("--oversize-mb", type=MEGABYTES, default=50.0, metavar="MB",
+                       help="size of the oversize fault's answer")
 
 
 def _add_mistake_arguments(parser: argparse.ArgumentParser) -> None:
@@ -287,7 +256,7 @@ def _add_mistake_arguments(parser: argparse.ArgumentParser) -> None:
     turns (a follow-up listing flagged figures) are answered."""
     parser.add_argument(
         "--hallucinate",
-        type=_probability,
+        type=PROBABILITY,
         default=0.0,
         metavar="RATE",
         help="make about RATE of the numbers and months of each report wrong (digits swapped, "
@@ -301,7 +270,7 @@ def _add_mistake_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--repair-quality",
-        type=_probability,
+        type=PROBABILITY,
         default=1.0,
         metavar="P",
         help="a repair turn (a follow-up listing flagged figures) corrects each figure it "

@@ -54,12 +54,13 @@ from report_lib.pipeline.gridspec import (
 )
 from report_lib.pipeline.index import index_sections, outcome_section, render_page
 from report_lib.pipeline.manifest import (
+    MANIFEST,
     RunEntry,
     content_fingerprint,
+    manifest_text,
     read_manifest,
     reusable,
     runs_table,
-    write_manifest,
 )
 from report_lib.pipeline.page import data_source_name
 from report_lib.pipeline.parameters import (
@@ -72,7 +73,8 @@ from report_lib.pipeline.parameters import (
     validate_parameters,
 )
 from report_lib.pipeline.run import CORE_PACKAGES
-from report_lib.pipeline.sitefiles import check_site, owned_paths, write_site_file
+from report_lib.pipeline.sitefiles import check_site, owned_paths
+from report_lib.pipeline.siterescue import SiteRescue
 from report_lib.pipeline.tasks import TaskResult, TaskSpec, run_task
 
 DATA_PARAM, OUTPUT_PARAM, LIMIT_PARAMS = "data_path", "output_dir", ("tpm_limit", "rpm_limit")
@@ -246,6 +248,7 @@ def run_grid(options: GridOptions) -> GridResult:
     started_at = datetime.now().astimezone().isoformat(timespec="seconds")
     clock = time.perf_counter()
     site = Path(options.out_dir).resolve()
+    config.export_home()  # before the local cluster starts: its workers' kernels inherit it
     names = [name for name, _ in resolve_notebooks(options.notebooks)]
     check_site(site, owned_paths(site, names, [OUTPUT_SUBDIRS.get(n, n) for n in names],
                                  grid=True))  # a link where we write: refused, nothing started
@@ -255,12 +258,16 @@ def run_grid(options: GridOptions) -> GridResult:
         plan = plan_grid(options)  # the cluster starts meanwhile; nothing runs before the plan
         planned = plan.runs
         out_dir = Path(options.out_dir).resolve()
-        out_dir.mkdir(parents=True, exist_ok=True)
+        rescue = SiteRescue(out_dir)  # a full disk: what finished goes to a fallback folder
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            rescue.failed = exc
         try:
             client = ahead.client()
             todo = [p for p in planned if p.reuse is None]
             _share_limits(todo, sum(client.nthreads().values()), options)
-            _run_all(client, planned, todo, plan.snapshot, out_dir, options.progress)
+            _run_all(client, planned, todo, plan.snapshot, rescue, options.progress)
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM raised as RunInterrupted
             stop = exc
             ahead.abort()
@@ -268,12 +275,23 @@ def run_grid(options: GridOptions) -> GridResult:
         if stop is not None:
             _cancel_unfinished(planned, stop)
         entries = [p.entry for p in planned]
-        manifest = write_manifest(out_dir, entries)
+        manifest = rescue.write(out_dir / MANIFEST, manifest_text(entries))
         seconds = time.perf_counter() - clock
-        index = _write_index(out_dir, planned, started_at, seconds, options.kernel_name)
+        index = _write_index(rescue, planned, started_at, seconds, options.kernel_name)
+    unwritten = rescue.error(_finished(entries))
     if stop is not None:
-        raise _grid_interrupted(entries, stop, index)
+        raise _grid_interrupted(entries, stop, index, unwritten)
+    if unwritten is not None:
+        raise unwritten
     return GridResult(out_dir, index, manifest, entries, seconds)
+
+
+def _finished(entries: Sequence[RunEntry]) -> str:
+    """"2 of 3 grid runs finished (1 ok, 1 failed)": what the fallback folder holds."""
+    counts = {s: sum(e.status == s for e in entries) for s in ("ok", "failed", "skipped")}
+    done = sum(counts.values())
+    detail = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+    return f"{done} of {len(entries)} grid runs finished" + (f" ({detail})" if detail else "")
 
 
 def _signal_name(exc: KeyboardInterrupt) -> str:
@@ -289,12 +307,13 @@ def _cancel_unfinished(planned: Sequence[Planned], exc: KeyboardInterrupt) -> No
 
 
 def _grid_interrupted(entries: Sequence[RunEntry], exc: KeyboardInterrupt,
-                      index: Path) -> RunInterrupted:
+                      index: Path, unwritten: OSError | None = None) -> RunInterrupted:
     done = sum(e.status in ("ok", "failed", "skipped") for e in entries)
     cancelled = sum(e.status == "cancelled" for e in entries)
+    also = f"; {unwritten}" if unwritten is not None else ""
     return RunInterrupted(
         f"stopped by {_signal_name(exc)}: {done} of {len(entries)} grid runs had finished, "
-        f"{cancelled} cancelled; open {index}",
+        f"{cancelled} cancelled; open {index}{also}",
         signum=int(getattr(exc, "signum", signal.SIGINT)),
     )
 
@@ -325,12 +344,13 @@ def _run_all(
     planned: Sequence[Planned],
     todo: Sequence[Planned],
     snapshot: bytes | None,
-    out_dir: Path,
+    rescue: SiteRescue,
     progress: bool,
 ) -> None:
     from distributed import as_completed
     from tqdm.auto import tqdm
 
+    out_dir = rescue.site
     shared = client.scatter(snapshot, broadcast=True) if snapshot is not None else None
     futures: dict[str, Any] = {}
     owners: dict[Any, Planned] = {}
@@ -356,8 +376,8 @@ def _run_all(
                 result = future.result()
             except Exception as exc:  # the task could not run (worker lacks the package...)
                 result = TaskResult("failed", 0.0, "—", error=_task_error(exc))
-            _record(item, result, out_dir)
-            write_manifest(out_dir, [p.entry for p in planned])
+            _record(item, result, rescue)
+            rescue.write(out_dir / MANIFEST, manifest_text([p.entry for p in planned]))
             bar.update(1)
     except KeyboardInterrupt:  # what has not finished is cancelled; nothing more is recorded
         with contextlib.suppress(Exception):
@@ -390,8 +410,9 @@ def _from_disk(planned: Sequence[Planned], name: str, out_dir: Path) -> TaskResu
     return TaskResult("ok", 0.0, "local", files=files)
 
 
-def _record(item: Planned, result: TaskResult, out_dir: Path) -> None:
-    """Write what the task returned under out_dir and complete its manifest entry."""
+def _record(item: Planned, result: TaskResult, rescue: SiteRescue) -> None:
+    """Write what the task returned under the site and complete its manifest entry."""
+    out_dir = rescue.site
     entry, name = item.entry, item.entry.notebook
     if entry.slug:
         folder = out_dir / "runs" / entry.slug
@@ -411,7 +432,7 @@ def _record(item: Planned, result: TaskResult, out_dir: Path) -> None:
     ):
         if content is None:
             continue
-        write_site_file(out_dir, path, content)  # inside out_dir, never through a link
+        rescue.write(path, content)  # inside out_dir, never through a link (else rescued)
         entry.files.append(path.relative_to(out_dir).as_posix())
     entry.status, entry.seconds, entry.worker = result.status, result.seconds, result.worker
     entry.error, entry.note = result.error, result.note
@@ -422,9 +443,10 @@ def _record(item: Planned, result: TaskResult, out_dir: Path) -> None:
 
 
 def _write_index(
-    out_dir: Path, planned: Sequence[Planned], started: str, seconds: float, kernel: str
+    rescue: SiteRescue, planned: Sequence[Planned], started: str, seconds: float, kernel: str
 ) -> Path:
     """The pipeline's index (the notebooks run once) with the runs table above its pages."""
+    out_dir = rescue.site
     once = [_as_notebook_run(p.entry, out_dir) for p in planned if not p.entry.slug]
     result = PipelineResult(
         out_dir, out_dir / "index.html", once, started, seconds, kernel,
@@ -442,7 +464,7 @@ def _write_index(
     sections.insert(2, runs_table([p.entry for p in planned]))
     sections.insert(1, outcome_section(result))
     page = render_page(f"EV Infra Report Lab — pipeline grid {started}", sections)
-    return write_site_file(out_dir, result.index, page)
+    return rescue.write(result.index, page)
 
 
 def _as_notebook_run(entry: RunEntry, out_dir: Path) -> NotebookRun:

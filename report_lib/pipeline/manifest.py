@@ -82,9 +82,13 @@ def read_manifest(out_dir: Path) -> list[RunEntry]:
 def write_manifest(out_dir: Path, entries: Sequence[RunEntry]) -> Path:
     """``out_dir/runs.json``, written atomically (a reader never sees half a file)."""
     path = out_dir / MANIFEST
-    text = json.dumps([e.to_dict() for e in entries], ensure_ascii=False, indent=2)
-    write_text_atomic(path, text + "\n")  # a link named runs.json is replaced, not followed
+    write_text_atomic(path, manifest_text(entries))  # a link there is replaced, not followed
     return path
+
+
+def manifest_text(entries: Sequence[RunEntry]) -> str:
+    """The text of ``runs.json``: every entry, in order."""
+    return json.dumps([e.to_dict() for e in entries], ensure_ascii=False, indent=2) + "\n"
 
 
 def reusable(previous: Sequence[RunEntry], out_dir: Path) -> dict[str, RunEntry]:

@@ -89,6 +89,7 @@ def run_pipeline(
     their choices or range raise ``ConfigError`` before any kernel starts.
     """
     out_dir = Path(out_dir).resolve()
+    config.export_home()  # the kernels start in the notebooks' folder: same data/ and outputs/
     selected = resolve_notebooks(notebooks)
     declared = {name: declared_parameters(path) for name, path in selected}
     given = as_text(absolute_paths(dict(parameters or {})), declared)

@@ -5,8 +5,9 @@ papermill writes the paths it was given into the executed notebook: ``metadata.p
 (``data_path = "/home/me/…"``). ``share_paths`` rewrites every absolute path there: one inside
 the site folder becomes relative to the notebook's own folder (``../reports``), any other is
 reduced to its last part (``cpo.csv``), as the pages show a data source. In the text of the
-outputs (warnings, tracebacks) the site, the project, the Python environment and the home
-folder are written as ``..``, ``<project>``, ``<python>`` and ``~``.
+outputs (warnings, tracebacks) the site, the project (the folder holding the package and the
+working folder, ``config.HOME``), the Python environment and the home folder are written as
+``..``, ``<project>``, ``<python>`` and ``~``.
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ def _relative(value: Any, notebook_dir: Path, site: Path) -> Any:
 def _roots(notebook_dir: Path, site: Path) -> list[tuple[str, str]]:
     """(local folder, what a shared notebook writes instead), the longest folder first."""
     named = {str(site): PurePath(os.path.relpath(site, notebook_dir)).as_posix(),
-             str(config.PROJ_ROOT): "<project>", sys.prefix: "<python>",
-             str(Path.home()): "~"}
+             str(config.PACKAGE_DIR.parent): "<project>", str(config.HOME): "<project>",
+             sys.prefix: "<python>", str(Path.home()): "~"}
     return sorted(((k, v) for k, v in named.items() if len(k) > 1),
                   key=lambda kv: -len(kv[0]))
 
