@@ -120,6 +120,8 @@ def client_config_kwargs(settings: BackendSettings, max_concurrency: int = 10) -
     botocore's retries are off (one attempt per botocore call): report_lib.llm.retry owns
     retries, counts attempts and keeps the deadline. The read timeout never exceeds the
     deadline, so one stalled read cannot outlive it by more than the deadline itself.
+    Parameter validation is off: the request is ours (build_request), its values checked
+    once in BackendSettings.
     """
     read_timeout = settings.read_timeout
     if settings.deadline_s is not None:
@@ -132,6 +134,9 @@ def client_config_kwargs(settings: BackendSettings, max_concurrency: int = 10) -
         "read_timeout": read_timeout,
         "tcp_keepalive": True,
         "user_agent_extra": "report-lib",
+        # build_request makes every request from BackendSettings, which checks max_tokens,
+        # temperature and model_id once; botocore's per-call walk over the request is skipped
+        "parameter_validation": False,
     }
 
 
