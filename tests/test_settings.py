@@ -32,3 +32,11 @@ def test_good_values_pass_and_reach_the_request(max_tokens: int, temperature: fl
 
 def test_botocore_parameter_validation_is_off_for_our_clients() -> None:
     assert client_config_kwargs(BackendSettings())["parameter_validation"] is False
+
+
+def test_the_user_agent_is_fixed_and_names_report_lib_and_botocore() -> None:
+    import botocore
+
+    kwargs = client_config_kwargs(BackendSettings())
+    assert kwargs["user_agent"].startswith("report-lib/")
+    assert f"Botocore/{botocore.__version__}" in kwargs["user_agent"]

@@ -13,11 +13,13 @@ refused (OversizeResponseError, not retried).
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
+from report_lib import __version__
 from report_lib.errors import BackendError, MalformedResponseError, OversizeResponseError
 from report_lib.jobs import CallOutcome, ReportJob
 from report_lib.llm.tokens import estimate_tokens
@@ -133,11 +135,24 @@ def client_config_kwargs(settings: BackendSettings, max_concurrency: int = 10) -
         "connect_timeout": settings.connect_timeout,
         "read_timeout": read_timeout,
         "tcp_keepalive": True,
-        "user_agent_extra": "report-lib",
+        "user_agent": user_agent(),
         # build_request makes every request from BackendSettings, which checks max_tokens,
         # temperature and model_id once; botocore's per-call walk over the request is skipped
         "parameter_validation": False,
     }
+
+
+def user_agent() -> str:
+    """The User-Agent every request carries: report-lib's, botocore's and Python's versions.
+
+    Given as botocore's ``Config(user_agent=...)``, a fixed string: botocore otherwise
+    rebuilds its structured User-Agent (SDK, OS, language, feature metrics) twice per call,
+    as much CPU as parsing the answer."""
+    import botocore
+
+    version = sys.version_info
+    return (f"report-lib/{__version__} Botocore/{botocore.__version__} "
+            f"Python/{version.major}.{version.minor}.{version.micro}")
 
 
 def system_prompt(job: ReportJob, settings: BackendSettings) -> str:
