@@ -38,5 +38,5 @@ def test_the_user_agent_is_fixed_and_names_report_lib_and_botocore() -> None:
     import botocore
 
     kwargs = client_config_kwargs(BackendSettings())
-    assert kwargs["user_agent"].startswith("report-lib/")
+    assert kwargs["user_agent"].startswith("report-lib ")
     assert f"Botocore/{botocore.__version__}" in kwargs["user_agent"]

@@ -19,7 +19,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
-from report_lib import __version__
 from report_lib.errors import BackendError, MalformedResponseError, OversizeResponseError
 from report_lib.jobs import CallOutcome, ReportJob
 from report_lib.llm.tokens import estimate_tokens
@@ -143,7 +142,7 @@ def client_config_kwargs(settings: BackendSettings, max_concurrency: int = 10) -
 
 
 def user_agent() -> str:
-    """The User-Agent every request carries: report-lib's, botocore's and Python's versions.
+    """The User-Agent every request carries: report-lib, botocore's and Python's versions.
 
     Given as botocore's ``Config(user_agent=...)``, a fixed string: botocore otherwise
     rebuilds its structured User-Agent (SDK, OS, language, feature metrics) twice per call,
@@ -151,7 +150,7 @@ def user_agent() -> str:
     import botocore
 
     version = sys.version_info
-    return (f"report-lib/{__version__} Botocore/{botocore.__version__} "
+    return (f"report-lib Botocore/{botocore.__version__} "
             f"Python/{version.major}.{version.minor}.{version.micro}")
 
 
