@@ -110,6 +110,14 @@ def _fmt(value: Any, digits: int = 3) -> str:
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
+def ours_on(meta: dict[str, Any]) -> str:
+    """"; ours on boto3 X, botocore Y, aiobotocore Z": the clients ours ran on in this run
+    (the `peers` group pins aiobotocore to what aioboto3 accepts)."""
+    packages = meta.get("packages") or {}
+    names = [n for n in ("boto3", "botocore", "aiobotocore") if n in packages]
+    return f"; ours on {', '.join(f'{n} {packages[n]}' for n in names)}" if names else ""
+
+
 def markdown(df: pd.DataFrame, meta: dict[str, Any]) -> str:
     table = cases(df)
     order = {s: i for i, s in enumerate((*OUR_PEER_STRATEGIES, *PEER_NAMES))}
@@ -117,7 +125,8 @@ def markdown(df: pd.DataFrame, meta: dict[str, Any]) -> str:
                               key=lambda c: c.map(order) if c.name == "strategy" else c)
     lines = [f"Command: `{meta.get('command', '?')}`; time scale {meta.get('time_scale')}, "
              f"{meta.get('repeats')} repeats; peers: "
-             + ", ".join(f"{k} {v}" for k, v in (meta.get("peer_versions") or {}).items()), "",
+             + ", ".join(f"{k} {v}" for k, v in (meta.get("peer_versions") or {}).items())
+             + ours_on(meta), "",
              "| variant | N | strategy | runs | makespan s (median) | min–max | efficiency | "
              "CPU ms/call | peak RSS MB | first call s | lost | throttled |",
              "|---|---:|---|---:|---:|---|---:|---:|---:|---:|---:|---:|"]

@@ -250,3 +250,20 @@ def test_peers_table_ratios_and_targets() -> None:
     text = table_module.markdown(df, {"command": "x", "peer_versions": {"aioboto3": "15.5.0"}})
     assert "| warm, N=300 | asyncio 1.100 s | aioboto3 1.000 s | 1.10x | [0.95, 1.33] |" in text
     assert "aioboto3 15.5.0" in text
+    text = table_module.markdown(df, {"command": "x", "peer_versions": {"aioboto3": "15.5.0"},
+                                      "packages": {"botocore": "1.40.61", "pandas": "3.0",
+                                                   "aiobotocore": "2.25.1"}})
+    assert "aioboto3 15.5.0; ours on botocore 1.40.61, aiobotocore 2.25.1" in text
+    assert "pandas" not in text.splitlines()[0]
+
+
+def test_compile_ours_leaves_a_compiled_module_beside_every_source() -> None:
+    import report_lib
+    from report_lib.bench.peers import compile_ours
+
+    root = Path(report_lib.__file__).parent
+    assert compile_ours()
+    sources = sorted(root.rglob("*.py"))
+    assert sources
+    missing = [s for s in sources if not Path(importlib.util.cache_from_source(str(s))).exists()]
+    assert missing == []

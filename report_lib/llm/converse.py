@@ -13,6 +13,7 @@ refused (OversizeResponseError, not retried).
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -120,6 +121,8 @@ def client_config_kwargs(settings: BackendSettings, max_concurrency: int = 10) -
     botocore's retries are off (one attempt per botocore call): report_lib.llm.retry owns
     retries, counts attempts and keeps the deadline. The read timeout never exceeds the
     deadline, so one stalled read cannot outlive it by more than the deadline itself.
+    Parameter validation is off: the request is ours (build_request), its values checked
+    once in BackendSettings.
     """
     read_timeout = settings.read_timeout
     if settings.deadline_s is not None:
@@ -131,8 +134,24 @@ def client_config_kwargs(settings: BackendSettings, max_concurrency: int = 10) -
         "connect_timeout": settings.connect_timeout,
         "read_timeout": read_timeout,
         "tcp_keepalive": True,
-        "user_agent_extra": "report-lib",
+        "user_agent": user_agent(),
+        # build_request makes every request from BackendSettings, which checks max_tokens,
+        # temperature and model_id once; botocore's per-call walk over the request is skipped
+        "parameter_validation": False,
     }
+
+
+def user_agent() -> str:
+    """The User-Agent every request carries: report-lib, botocore's and Python's versions.
+
+    Given as botocore's ``Config(user_agent=...)``, a fixed string: botocore otherwise
+    rebuilds its structured User-Agent (SDK, OS, language, feature metrics) twice per call,
+    as much CPU as parsing the answer."""
+    import botocore
+
+    version = sys.version_info
+    return (f"report-lib Botocore/{botocore.__version__} "
+            f"Python/{version.major}.{version.minor}.{version.micro}")
 
 
 def system_prompt(job: ReportJob, settings: BackendSettings) -> str:

@@ -66,3 +66,14 @@ class BackendSettings:
                 raise ConfigError(f"{name} must be a whole number >= 1, got {value!r}")
         if self.max_attempts < 1:
             raise ConfigError(f"max_attempts must be >= 1, got {self.max_attempts!r}")
+        # the clients skip botocore's per-call parameter validation (converse.client_config_
+        # kwargs): what it would catch in the request we build is checked here, once
+        if (isinstance(self.max_tokens, bool) or not isinstance(self.max_tokens, int)
+                or self.max_tokens < 1):
+            raise ConfigError(f"max_tokens must be a whole number >= 1, got {self.max_tokens!r}")
+        if (isinstance(self.temperature, bool) or not isinstance(self.temperature, int | float)
+                or not 0 <= self.temperature <= 1):
+            raise ConfigError(f"temperature must be a number from 0 to 1, "
+                              f"got {self.temperature!r}")
+        if not isinstance(self.model_id, str) or not self.model_id:
+            raise ConfigError(f"model_id must be a non-empty model id, got {self.model_id!r}")
