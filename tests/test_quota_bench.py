@@ -117,14 +117,14 @@ def test_a_quota_bound_cell_needs_about_three_quota_minutes(minute: str,
     calls = _calls(40)
     case = with_quota(_case("known", minute, accounting), calls, SETTINGS.model_id,
                       SETTINGS.max_tokens)
-    bound = cell_bound(case, calls, SETTINGS, time_scale=1.0, phase_s=0.0)
+    bound = cell_bound(case, calls, SETTINGS, time_scale=1.0)
     assert 2.5 * 60 <= bound <= 4.0 * 60, bound  # quota-bound, not call-bound (1 s)
 
 
 def test_a_far_cells_bound_is_its_slowest_call_and_its_quota_admits_everything() -> None:
     calls = _calls(40)
     case = with_quota(_case("auto-far"), calls, SETTINGS.model_id, SETTINGS.max_tokens)
-    assert cell_bound(case, calls, SETTINGS, time_scale=0.1, phase_s=0.0) == pytest.approx(0.1)
+    assert cell_bound(case, calls, SETTINGS, time_scale=0.1) == pytest.approx(0.1)
     assert at_once(case, calls, SETTINGS.model_id, SETTINGS.max_tokens) == 40
     bound_case = with_quota(_case("known"), calls, SETTINGS.model_id, SETTINGS.max_tokens)
     first = at_once(bound_case, calls, SETTINGS.model_id, SETTINGS.max_tokens)
