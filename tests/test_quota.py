@@ -314,6 +314,33 @@ def test_ideal_makespan_fixed_minutes_depend_on_the_phase() -> None:
     assert ideal_makespan(_requests(4), phase_s=50.0, **kwargs) == pytest.approx(11.0, abs=1e-6)
 
 
+def test_ideal_makespan_fixed_minutes_without_the_boundary_are_the_sliding_bound() -> None:
+    # 4 requests of 2,800 against 10,000 a minute: one who knows a boundary is 10 s away sends
+    # 3 now and 1 just after it (11 s); one who does not see it must wait a whole minute
+    kwargs = {"model_id": SONNET, "max_tokens": 2_000, "tpm": 10_000}
+    sliding = ideal_makespan(_requests(4), minute="sliding", **kwargs)
+    for phase in (None, 0.0, 50.0):
+        seen = ideal_makespan(_requests(4), minute="fixed", phase_s=phase, **kwargs)
+        assert seen <= sliding + 1e-6
+    assert ideal_makespan(_requests(4), minute="fixed", **kwargs) == pytest.approx(sliding)
+    assert ideal_makespan(_requests(4), minute="fixed", phase_s=50.0, **kwargs) < sliding / 5
+
+
+def test_a_schedule_faster_than_the_sliding_bound_is_refused_at_some_phase() -> None:
+    # the phase-aware schedule (3 at 0 s, 1 at 10 s) against wall-clock minutes that begin
+    # elsewhere: a minute starting at 0 s counts all four, so the fourth is throttled
+    refused = []
+    for phase in (0.0, 20.0, 50.0):
+        clock = Clock(phase)
+        quota = Quota(tpm=10_000, minute="fixed", clock=clock)
+        for at in (0.0, 0.0, 0.0, 10.0):
+            clock.now = phase + at
+            ticket = quota.admit(SONNET, 800, 2_000, 400)
+            if isinstance(ticket, Refusal):
+                refused.append(phase)
+    assert refused == [0.0, 20.0]
+
+
 def test_ideal_makespan_requests_per_minute() -> None:
     got = ideal_makespan(_requests(5), model_id=SONNET, max_tokens=2_000, tpm=None, rpm=2,
                          minute="sliding")

@@ -117,14 +117,14 @@ def test_a_quota_bound_cell_needs_about_three_quota_minutes(minute: str,
     calls = _calls(40)
     case = with_quota(_case("known", minute, accounting), calls, SETTINGS.model_id,
                       SETTINGS.max_tokens)
-    bound = cell_bound(case, calls, SETTINGS, time_scale=1.0, phase_s=0.0)
+    bound = cell_bound(case, calls, SETTINGS, time_scale=1.0)
     assert 2.5 * 60 <= bound <= 4.0 * 60, bound  # quota-bound, not call-bound (1 s)
 
 
 def test_a_far_cells_bound_is_its_slowest_call_and_its_quota_admits_everything() -> None:
     calls = _calls(40)
     case = with_quota(_case("auto-far"), calls, SETTINGS.model_id, SETTINGS.max_tokens)
-    assert cell_bound(case, calls, SETTINGS, time_scale=0.1, phase_s=0.0) == pytest.approx(0.1)
+    assert cell_bound(case, calls, SETTINGS, time_scale=0.1) == pytest.approx(0.1)
     assert at_once(case, calls, SETTINGS.model_id, SETTINGS.max_tokens) == 40
     bound_case = with_quota(_case("known"), calls, SETTINGS.model_id, SETTINGS.max_tokens)
     first = at_once(bound_case, calls, SETTINGS.model_id, SETTINGS.max_tokens)
@@ -355,3 +355,28 @@ def test_a_page_of_quota_cells_alone_leads_with_their_chart(quota_rows: pd.DataF
     assert fig.axes[0].get_ylabel() == "makespan / bound (log)"
     titles = [s.title for s in layout.sections(quota_rows)]
     assert titles[0] == layout.SECTIONS["quota"].title
+
+
+def test_the_quota_verdict_line_is_computed_from_the_quota_cells(
+        quota_rows: pd.DataFrame) -> None:
+    from report_lib.bench import layout, recommend
+
+    row = recommend.which_to_use(quota_rows).set_index("situation").loc["under a token quota"]
+    # known lost a report (N=200): auto (median of 1.29x and 1.31x) beats adaptive (1.5x)
+    assert row["use"] == "--tpm-limit auto"
+    assert row["median"] == "1.30x the bound"
+    assert row["runner-up"] == "botocore's adaptive retry mode (1.50x the bound)"
+    assert row["margin"] == "15 % faster"
+    assert row["note"] == (
+        "--tpm-limit auto: 11% of requests throttled, no report lost in 2 cells; the limiter "
+        "told the quota (--tpm-limit N) lost 1 report in 1 of 4 cells; our retries alone lost "
+        "7 reports in 1 of 2 cells")
+    assert row["measured at"].startswith("quota, 9 quota-bound cells, N=40, 200")
+    assert layout.verdict(quota_rows)[-1] == (
+        "Under a token quota: use --tpm-limit auto, 1.30x the bound median; 15 % faster than "
+        "the runner-up, botocore's adaptive retry mode (1.50x the bound).")
+    # the same rows without the lost report: the known limiter (median 1.05x) is chosen
+    clean = quota_rows.assign(failed=0)
+    again = recommend.which_to_use(clean).set_index("situation").loc["under a token quota"]
+    assert again["use"] == "the limiter told the quota (--tpm-limit N)"
+    assert again["median"] == "1.05x the bound"

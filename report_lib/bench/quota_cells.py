@@ -10,8 +10,9 @@
 - **Calls** last 1 s × the time scale, like the quota's minute (60 s × the time scale), so a
   scaled run keeps a real run's pattern (a call is 1/60 of a quota minute).
 - **Bound.** ``llm.quota.ideal_makespan``: the makespan of a client that knows the quota and
-  its model exactly and sends each call the moment it fits, from the place in the wall-clock
-  minute where the run started (``fixed`` minutes). For a far cell it is the slowest call.
+  its model exactly and sends each call the moment it fits, without seeing where the
+  service's wall-clock minutes begin (so ``fixed`` minutes are bounded as ``sliding`` ones).
+  For a far cell it is the slowest call.
 - **Clients.** ``known``: the limiter told the quota (and, for ``actual`` accounting, that an
   output token counts once: ``burndown=1``); ``auto``: ``tpm_auto``; ``adaptive``: botocore's
   adaptive retry mode; ``retries`` and ``none-far``: our retries alone.
@@ -107,13 +108,13 @@ def cell_settings(case: Case, settings: BackendSettings, time_scale: float,
 
 
 def cell_bound(case: Case, calls: Sequence[tuple[int, int]], settings: BackendSettings,
-               time_scale: float, phase_s: float) -> float:
-    """The best makespan the cell's quota allows (``llm.quota.ideal_makespan``), the run having
-    started ``phase_s`` seconds into a wall-clock quota minute."""
+               time_scale: float) -> float:
+    """The best makespan the cell's quota allows (``llm.quota.ideal_makespan``) to a client
+    that does not see where the service's wall-clock minutes begin (``fixed`` minutes are
+    bounded like ``sliding`` ones: ``ideal_makespan`` says why)."""
     latency = parse_latency_model(case.latency_model, time_scale)
     requests = [QuotaRequest(i, o, latency.median_s(o)) for i, o in calls]
     minute_s = 60.0 * time_scale
     return ideal_makespan(requests, model_id=settings.model_id, max_tokens=settings.max_tokens,
                           tpm=case.tpm, minute=case.quota_minute or "bucket",
-                          accounting=case.accounting or "bedrock", minute_s=minute_s,
-                          phase_s=phase_s % minute_s)
+                          accounting=case.accounting or "bedrock", minute_s=minute_s)

@@ -12,13 +12,17 @@ from typing import Any
 import pandas as pd
 
 from report_lib.bench import against
-from report_lib.bench.analysis import equivalent, summarize
+from report_lib.bench.analysis import equivalent, quota_cells, quota_records, summarize
 from report_lib.bench.comparison import case_groups, fmt_seconds, is_cold, speed_phrase
 from report_lib.bench.peer_names import OUR_PEER_STRATEGIES, PEERS_SCENARIO
-from report_lib.bench.plan import ORIGINAL, SEQUENTIAL
+from report_lib.bench.plan import ORIGINAL, QUOTA, QUOTA_CLIENTS, SEQUENTIAL
 from report_lib.bench.quota_report import without_quota
 
 WHICH_COLUMNS = ("situation", "measured at", "use", "median", "runner-up", "margin", "note")
+# the quota scenario's clients as the "which to use" table names them
+QUOTA_USE_NAMES = {"known": "the limiter told the quota (--tpm-limit N)",
+                   "auto": "--tpm-limit auto", "adaptive": "botocore's adaptive retry mode",
+                   "retries": "our retries alone"}
 
 
 def _ranked(group: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -75,12 +79,57 @@ def which_to_use(results: pd.DataFrame) -> pd.DataFrame:
         _row("3 reports", _find(groups, "seed", 3, 3)),
         _row("tens of reports", _find(groups, "scale", 10, 99)),
         _row("hundreds of reports", _find(groups, "scale", 100, 10**6)),
+        _quota_row(results) or
         _row("under a token quota", _find(groups, "throttled", 1, 10**6),
              "only clients that delivered every report are ranked"),
     ]
     rows.append(_across_machines(groups))
     rows += [_peer_row(sit) for sit in against.situations(results)]
     return pd.DataFrame(rows, columns=list(WHICH_COLUMNS))
+
+
+def _quota_row(results: pd.DataFrame) -> dict[str, Any] | None:
+    """"Under a token quota" from the quota scenario's cells (None when it did not run): of
+    the clients that lost no report in any of their quota-bound cells, the one with the lowest
+    median makespan / bound, against the runner-up's median."""
+    cells = [c for c in quota_records(quota_cells(results))
+             if not c["far"] and c["client"] in QUOTA_USE_NAMES]
+    if not cells:
+        return None
+    stats: list[dict[str, Any]] = []
+    for client in QUOTA_CLIENTS:
+        mine = [c for c in cells if c["client"] == client]
+        if not mine:
+            continue
+        ratios = sorted(float(c["ratio"]) for c in mine)
+        stats.append({
+            "client": client, "cells": len(mine), "median": float(pd.Series(ratios).median()),
+            "lost": sum(int(c["lost"]) for c in mine),
+            "lost_cells": sum(1 for c in mine if int(c["lost"]) > 0),
+            "throttled": sum(float(c["throttled"]) for c in mine) /
+            max(1.0, sum(float(c["requests"]) for c in mine))})
+    ranked = sorted((s for s in stats if s["lost"] == 0), key=lambda s: s["median"])
+    ns = sorted({int(c["n_jobs"]) for c in cells})
+    where = (f"{QUOTA}, {len(cells)} quota-bound cells, N={', '.join(map(str, ns))}, "
+             "makespan / the cell's bound")
+    lost = [f"{QUOTA_USE_NAMES[s['client']]} lost {s['lost']} report{'s' * (s['lost'] != 1)} "
+            f"in {s['lost_cells']} of {s['cells']} cells" for s in stats if s["lost"]]
+    row = {"situation": "under a token quota", "measured at": where, "use": "none lost nothing",
+           "median": "–", "runner-up": "–", "margin": "–", "note": "; ".join(lost)}
+    if not ranked:
+        return row
+    best = ranked[0]
+    second = ranked[1] if len(ranked) > 1 else None
+    note = (f"{QUOTA_USE_NAMES[best['client']]}: {best['throttled']:.0%} of requests "
+            f"throttled, no report lost in {best['cells']} cells")
+    return {**row, "use": QUOTA_USE_NAMES[best["client"]],
+            "median": f"{best['median']:.2f}x the bound",
+            "runner-up": "–" if second is None else
+            f"{QUOTA_USE_NAMES[second['client']]} ({second['median']:.2f}x the bound)",
+            "margin": "–" if second is None else
+            speed_phrase(best["median"], second["median"]).removesuffix(" than")
+            .removesuffix(" as"),
+            "note": "; ".join([note, *lost])}
 
 
 def _named(case: dict[str, Any]) -> str:

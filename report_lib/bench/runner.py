@@ -247,7 +247,6 @@ def measure(case: Case, repeat: int, jobs: Sequence[ReportJob], runner: CaseRunn
     """One measured run of a case: its results row and its timeline."""
     if emu is not None:
         emu.reset_stats()  # fresh counters and a full token bucket
-    phase_s = time.time()  # where in the emulator's wall-clock quota minute the run starts
     in_process = STRATEGIES.get(case.strategy).in_process
     counting = count_pool_full() if in_process else nullcontext(None)
     exclude = [emu.pid] if emu is not None else []
@@ -259,7 +258,7 @@ def measure(case: Case, repeat: int, jobs: Sequence[ReportJob], runner: CaseRunn
         makespan = runner.own_makespan_s
     bound = None
     if case.scenario == QUOTA and case.tpm is not None:
-        bound = cell_bound(case, estimate_job_tokens(jobs), runner.settings, time_scale, phase_s)
+        bound = cell_bound(case, estimate_job_tokens(jobs), runner.settings, time_scale)
     measured = Measured(makespan, monitor.cpu_s, monitor.peak_rss_mb,
                         counter.count if counter is not None else None,
                         emu.stats() if emu is not None else None, bound)

@@ -341,12 +341,26 @@ class QuotaRequest:
 def ideal_makespan(requests: Sequence[QuotaRequest], *, model_id: str, max_tokens: int,
                    tpm: int | None, rpm: int | None = None, minute: str = "bucket",
                    accounting: str = "bedrock", burndown: float | None = None,
-                   minute_s: float = 60.0, phase_s: float = 0.0) -> float:
+                   minute_s: float = 60.0, phase_s: float | None = None) -> float:
     """The makespan of a client that knows the quota exactly and sends each request the
     moment it fits, in order, with no overhead: the bound a real client is measured against.
 
-    ``phase_s`` is where in a wall-clock minute the run starts (``fixed`` minutes only).
+    ``phase_s`` is where in a wall-clock minute the run starts, for a client that sees the
+    service's minute boundaries (``fixed`` minutes only). Without it (None) the client does not
+    see them, and its bound under ``fixed`` minutes is the ``sliding`` one. Why: a wall-clock
+    minute may begin at any instant, so a client that must not be refused wherever the boundary
+    lies has to keep every trailing minute before each admission under the quota (the fixed
+    minute that starts just after the trailing minute begins counts all of it), which is the
+    sliding check; and a schedule that passes the sliding check passes every fixed minute,
+    which only counts part of a trailing minute. Bedrock does not publish its boundaries, so a
+    real client is measured against this one; with ``phase_s`` the bound may spend one quota
+    just before a boundary and another just after, which only a client that knows where the
+    boundary is can do.
     """
+    if phase_s is None:
+        phase_s = 0.0
+        if minute == "fixed":
+            minute = "sliding"
     now = [phase_s]
     quota = Quota(tpm=tpm, rpm=rpm, minute=minute, accounting=accounting, burndown=burndown,
                   minute_s=minute_s, clock=lambda: now[0])
