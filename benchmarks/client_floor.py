@@ -25,8 +25,8 @@ from botocore.config import Config
 
 from report_lib.data.sample import synthesize
 from report_lib.emulator import Emulator
-from report_lib.jobs import ReportJob
-from report_lib.reports.jobs import build_many_jobs
+from report_lib.records import ReportJob
+from report_lib.reports.build import build_many_jobs
 
 
 def _request(job: ReportJob) -> dict:

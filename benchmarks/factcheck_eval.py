@@ -14,7 +14,7 @@ The checker's time per report (index of the facts, reading, deciding) is measure
 
 Repair turns (``--repair``): the same reports answered the way the emulator answers them
 (emulator.answers: paraphrased, and in ``--repair-share`` of the reports about ``--rate`` of the
-figures made wrong), checked by the run's reviewer (reports.factcheck.repair.FactReviewer); a
+figures made wrong), checked by the run's reviewer (reports.factcheck.reviewer.FactReviewer); a
 flagged report gets one repair turn answered by the emulator's own code at each
 ``--repair-quality`` (share of the flagged figures it corrects). Measured: delivered reports
 with no unsupported figure, every wrong figure left marked, repair turns sent for clean
@@ -47,9 +47,9 @@ from report_lib.emulator.mistakes import HALLUCINATED, hallucinate, paraphrase
 from report_lib.llm.pricing import cost_usd
 from report_lib.llm.settings import BackendSettings
 from report_lib.llm.tokens import estimate_tokens
+from report_lib.reports.build import ReportJob
 from report_lib.reports.factcheck import FactCheck, FactReviewer, check_report
 from report_lib.reports.facts import Facts, iter_facts
-from report_lib.reports.jobs import ReportJob
 from report_lib.reports.offline.writer import write_report
 from report_lib.reports.prompts import build_prompt
 

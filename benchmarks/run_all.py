@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from report_lib.bench.plan import SCENARIOS  # light: no pandas, no client
+from report_lib.bench.plan import SCENARIO_NAMES  # light: no pandas, no client
 from report_lib.config import BENCHMARK_DIR
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ QUICK_SCALE = 0.1  # --quick multiplies every time scale by this
 
 
 def run_part(scenario: str, out: Path, repeats: int, quick: bool, progress: bool) -> Path:
-    from report_lib.bench.run import run_benchmark
+    from report_lib.bench.benchmark import run_benchmark
 
     options = dict(PLAN[scenario])
     options["repeats"] = min(options.get("repeats", repeats), repeats)
@@ -61,7 +61,7 @@ def merge(parts: list[Path], out: Path) -> pd.DataFrame:
     """One results.csv / timelines.json / metadata.json from the scenario parts."""
     import pandas as pd
 
-    from report_lib.bench.results import load_results
+    from report_lib.bench.result_files import load_results
 
     frames, timelines, metas = [], [], {}
     for csv in parts:
@@ -95,11 +95,11 @@ def merge(parts: list[Path], out: Path) -> pd.DataFrame:
 
 def main(argv: list[str] | None = None) -> int:
     from report_lib.bench.analysis import check_targets, summarize
-    from report_lib.bench.results import load_results
+    from report_lib.bench.result_files import load_results
     from report_lib.bench.summary import format_summary, report_markdown
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default=",".join(SCENARIOS),
+    parser.add_argument("--only", default=",".join(SCENARIO_NAMES),
                         help="comma-separated scenarios (default: all)")
     parser.add_argument("--repeats", type=int, default=3, help="repeats per case (default: 3)")
     parser.add_argument("--quick", action="store_true",
@@ -117,9 +117,9 @@ def main(argv: list[str] | None = None) -> int:
         print(text)
         return 0
     scenarios = [s.strip() for s in ns.only.split(",") if s.strip()]
-    unknown = [s for s in scenarios if s not in SCENARIOS]
+    unknown = [s for s in scenarios if s not in SCENARIO_NAMES]
     if unknown:
-        parser.error(f"unknown scenario(s) {unknown}; choose from {', '.join(SCENARIOS)}")
+        parser.error(f"unknown scenario(s) {unknown}; choose from {', '.join(SCENARIO_NAMES)}")
     parts = [run_part(s, ns.out, ns.repeats, ns.quick, not ns.no_progress) for s in scenarios]
     df = merge(parts, ns.out)
     text = format_summary(summarize(df), check_targets(df))

@@ -20,13 +20,13 @@ _EXPORTS: dict[str, str] = {
     "PipelineError": "report_lib.errors",
     "ReportLabError": "report_lib.errors",
     "ThrottledError": "report_lib.errors",
-    "build_jobs": "report_lib.reports.jobs",
-    "build_many_jobs": "report_lib.reports.jobs",
+    "build_jobs": "report_lib.reports.build",
+    "build_many_jobs": "report_lib.reports.build",
     "generate_reports": "report_lib.app.generate",
     "write_outputs": "report_lib.app.outputs",
-    "ReportJob": "report_lib.jobs",
-    "ReportResult": "report_lib.jobs",
-    "RunResult": "report_lib.jobs",
+    "ReportJob": "report_lib.records",
+    "ReportResult": "report_lib.records",
+    "RunResult": "report_lib.records",
     "Facts": "report_lib.reports.facts",
     "compute_all_facts": "report_lib.reports.facts",
     "compute_facts": "report_lib.reports.facts",
@@ -92,11 +92,11 @@ if TYPE_CHECKING:
         UnknownChoiceError,
     )
     from report_lib.execution import STRATEGIES, run_jobs
-    from report_lib.jobs import ReportJob, ReportResult, RunResult
     from report_lib.llm.settings import BackendSettings
+    from report_lib.records import ReportJob, ReportResult, RunResult
+    from report_lib.reports.build import build_jobs, build_many_jobs
     from report_lib.reports.factcheck import FactCheck, check_report
     from report_lib.reports.facts import Facts, compute_all_facts, compute_facts
-    from report_lib.reports.jobs import build_jobs, build_many_jobs
     from report_lib.reports.offline.writer import write_report
     from report_lib.reports.prompts import build_prompt
 

@@ -148,7 +148,7 @@ class OutputError(ReportLabError, OSError):
 
 class OversizeResponseError(BackendError):
     """An answer far larger than its request's maxTokens allows: refused, not retried, never
-    taken as a report (llm.converse.answer_cap_bytes)."""
+    taken as a report (llm.wire.answer_cap_bytes)."""
 
     def __init__(self, message: str, *, attempts: int = 1) -> None:
         super().__init__(message, error_type="OversizeResponse", attempts=attempts)

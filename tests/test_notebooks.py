@@ -18,8 +18,8 @@ import pytest
 
 from report_lib import config
 from report_lib.bench import layout
-from report_lib.bench import rows as bench_rows
-from report_lib.bench.results import load_results
+from report_lib.bench import metrics as bench_rows
+from report_lib.bench.result_files import load_results
 from report_lib.data.sample import synthesize
 from report_lib.pipeline.page import SUMMARY_MIME
 from report_lib.pipeline.parameters import NOTEBOOKS

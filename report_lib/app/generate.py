@@ -19,13 +19,13 @@ from report_lib.data.loader import load_data
 from report_lib.errors import RunInterrupted
 from report_lib.execution import STRATEGIES, run_jobs
 from report_lib.execution.loop import LoopThread
-from report_lib.jobs import ReportResult, RunResult
 from report_lib.llm.async_client import load_aiobotocore
 from report_lib.llm.backends import BACKENDS, Backend, Endpoint, open_sync_client
 from report_lib.llm.quota import burndown_rate, quota_usage
 from report_lib.llm.settings import BackendSettings
+from report_lib.records import ReportResult, RunResult
+from report_lib.reports.build import build_jobs
 from report_lib.reports.factcheck import ResultChecker, parse_repair, repair_policy
-from report_lib.reports.jobs import build_jobs
 
 if TYPE_CHECKING:  # the argument's type only: the emulator is reached through BACKENDS
     from report_lib.emulator.options import EmulatorConfig

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from report_lib.errors import ConfigError, OutputError
-from report_lib.jobs import RunResult
+from report_lib.records import RunResult
 
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)  # read once: new output files get the usual mode (0644 under umask 022)

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from report_lib.bench.plan import CASE_KEYS, FAR, PUBLISHED, PUBLISHED_CALL_S, QUOTA
-from report_lib.bench.results import TEXT_COLUMNS, text_column
+from report_lib.bench.result_files import TEXT_COLUMNS, text_column
 
 CPU_SHARE_MAX = 0.05  # client CPU per call above this share of a call's latency: no efficiency
 EQUIVALENT_FLOOR = 0.02  # makespans closer than this (relative) are "equivalent"

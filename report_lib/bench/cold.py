@@ -23,8 +23,8 @@ from typing import Any
 from report_lib.app.generate import generate_reports
 from report_lib.data.sample import ensure_sample_data, write_sample_data
 from report_lib.errors import BackendError
-from report_lib.jobs import ReportResult
 from report_lib.llm.settings import BackendSettings
+from report_lib.records import ReportResult
 
 
 def run_cold(settings: BackendSettings, strategy: str, concurrency: int, data_seed: int = 0,

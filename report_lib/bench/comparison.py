@@ -1,6 +1,6 @@
 """The comparison report: tables and sentences computed from benchmark results.
 
-Input is what ``bench.results.load_results(out_dir)`` returns: the results DataFrame (one row
+Input is what ``bench.result_files.load_results(out_dir)`` returns: the results DataFrame (one row
 per run), the per-job timelines and the metadata. Every number in the conclusions comes from
 those rows; a scenario that was not run is named as missing, never described. The charts are
 in ``bench.figures``.
@@ -31,7 +31,7 @@ from report_lib.bench.plan import (
     ORIGINAL,
     PUBLISHED,
     QUOTA,
-    SCENARIOS,
+    SCENARIO_NAMES,
     SEQUENTIAL,
 )
 from report_lib.bench.quota_report import quota_sentences, without_quota
@@ -73,7 +73,7 @@ def published_table(results: pd.DataFrame, metadata: dict[str, Any] | None = Non
     table = summarize(results)
     three = table[(table["n_jobs"] == 3) & ((table["scenario"] == "seed")
                                             | (table["strategy"] == ORIGINAL))]
-    for scenario in order(three["scenario"], SCENARIOS):
+    for scenario in order(three["scenario"], SCENARIO_NAMES):
         part = three[three["scenario"] == scenario]
         for label in order(part["label"], BENCH_STRATEGIES):
             row = part[part["label"] == label].sort_values("makespan_s").iloc[0]
@@ -340,7 +340,7 @@ def scale_sentence(cases: pd.DataFrame) -> str | None:
     if scaled.empty:
         return None
     parts = []
-    for scenario in order(scaled["scenario"], SCENARIOS):
+    for scenario in order(scaled["scenario"], SCENARIO_NAMES):
         mine = scaled[scaled["scenario"] == scenario]
         scale = float(mine["time_scale"].iloc[0])
         call = float(mine["call_latency_s"].median()) if "call_latency_s" in mine else np.nan
@@ -369,7 +369,7 @@ def scenario_sentences(cases: pd.DataFrame, scenario: str,
 
 
 def general_sentences(results: pd.DataFrame, cases: pd.DataFrame,
-                      expected: Sequence[str] = SCENARIOS) -> list[str]:
+                      expected: Sequence[str] = SCENARIO_NAMES) -> list[str]:
     """The sentences across scenarios: client resources, lost reports, compressed time, and the
     scenarios these results lack (the quota cells have their own: bench.quota_report)."""
     present = set(cases["scenario"])
@@ -385,13 +385,13 @@ def general_sentences(results: pd.DataFrame, cases: pd.DataFrame,
 
 def present_scenarios(cases: pd.DataFrame) -> list[str]:
     """The scenarios of these results in the report's order (the peers scenario last)."""
-    return order(cases["scenario"], (*SCENARIOS, PEERS_SCENARIO))
+    return order(cases["scenario"], (*SCENARIO_NAMES, PEERS_SCENARIO))
 
 
 def conclusions(
     results: pd.DataFrame,
     metadata: dict[str, Any] | None = None,
-    expected: Sequence[str] = SCENARIOS,
+    expected: Sequence[str] = SCENARIO_NAMES,
 ) -> list[str]:
     """Sentences computed from the results: who wins where and by how much, what is missing
     (the peers scenario's are in ``bench.against``; ``bench.layout`` groups them all)."""

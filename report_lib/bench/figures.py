@@ -2,7 +2,7 @@
 
 Every chart is a matplotlib Figure not attached to pyplot (safe in threads and notebooks), drawn
 ``CHART_WIDTH_IN`` wide with its panels stacked and its text readable on a 400 px screen
-(reports.charts.readable).
+(render.charts.readable).
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from report_lib.bench.comparison import order, quota_table
 from report_lib.bench.plan import (
     BENCH_STRATEGIES,
     ORIGINAL,
-    SCENARIOS,
+    SCENARIO_NAMES,
     SEQUENTIAL,
     THREE_REPORT_SCENARIOS,
 )
 from report_lib.bench.quota_report import without_quota
-from report_lib.reports.charts import CHART_WIDTH_IN, new_figure, readable, wrap
+from report_lib.render.charts import CHART_WIDTH_IN, new_figure, readable, wrap
 
 COLORS = {"sequential": "#7F7F7F", "thread": "#4C78A8", "process": "#F58518",
           "asyncio": "#54A24B", "dask": "#B279A2", "original": "#E45756"}
@@ -71,7 +71,7 @@ def makespan_chart(results: pd.DataFrame) -> Figure:
     """Makespan per strategy with its spread over repeats (box + points), one panel per
     scenario; the original design's rows of the same N and time scale are drawn beside."""
     frame = with_labels(without_quota(results))  # the quota scenario: bench.quota_report
-    scenarios = [s for s in order(frame["scenario"], SCENARIOS) if s != ORIGINAL]
+    scenarios = [s for s in order(frame["scenario"], SCENARIO_NAMES) if s != ORIGINAL]
     scenarios = scenarios or [ORIGINAL]
     fig, axes = new_figure(CHART_WIDTH_IN, 0.8 + 3.6 * len(scenarios), nrows=len(scenarios))
     originals = frame[(frame["scenario"] == ORIGINAL)]
@@ -104,7 +104,7 @@ def scaling_chart(results: pd.DataFrame) -> Figure | None:
     table = summarize(without_quota(results))
     table = table[~table["strategy"].isin([SEQUENTIAL, ORIGINAL])]
     counts = table.groupby("scenario")["n_jobs"].nunique()
-    candidates = [s for s in order(counts.index, ("scale", *SCENARIOS)) if counts[s] >= 2]
+    candidates = [s for s in order(counts.index, ("scale", *SCENARIO_NAMES)) if counts[s] >= 2]
     if not candidates:
         return None
     scenario = candidates[0]
@@ -152,7 +152,7 @@ def pick_timeline_runs(
     repeat). Defaults: the first scenario present (``seed`` first) and its largest N ≤ 100."""
     if not timelines:
         return []
-    scenario = scenario or order((t["scenario"] for t in timelines), SCENARIOS)[0]
+    scenario = scenario or order((t["scenario"] for t in timelines), SCENARIO_NAMES)[0]
     runs = [t for t in timelines if t["scenario"] == scenario]
     if not runs:
         return []

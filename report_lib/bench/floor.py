@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from report_lib.jobs import ReportJob, ReportResult
-from report_lib.llm.converse import build_request, parse_converse_response
 from report_lib.llm.settings import BackendSettings
 from report_lib.llm.sync_client import make_client
+from report_lib.llm.wire import build_request, parse_converse_response
+from report_lib.records import ReportJob, ReportResult
 
 
 def _result(job: ReportJob, response: dict[str, Any], start: float, end: float) -> ReportResult:

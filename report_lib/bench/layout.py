@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from report_lib.bench import against, comparison, figures, recommend
 from report_lib.bench.analysis import summarize
 from report_lib.bench.peer_names import PEERS_SCENARIO
-from report_lib.bench.plan import ORIGINAL, QUOTA, SCENARIOS
+from report_lib.bench.plan import ORIGINAL, QUOTA, SCENARIO_NAMES
 from report_lib.bench.quota_report import quota_chart, quota_sentences, quota_table
 
 Table = Callable[[pd.DataFrame, Mapping[str, Any]], pd.DataFrame | None]
@@ -89,7 +89,7 @@ SECTIONS: dict[str, SectionSpec] = {
         tables=(lambda results, _: quota_table(results),),
         charts=(lambda results, _: quota_chart(results),)),
 }
-SCENARIO_ORDER: tuple[str, ...] = tuple(dict.fromkeys((*SCENARIOS, PEERS_SCENARIO)))
+SCENARIO_ORDER: tuple[str, ...] = tuple(dict.fromkeys((*SCENARIO_NAMES, PEERS_SCENARIO)))
 ACROSS = "Across scenarios"
 
 
@@ -122,7 +122,7 @@ def _sentences(cases: pd.DataFrame, results: pd.DataFrame, scenario: str,
 
 
 def sections(results: pd.DataFrame, metadata: Mapping[str, Any] | None = None,
-             expected: Sequence[str] = SCENARIOS) -> list[Section]:
+             expected: Sequence[str] = SCENARIO_NAMES) -> list[Section]:
     """A section per scenario present (in ``SCENARIO_ORDER``), then "Across scenarios"."""
     meta = dict(metadata or {})
     if results is None or results.empty:

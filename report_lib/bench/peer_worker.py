@@ -41,8 +41,8 @@ class OursClient:
     """report-lib's thread or asyncio strategy on a warm backend (or a fresh one per run)."""
 
     def __init__(self, strategy: str, spec: dict[str, Any], fresh: bool) -> None:
-        from report_lib.jobs import ReportJob
         from report_lib.llm.settings import BackendSettings
+        from report_lib.records import ReportJob
 
         data = dict(spec["settings"])
         data["prices"] = {k: tuple(v) for k, v in (data.get("prices") or {}).items()}

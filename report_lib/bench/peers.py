@@ -32,6 +32,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import IO, Any
 
+from report_lib.bench.metrics import Measured, make_row, timeline
 from report_lib.bench.peer_clients import (
     DUMMY_KEYS,
     PEER_MODULES,
@@ -41,16 +42,15 @@ from report_lib.bench.peer_clients import (
 )
 from report_lib.bench.peer_names import OUR_PEER_STRATEGIES
 from report_lib.bench.plan import Case
-from report_lib.bench.rows import Measured, make_row, timeline
 from report_lib.bench.runner import case_settings, endpoint
 from report_lib.bench.workload import JobSource, throttled_quota
 from report_lib.closing import Closing
 from report_lib.config import package_versions
 from report_lib.emulator import Emulator
 from report_lib.errors import BackendError, ConfigError
-from report_lib.jobs import ReportJob, ReportResult
-from report_lib.llm.converse import system_prompt
 from report_lib.llm.settings import BackendSettings
+from report_lib.llm.wire import system_prompt
+from report_lib.records import ReportJob, ReportResult
 
 PEERS_QUOTA_MINUTES = 2.0  # Σ tokens ≈ 2 × tpm: the burst, then one quota-bound minute
 WORKER_TIMEOUT_S = 600.0

@@ -1,7 +1,7 @@
 """What a benchmark run measures: the scenarios, their cases and the names they accept.
 
-Scenarios (the registry ``SCENARIOS``; the CLI, the comparison report, ``benchmarks/run_all.py``
-and the notebooks read their names from it):
+Scenarios (their names in ``SCENARIO_NAMES``; the CLI, the comparison report,
+``benchmarks/run_all.py`` and the notebooks read them from there):
 
 - ``seed``: 3 reports, fixed 2.0 s latency: the original experiment (published 6.01 s / 2.01 s);
 - ``realistic``: 3 reports on the Sonnet latency model;
@@ -42,7 +42,7 @@ from report_lib.bench.peer_names import (
 from report_lib.errors import ConfigError
 from report_lib.execution import START_METHODS, STRATEGIES
 
-SCENARIOS: tuple[str, ...] = ("seed", "realistic", "scale", "throttled", "original",
+SCENARIO_NAMES: tuple[str, ...] = ("seed", "realistic", "scale", "throttled", "original",
                               PEERS_SCENARIO, "quota")
 THREE_REPORT_SCENARIOS: tuple[str, ...] = ("seed", "realistic")  # always N = 3
 ORIGINAL = "original"  # the original design, a baseline (never a winner)
@@ -141,7 +141,7 @@ def plan_cases(
     max_concurrency: Sequence[int] | None = None,
 ) -> list[Case]:
     """The cases of one scenario (defaults as documented in the module docstring)."""
-    check_names([scenario], SCENARIOS, "scenario")
+    check_names([scenario], SCENARIO_NAMES, "scenario")
     methods = list(start_methods or ["spawn"])
     check_names(methods, START_METHODS, "start method")
     chosen = list(strategies) if strategies else None

@@ -31,7 +31,7 @@ from report_lib.bench.plan import (
     QUOTA_CLIENTS,
     QUOTA_MINUTE_KINDS,
 )
-from report_lib.reports.charts import CHART_WIDTH_IN, new_figure, readable, wrap
+from report_lib.render.charts import CHART_WIDTH_IN, new_figure, readable, wrap
 
 AUTO_FAR = "auto" + FAR
 TABLE_CLIENTS: tuple[str, ...] = (*QUOTA_CLIENTS, AUTO_FAR)

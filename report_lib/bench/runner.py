@@ -22,20 +22,20 @@ from typing import Any
 
 from report_lib.bench.cold import run_cold
 from report_lib.bench.floor import BareThreads, run_bare_async
+from report_lib.bench.metrics import Measured, make_row, timeline
 from report_lib.bench.plan import QUOTA, Case
 from report_lib.bench.quota_cells import at_once, cell_bound, cell_settings
 from report_lib.bench.resources import ResourceMonitor
-from report_lib.bench.rows import Measured, make_row, timeline
 from report_lib.bench.workload import estimate_job_tokens
 from report_lib.emulator import Emulator
 from report_lib.execution import STRATEGIES, arun_jobs, run_jobs
 from report_lib.execution.dask import close_cluster, local_cluster
 from report_lib.execution.loop import LoopThread
-from report_lib.jobs import ReportJob, ReportResult
 from report_lib.llm.async_client import AsyncBedrock
 from report_lib.llm.backends import BACKENDS, Backend, BedrockBackend, open_sync_client
 from report_lib.llm.limiter import limiter_for
 from report_lib.llm.settings import BackendSettings
+from report_lib.records import ReportJob, ReportResult
 
 POOL_FULL_TEXT = "Connection pool is full"
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from report_lib import config
 from report_lib.bench.analysis import check_targets, summarize
+from report_lib.bench.benchmark import run_benchmark
 from report_lib.bench.peer_names import OUR_PEER_STRATEGIES, PEER_NAMES, PEERS_N
 from report_lib.bench.plan import (
     BENCH_STRATEGIES,
@@ -16,13 +17,12 @@ from report_lib.bench.plan import (
     QUOTA_REPEATS,
     QUOTA_TIME_SCALE,
     SCALE_N,
-    SCENARIOS,
+    SCENARIO_NAMES,
     THROTTLED_N,
 )
 from report_lib.bench.plan import split_names as split_list
 from report_lib.bench.quota_cells import FAR_REPEATS
-from report_lib.bench.results import DEFAULT_DIR, output_paths
-from report_lib.bench.run import run_benchmark
+from report_lib.bench.result_files import DEFAULT_DIR, output_paths
 from report_lib.bench.summary import format_summary
 from report_lib.cli.common import (
     TIME_SCALE,
@@ -88,7 +88,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``report-lib bench`` options."""
     parser.add_argument(
         "--scenario", action="append", default=None, metavar="NAME",
-        help=f"scenario(s), repeatable or comma-separated: {', '.join(SCENARIOS)} "
+        help=f"scenario(s), repeatable or comma-separated: {', '.join(SCENARIO_NAMES)} "
         "(default: seed)",
     )
     parser.add_argument(

@@ -28,12 +28,12 @@ from report_lib.data.sample import ensure_sample_data
 from report_lib.emulator.options import EmulatorConfig
 from report_lib.errors import ConfigError, OutputError, RunInterrupted
 from report_lib.execution import MAX_CONCURRENCY, STRATEGIES, check_concurrency
-from report_lib.jobs import ReportResult, RunResult
 from report_lib.llm.progress import OUTSTANDING, ProgressTicker
 from report_lib.llm.quota import describe_quota_usage
 from report_lib.llm.settings import BackendSettings
+from report_lib.records import ReportResult, RunResult
 from report_lib.reports.factcheck import corrected, delivered, parse_repair, verdict
-from report_lib.reports.factcheck.repair import MAX_ROUNDS
+from report_lib.reports.factcheck.reviewer import MAX_ROUNDS
 
 PROGRESS_EVERY_S = 5.0
 WINDOW = Bounded(int, 1, 120)  # months in the trend window

@@ -8,7 +8,7 @@ ConverseStream wire format), ``options``/``state``/``server`` (the aiohttp serve
 from __future__ import annotations
 
 from report_lib.emulator.latency import LatencyModel, parse_latency_model
+from report_lib.emulator.launcher import Emulator
 from report_lib.emulator.options import EmulatorConfig
-from report_lib.emulator.process import Emulator
 
 __all__ = ["Emulator", "EmulatorConfig", "LatencyModel", "parse_latency_model"]

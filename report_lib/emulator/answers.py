@@ -8,7 +8,7 @@ generic answer derived from a hash of the prompt. Answers are cached per prompt:
 must stay cheap per request.
 
 A repair turn (the facts prompt, an assistant answer, then a user follow-up listing flagged
-figures: reports.factcheck.repair) is answered with that assistant answer again, each listed
+figures: reports.factcheck.reviewer) is answered with that assistant answer again, each listed
 figure the emulator planted corrected with probability ``--repair-quality`` (the first one kept
 with ``--hallucinate-repeat``); ``answer_conversation`` tells the two apart.
 """

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
+from report_lib.emulator.launcher import Emulator
 from report_lib.emulator.options import EmulatorConfig
-from report_lib.emulator.process import Emulator
 from report_lib.errors import ConfigError
 from report_lib.llm.backends import BedrockBackend, Endpoint
 from report_lib.llm.settings import BackendSettings

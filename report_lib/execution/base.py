@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from report_lib.errors import ConfigError, RunInterrupted
 from report_lib.execution.calls import KeyedTextCallback, make_result
-from report_lib.jobs import ReportJob, ReportResult
 from report_lib.llm.backends import BACKENDS, open_sync_client
+from report_lib.records import ReportJob, ReportResult
 from report_lib.registry import Registry
 
 if TYPE_CHECKING:

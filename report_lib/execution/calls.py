@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING
 
 from report_lib.errors import BackendError
 from report_lib.execution.repair import INTERRUPTED, Repair
-from report_lib.jobs import CallOutcome, ReportJob, ReportResult
 from report_lib.llm.pricing import cost_usd
+from report_lib.records import CallOutcome, ReportJob, ReportResult
 
 if TYPE_CHECKING:
     from report_lib.llm.backends import Backend

@@ -28,9 +28,9 @@ from report_lib.execution.base import Run, Strategy, interrupts_held, share_limi
 from report_lib.execution.calls import make_result, repair_one, run_one
 from report_lib.execution.relay import Held, hold_warnings, reissue, take_held
 from report_lib.execution.repair import INTERRUPTED, Repair
-from report_lib.jobs import ReportJob, ReportResult
 from report_lib.llm.backends import BACKENDS, Backend
 from report_lib.llm.settings import BackendSettings
+from report_lib.records import ReportJob, ReportResult
 
 _CLOSE_S = 0.5  # an interrupted run's client and cluster get this long each to close
 WORKER_PRELOAD = "report_lib.execution.dask_worker_signals"  # imported by each worker process

@@ -29,8 +29,8 @@ from report_lib.execution.base import ResultCallback, Run, RunOptions, Strategy
 from report_lib.execution.calls import KeyedTextCallback, arun_one, run_one
 from report_lib.execution.loop import LoopThread
 from report_lib.execution.workers import DaemonWorkers
-from report_lib.jobs import ReportJob, ReportResult
 from report_lib.llm.backends import BACKENDS
+from report_lib.records import ReportJob, ReportResult
 
 if TYPE_CHECKING:
     from report_lib.llm.backends import Backend

@@ -1,8 +1,8 @@
 """Repair turns: an answer its reviewer finds fault with is asked for again, inside the run.
 
-A job with a ``RepairPolicy`` (report_lib.jobs) has its answer reviewed where it was answered
+A job with a ``RepairPolicy`` (report_lib.records) has its answer reviewed where it was answered
 (the worker thread, task, process or dask task), by the policy's ``Reviewer`` (the fact check,
-implemented in reports.factcheck.repair: this layer only knows the protocol). When the review
+implemented in reports.factcheck.reviewer: this layer only knows the protocol). When the review
 lists unsupported figures, the same conversation gets one more user message (the reviewer's
 follow-up) and goes through the same backend, so the repair has the run's limiter, retries, cache
 and concurrency slot; three reports repair in parallel. Up to ``rounds`` turns, each on the best
@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from report_lib.errors import BackendError
-from report_lib.jobs import ASSISTANT, USER, CallOutcome, ReportJob, ReportResult
+from report_lib.records import ASSISTANT, USER, CallOutcome, ReportJob, ReportResult
 
 if TYPE_CHECKING:
     from report_lib.llm.settings import BackendSettings

@@ -2,7 +2,7 @@
 
 aiobotocore's default pool (10 connections) caps concurrency at 10, so the pool is sized to
 ``max(10, max_concurrency)``. Requests, parsing, credentials and retry decisions are the ones
-of the sync client (report_lib.llm.converse, .credentials, .retry); only the I/O differs, and
+of the sync client (report_lib.llm.wire, .credentials, .retry); only the I/O differs, and
 an attempt still running at the deadline is cancelled.
 """
 
@@ -12,10 +12,10 @@ import asyncio
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from report_lib.jobs import CallOutcome, ReportJob
-from report_lib.llm import converse as wire
+from report_lib.llm import wire
 from report_lib.llm.credentials import credential_errors, fixed_keys, require_credentials
 from report_lib.llm.retry import THROTTLING_CODES, acall_with_retries, classify
+from report_lib.records import CallOutcome, ReportJob
 
 if TYPE_CHECKING:
     from report_lib.llm.limiter import RateLimiter

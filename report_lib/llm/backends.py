@@ -22,13 +22,13 @@ from typing import Any, Protocol
 
 from report_lib.closing import Closing
 from report_lib.errors import ConfigError
-from report_lib.jobs import CallOutcome, ReportJob
 from report_lib.llm.async_client import AsyncBedrock
 from report_lib.llm.cache import ResponseCache, cache_key, check_cache_dir
-from report_lib.llm.converse import TextCallback, build_request
 from report_lib.llm.limiter import RateLimiter, limiter_for
 from report_lib.llm.settings import BackendSettings
 from report_lib.llm.sync_client import converse, make_client, make_session
+from report_lib.llm.wire import TextCallback, build_request
+from report_lib.records import CallOutcome, ReportJob
 from report_lib.registry import Registry
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from report_lib.errors import CacheWarning, ConfigError
-from report_lib.jobs import CallOutcome
+from report_lib.records import CallOutcome
 
 
 def cache_key(backend: str, endpoint: str, request: Mapping[str, Any]) -> str:

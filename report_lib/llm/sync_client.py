@@ -3,7 +3,7 @@
 ``make_client`` builds one ``bedrock-runtime`` client per process from one boto3 Session
 (clients are thread-safe, sessions are not), with the connection pool sized to the concurrency
 and botocore's own retries off (report_lib.llm.retry retries, counts attempts and keeps the
-deadline). Requests, parsing and credentials come from report_lib.llm.converse and
+deadline). Requests, parsing and credentials come from report_lib.llm.wire and
 report_lib.llm.credentials, shared with the async client.
 """
 
@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 
-from report_lib.jobs import CallOutcome, ReportJob
-from report_lib.llm.converse import (
+from report_lib.llm.credentials import credential_errors, fixed_keys, require_credentials
+from report_lib.llm.retry import THROTTLING_CODES, call_deadline, call_with_retries, classify
+from report_lib.llm.wire import (
     CONVERSE_EVENT,
     SERVICE,
     CallPlan,
@@ -30,8 +31,7 @@ from report_lib.llm.converse import (
     parse_converse_response,
     require_text,
 )
-from report_lib.llm.credentials import credential_errors, fixed_keys, require_credentials
-from report_lib.llm.retry import THROTTLING_CODES, call_deadline, call_with_retries, classify
+from report_lib.records import CallOutcome, ReportJob
 
 if TYPE_CHECKING:
     from report_lib.llm.limiter import RateLimiter

@@ -21,7 +21,7 @@ from typing import Any
 
 from report_lib.app.outputs import write_text_atomic
 from report_lib.pipeline.page import PAGE_MIME, PAGE_NAMES, PageInfo
-from report_lib.reports.sanitize import sanitize_notebook_outputs
+from report_lib.render.sanitize import sanitize_notebook_outputs
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 TEMPLATE_NAME = "report_page"

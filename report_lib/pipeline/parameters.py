@@ -18,7 +18,7 @@ from report_lib import config
 from report_lib.errors import ConfigError
 from report_lib.execution.base import STRATEGIES
 from report_lib.llm.backends import BACKENDS
-from report_lib.reports.factcheck.repair import MAX_ROUNDS
+from report_lib.reports.factcheck.reviewer import MAX_ROUNDS
 
 NOTEBOOKS: tuple[str, ...] = ("reports", "benchmark", "comparison_report")
 # Where a notebook's output_dir goes when the caller does not set one (relative to out_dir).

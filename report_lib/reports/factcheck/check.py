@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from report_lib.reports.factcheck.index import FactIndex, near
+from report_lib.reports.factcheck.fact_index import FactIndex, near
 from report_lib.reports.factcheck.mentions import MONTH, PERCENT, Mention, find_mentions
 from report_lib.reports.facts import Facts
 

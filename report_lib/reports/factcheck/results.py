@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from report_lib.jobs import ReportJob, ReportResult
+from report_lib.records import ReportJob, ReportResult
 from report_lib.reports.factcheck.check import check_report
 from report_lib.reports.facts import Facts
 from report_lib.reports.prompts import parse_facts

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 
 from report_lib.errors import BackendError
-from report_lib.jobs import CallOutcome, ReportJob
 from report_lib.llm.backends import BaseBackend, TextCallback
 from report_lib.llm.settings import BackendSettings
 from report_lib.llm.tokens import estimate_tokens
+from report_lib.records import CallOutcome, ReportJob
 from report_lib.reports.offline.writer import write_report
 from report_lib.reports.prompts import parse_facts, parse_language
 

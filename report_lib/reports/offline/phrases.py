@@ -1,7 +1,7 @@
 """The offline writer's phrases, read once from ``phrases.yaml``: language → key → template.
 
 Every phrase is a ``str.format`` template; the numbers that fill it come from the facts. Both
-languages have the same keys (tests/test_offline_writer.py checks it).
+languages have the same keys (tests/reports/test_offline_writer.py checks it).
 """
 
 from __future__ import annotations

@@ -1,0 +1,314 @@
+"""Ctrl-C and SIGTERM: finished reports kept and written, the rest Interrupted, nothing left.
+
+In-process tests use a backend that signals its own process from inside a call and then hangs;
+end-to-end tests run ``report-lib generate`` as a real process against an emulator whose calls
+take 3 s, and signal it (or its whole process group) once the first report is answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from report_lib.app.signals import exit_status, sigterm_as_interrupt
+from report_lib.emulator import Emulator
+from report_lib.emulator.options import READY_PREFIX
+from report_lib.errors import RunInterrupted
+from report_lib.execution import run_jobs
+from report_lib.llm.backends import BaseBackend
+from report_lib.llm.settings import BackendSettings
+from report_lib.records import CallOutcome, ReportJob
+
+HANG_S = 30.0  # a hung call; every test ends long before it would
+
+
+class SignallingBackend(BaseBackend):
+    """Answers job0 at once; job1 sends ``signum`` to this process and hangs, as does job2."""
+
+    name = "signalling"
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        self.release = threading.Event()
+
+    def _answer_or_signal(self, job: ReportJob) -> CallOutcome | None:
+        if job.key == "job0":
+            return CallOutcome(text="report job0", input_tokens=3, output_tokens=2)
+        if job.key == "job1":
+            os.kill(os.getpid(), self.signum)
+        return None
+
+    def call(self, job: ReportJob, on_text: object = None) -> CallOutcome:
+        outcome = self._answer_or_signal(job)
+        if outcome is None:
+            self.release.wait(HANG_S)
+            raise RuntimeError("the call was not interrupted")
+        return outcome
+
+    async def acall(self, job: ReportJob, on_text: object = None) -> CallOutcome:
+        outcome = self._answer_or_signal(job)
+        if outcome is None:
+            await asyncio.sleep(HANG_S)
+            raise RuntimeError("the call was not interrupted")
+        return outcome
+
+    def close(self) -> None:
+        self.release.set()
+
+
+def _jobs(n: int) -> list[ReportJob]:
+    return [ReportJob(key=f"job{i}", kind="kpi", system="s", prompt=f"p{i}") for i in range(n)]
+
+
+@pytest.mark.parametrize("strategy", ["sequential", "thread", "asyncio"])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupt_keeps_finished_results_and_marks_the_rest(
+    strategy: str, signum: int
+) -> None:
+    backend = SignallingBackend(signum)
+    seen: list[str] = []
+    started = time.monotonic()
+    try:
+        with sigterm_as_interrupt(), pytest.raises(RunInterrupted) as info:
+            run_jobs(_jobs(3), BackendSettings(), strategy=strategy, max_concurrency=1,
+                     backend=backend, on_result=lambda r: seen.append(r.key))
+    finally:
+        backend.close()
+    assert time.monotonic() - started < HANG_S / 2  # it did not wait for the hung call
+    exc = info.value
+    name = signal.Signals(signum).name
+    assert (exc.signum, exit_status(exc)) == (signum, 128 + signum)
+    assert str(exc) == f"stopped by {name}: 1 of 3 reports had finished"
+    assert exc.results is not None
+    assert [(r.key, r.content, r.error_type) for r in exc.results] == [
+        ("job0", "report job0", None), ("job1", None, "Interrupted"),
+        ("job2", None, "Interrupted"),
+    ]
+    assert exc.results[1].error_message == (
+        f"the run was stopped by {name} before this report finished; run it again"
+    )
+    assert seen == ["job0", "job1", "job2"]
+
+
+def test_sigterm_is_left_alone_outside_the_block() -> None:
+    before = signal.getsignal(signal.SIGTERM)
+    with sigterm_as_interrupt():
+        assert signal.getsignal(signal.SIGTERM) is not before
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+# --------------------------------------------------------------------------- real processes
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    (tmp_path / "aws").write_text("", encoding="utf-8")
+    env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+               AWS_CONFIG_FILE=str(tmp_path / "aws"),
+               AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "aws"),
+               AWS_EC2_METADATA_DISABLED="true")
+    return env
+
+
+def _still_running(procs: list[psutil.Process], timeout: float = 5.0) -> list[str]:
+    """The processes of ``procs`` still alive after ``timeout`` (zombies count as gone)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = []
+        for proc in procs:
+            try:
+                if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(" ".join(proc.cmdline())[:100])
+            except psutil.NoSuchProcess:
+                pass
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def slow_emulator() -> Iterator[Emulator]:
+    """Every call takes 3 s: with one call at a time, the second is in flight when we signal."""
+    with Emulator(latency_model="fixed:3") as emu:
+        yield emu
+
+
+def _generate(args: list[str], tmp_path: Path) -> subprocess.Popen[str]:
+    cmd = [sys.executable, "-m", "report_lib", "generate", "--no-progress",
+           "--out", str(tmp_path / "run.json"), "--markdown-dir", str(tmp_path / "md"), *args]
+    return subprocess.Popen(cmd, env=_env(tmp_path), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def _signal_after_first_answer(proc: subprocess.Popen[str], emu: Emulator, signum: int,
+                               to_group: bool) -> dict[str, Any]:
+    """Wait for one answer, send ``signum``; the exit code, seconds to exit, output, family."""
+    try:
+        deadline = time.monotonic() + 120
+        while emu.stats()["answered"] < 1:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no report was answered in 120 s"
+            time.sleep(0.1)
+        time.sleep(0.5)  # let the client record the answer; the next call has 2.5 s to go
+        family = psutil.Process(proc.pid).children(recursive=True)
+        sent = time.monotonic()
+        if to_group:
+            os.killpg(proc.pid, signum)
+        else:
+            proc.send_signal(signum)
+        out, err = proc.communicate(timeout=60)
+        seconds = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return {"code": proc.returncode, "seconds": seconds, "out": out, "err": err,
+            "family": family}
+
+
+CASES = [  # every strategy once; both signals; to the process alone or to its whole group
+    ("sequential", signal.SIGTERM, False),
+    ("thread", signal.SIGINT, True),
+    ("asyncio", signal.SIGTERM, True),
+    ("process", signal.SIGTERM, False),
+    ("process", signal.SIGINT, True),
+    ("dask", signal.SIGINT, False),
+    ("original", signal.SIGTERM, True),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("strategy", "signum", "to_group"), CASES,
+                         ids=[f"{s}-{signal.Signals(n).name}-{'group' if g else 'main'}"
+                              for s, n, g in CASES])
+def test_a_signalled_run_writes_what_finished_and_leaves_no_process(
+    strategy: str, signum: int, to_group: bool, slow_emulator: Emulator, tmp_path: Path
+) -> None:
+    proc = _generate(["--endpoint-url", slow_emulator.url, "--strategy", strategy,
+                      "--max-concurrency", "1", "--max-attempts", "1"], tmp_path)
+    ended = _signal_after_first_answer(proc, slow_emulator, signum, to_group)
+    name = signal.Signals(signum).name
+    assert ended["code"] == 128 + signum, ended["err"]
+    assert ended["err"].strip().splitlines()[-1] == (
+        f"report-lib: stopped by {name}: 1 of 3 reports had finished"
+    )
+    assert "Traceback" not in ended["err"]
+    run = json.loads((tmp_path / "run.json").read_text(encoding="utf-8"))
+    assert run["success"] is False
+    assert list(run["reports"]) == ["kpi"]
+    assert {k: e["type"] for k, e in run["errors"].items()} == {
+        "cpo": "Interrupted", "trend": "Interrupted"
+    }
+    assert sorted(p.name for p in (tmp_path / "md").iterdir()) == ["kpi.md"]
+    assert _still_running(ended["family"]) == []
+    print(f"{strategy} {name} {'group' if to_group else 'main'}: exit in {ended['seconds']:.2f} s")
+
+
+@pytest.mark.slow
+def test_a_group_ctrl_c_reaches_the_client_before_its_emulator(tmp_path: Path) -> None:
+    """The embedded emulator runs in its own session: it is still there to give its counters
+    after the client gave up, and it is stopped with the run."""
+    proc = _generate(["--strategy", "thread", "--time-scale", "1"], tmp_path)
+    try:
+        deadline = time.monotonic() + 120
+        while not any("report_lib.emulator" in " ".join(c.cmdline())
+                      for c in psutil.Process(proc.pid).children()):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.1)
+        time.sleep(2.0)
+        family = psutil.Process(proc.pid).children(recursive=True)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, err
+    run = json.loads((tmp_path / "run.json").read_text(encoding="utf-8"))
+    stats = run["emulator"]["stats"]
+    assert stats is not None and stats["requests"] >= 1  # asked after the interrupt
+    assert len(run["reports"]) + len(run["errors"]) == 3
+    assert {e["type"] for e in run["errors"].values()} <= {"Interrupted"}
+    assert _still_running(family) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_the_emulator_exits_128_plus_the_signal(signum: int, tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "report_lib", "emulator", "--port", "0"],
+                            env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().startswith(READY_PREFIX)
+        proc.send_signal(signum)
+        proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 128 + signum
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("strategy", ["thread", "asyncio"])
+def test_ctrl_c_with_one_answered_and_two_hanging_keeps_the_answer(
+    strategy: str, tmp_path: Path
+) -> None:
+    """Three calls at once against an endpoint that never answers the first two."""
+    with Emulator(latency_model="fixed:0.2", hang_first=2) as emu:
+        proc = _generate(["--endpoint-url", emu.url, "--strategy", strategy,
+                          "--max-attempts", "1"], tmp_path)
+        ended = _signal_after_first_answer(proc, emu, signal.SIGINT, to_group=True)
+    assert ended["code"] == 130, ended["err"]
+    run = json.loads((tmp_path / "run.json").read_text(encoding="utf-8"))
+    assert len(run["reports"]) == 1
+    assert [e["type"] for e in run["errors"].values()] == ["Interrupted", "Interrupted"]
+    assert _still_running(ended["family"]) == []
+    print(f"{strategy}: 1 answered, 2 hanging, Ctrl-C: exit 130 in {ended['seconds']:.2f} s")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("gap_s", [0.2, 1.0])
+def test_a_second_ctrl_c_to_a_dask_run_is_as_quiet(
+    gap_s: float, slow_emulator: Emulator, tmp_path: Path
+) -> None:
+    """Ctrl-C twice to the whole group (a terminal's), the second while the first is handled:
+    one line, exit 130, no traceback from the client, its workers or their replacements."""
+    proc = _generate(["--endpoint-url", slow_emulator.url, "--strategy", "dask",
+                      "--max-concurrency", "1", "--max-attempts", "1"], tmp_path)
+    try:
+        deadline = time.monotonic() + 120
+        while slow_emulator.stats()["answered"] < 1:
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.1)
+        time.sleep(0.5)
+        family = psutil.Process(proc.pid).children(recursive=True)
+        os.killpg(proc.pid, signal.SIGINT)
+        time.sleep(gap_s)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err, err
+    assert err.strip().splitlines() == [
+        "report-lib: stopped by SIGINT: 1 of 3 reports had finished"
+    ]
+    assert _still_running(family) == []
