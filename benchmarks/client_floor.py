@@ -1,10 +1,10 @@
 """How fast can the bare client go? N concurrent Converse calls with no report_lib layer.
 
-Sends the same report prompts as the ``scale`` scenario straight through aiobotocore
-(one client, pool sized to N, asyncio.gather) and through boto3 (one client, a thread per call)
-to the emulator, and prints makespan, efficiency against the 1-call latency and client CPU per
-call. It measures the floor that the thread and asyncio strategies sit on: the GIL-bound CPU
-that botocore spends per call (serialize, SigV4-sign, send, parse), multiplied by N.
+Sends the same report prompts as the ``scale`` scenario through ``report_lib.bench.floor`` (the
+``bare`` variant: aiobotocore, one client, pool sized to N, asyncio.gather; boto3, one client, a
+thread per call) to the emulator, and prints makespan, efficiency against the 1-call latency and
+client CPU per call. It measures the floor that the thread and asyncio strategies sit on: the
+GIL-bound CPU that botocore spends per call (serialize, SigV4-sign, send, parse), multiplied by N.
 
     .venv/bin/python benchmarks/client_floor.py --n 300 --latency 1.0 --repeats 3
 """
@@ -16,55 +16,57 @@ import asyncio
 import os
 import statistics
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Awaitable, Callable
 
-import boto3
-from aiobotocore.config import AioConfig
-from aiobotocore.session import get_session
-from botocore.config import Config
-
+from report_lib.bench.floor import BareThreads, run_bare_async
 from report_lib.data.sample import synthesize
 from report_lib.emulator import Emulator
+from report_lib.llm.async_client import AsyncBedrock
+from report_lib.llm.settings import BackendSettings
 from report_lib.records import ReportJob
 from report_lib.reports.build import build_many_jobs
 
 
-def _request(job: ReportJob) -> dict:
-    return {
-        "modelId": "emulator",
-        "system": [{"text": job.system}],
-        "messages": [{"role": "user", "content": [{"text": job.prompt}]}],
-        "inferenceConfig": {"maxTokens": 2048},
-    }
-
-
-async def _aio_runs(url: str, jobs: list[ReportJob], repeats: int) -> list[tuple[float, float]]:
-    config = AioConfig(max_pool_connections=len(jobs), retries={"total_max_attempts": 1})
+def _timed(run: Callable[[], object], repeats: int) -> list[tuple[float, float]]:
+    run()  # warm-up
     out = []
-    async with get_session().create_client(
-        "bedrock-runtime", region_name="us-east-1", endpoint_url=url, config=config
-    ) as client:
-        await asyncio.gather(*(client.converse(**_request(j)) for j in jobs))  # warm-up
-        for _ in range(repeats):
-            t0, c0 = time.perf_counter(), time.process_time()
-            await asyncio.gather(*(client.converse(**_request(j)) for j in jobs))
-            out.append((time.perf_counter() - t0, time.process_time() - c0))
+    for _ in range(repeats):
+        t0, c0 = time.perf_counter(), time.process_time()
+        run()
+        out.append((time.perf_counter() - t0, time.process_time() - c0))
     return out
 
 
-def _thread_runs(url: str, jobs: list[ReportJob], repeats: int) -> list[tuple[float, float]]:
-    config = Config(max_pool_connections=len(jobs), retries={"total_max_attempts": 1})
-    client = boto3.Session().client(
-        "bedrock-runtime", region_name="us-east-1", endpoint_url=url, config=config
-    )
-    out = []
-    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-        list(pool.map(lambda j: client.converse(**_request(j)), jobs))  # warm-up
-        for _ in range(repeats):
-            t0, c0 = time.perf_counter(), time.process_time()
-            list(pool.map(lambda j: client.converse(**_request(j)), jobs))
-            out.append((time.perf_counter() - t0, time.process_time() - c0))
-    return out
+def _aio_runs(settings: BackendSettings, jobs: list[ReportJob],
+              repeats: int) -> list[tuple[float, float]]:
+    """bench.floor's asyncio variant: one aiobotocore client, asyncio.gather."""
+
+    async def go() -> list[tuple[float, float]]:
+        async with AsyncBedrock(settings, len(jobs)) as abed:
+            loop = asyncio.get_running_loop()
+
+            def once() -> Awaitable[object]:
+                return run_bare_async(abed.client, jobs, settings)
+
+            out = []
+            await once()  # warm-up
+            for _ in range(repeats):
+                t0, c0 = loop.time(), time.process_time()
+                await once()
+                out.append((loop.time() - t0, time.process_time() - c0))
+            return out
+
+    return asyncio.run(go())
+
+
+def _thread_runs(settings: BackendSettings, jobs: list[ReportJob],
+                 repeats: int) -> list[tuple[float, float]]:
+    """bench.floor's thread variant: one boto3 client, a thread per call."""
+    bare = BareThreads(settings, len(jobs))
+    try:
+        return _timed(lambda: bare.run(jobs), repeats)
+    finally:
+        bare.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,9 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "emulator")
     jobs = build_many_jobs(synthesize(seed=0), ns.n)
     with Emulator(latency_model=f"fixed:{ns.latency}") as emu:
+        settings = BackendSettings(backend="emulator", endpoint_url=emu.url, max_attempts=1)
         rows = {
-            "aiobotocore + asyncio.gather": asyncio.run(_aio_runs(emu.url, jobs, ns.repeats)),
-            "boto3 + one thread per call": _thread_runs(emu.url, jobs, ns.repeats),
+            "aiobotocore + asyncio.gather": _aio_runs(settings, jobs, ns.repeats),
+            "boto3 + one thread per call": _thread_runs(settings, jobs, ns.repeats),
         }
     print(f"N={ns.n}, fixed latency {ns.latency} s, {ns.repeats} repeats (medians), "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
