@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 
 from report_lib import config
 from report_lib.data.sample import synthesize, write_sample_data
+from report_lib.emulator import Emulator
 from tests.helpers import SAMPLE_KWARGS, make_tiny_frame
 
 # Kernels started by the tests (papermill, nbval) run in the notebooks' folder: they get the
@@ -61,3 +63,24 @@ def dummy_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     _isolate_aws(monkeypatch, tmp_path)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+
+
+@pytest.fixture(scope="module")
+def start_emulator() -> Iterator[Callable[..., Emulator]]:
+    """``start_emulator(**options)``: an emulator process per option set for the module.
+
+    The same options give the same process (its counters reset); all are stopped when the
+    module's tests are done.
+    """
+    started: dict[tuple[tuple[str, Any], ...], Emulator] = {}
+
+    def get(**options: Any) -> Emulator:
+        key = tuple(sorted(options.items()))
+        if key not in started:
+            started[key] = Emulator(**options)
+        started[key].reset_stats()
+        return started[key]
+
+    yield get
+    for emu in started.values():
+        emu.close()

@@ -12,10 +12,16 @@ import openpyxl
 import pandas as pd
 
 from report_lib.data.schema import COLUMNS
+from report_lib.records import ReportJob
 
 REPO = Path(__file__).resolve().parents[1]  # the clone the tests run from
 
 SAMPLE_KWARGS: dict[str, Any] = {"months": 14, "operators": 30, "seed": 1}
+
+
+def make_jobs(n: int) -> list[ReportJob]:
+    """n small ``kpi`` jobs, keys ``job0``…: for backends that never read the prompt's facts."""
+    return [ReportJob(key=f"job{i}", kind="kpi", system="s", prompt=f"p{i}") for i in range(n)]
 
 # 2 months × 4 operators. National totals: 2025-10 → 30 stations, 83 slow, 17 fast, 100 chargers;
 # 2025-11 → 40 stations, 158 slow, 42 fast, 200 chargers. In 2025-11 에버온 overtakes GS차지비.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -32,9 +32,8 @@ def error_line(err: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with Emulator(latency_model="fixed:0.01") as emu:
-        yield emu
+def emulator(start_emulator: Callable[..., Emulator]) -> Emulator:
+    return start_emulator(latency_model="fixed:0.01")
 
 
 # -- bad values, refused by the option parser ----------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,20 +30,9 @@ OVERSIZE_MB = 4.0  # far above the cap of maxTokens 2,048 (about 1.1 MiB)
 
 
 @pytest.fixture(scope="module")
-def emulator() -> Iterator[Callable[..., Emulator]]:
-    started: dict[tuple[tuple[str, Any], ...], Emulator] = {}
-
-    def get(**options: Any) -> Emulator:
-        key = tuple(sorted(options.items()))
-        if key not in started:
-            started[key] = Emulator(latency_model="fixed:0.05", oversize_mb=OVERSIZE_MB,
-                                    **options)
-        started[key].reset_stats()
-        return started[key]
-
-    yield get
-    for emu in started.values():
-        emu.stop()
+def emulator(start_emulator: Callable[..., Emulator]) -> Callable[..., Emulator]:
+    return lambda **faults: start_emulator(latency_model="fixed:0.05", oversize_mb=OVERSIZE_MB,
+                                           **faults)
 
 
 def call(mode: str, emu: Emulator, **changes: Any) -> CallOutcome | BackendError:

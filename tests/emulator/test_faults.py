@@ -13,7 +13,7 @@ import json
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,20 +43,9 @@ MODES = ("sync", "async")
 
 
 @pytest.fixture(scope="module")
-def emulator() -> Iterator[Callable[..., Emulator]]:
+def emulator(start_emulator: Callable[..., Emulator]) -> Callable[..., Emulator]:
     """``emulator(**faults)``: one emulator per fault set for the module, counters reset."""
-    started: dict[tuple[tuple[str, Any], ...], Emulator] = {}
-
-    def get(**options: Any) -> Emulator:
-        key = tuple(sorted(options.items()))
-        if key not in started:
-            started[key] = Emulator(latency_model=FAST, **options)
-        started[key].reset_stats()
-        return started[key]
-
-    yield get
-    for emu in started.values():
-        emu.stop()
+    return lambda **faults: start_emulator(latency_model=FAST, **faults)
 
 
 def settings_for(emu: Emulator, **changes: Any) -> BackendSettings:

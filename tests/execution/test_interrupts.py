@@ -31,6 +31,7 @@ from report_lib.execution import run_jobs
 from report_lib.llm.backends import BaseBackend
 from report_lib.llm.settings import BackendSettings
 from report_lib.records import CallOutcome, ReportJob
+from tests.helpers import make_jobs
 
 HANG_S = 30.0  # a hung call; every test ends long before it would
 
@@ -69,10 +70,6 @@ class SignallingBackend(BaseBackend):
         self.release.set()
 
 
-def _jobs(n: int) -> list[ReportJob]:
-    return [ReportJob(key=f"job{i}", kind="kpi", system="s", prompt=f"p{i}") for i in range(n)]
-
-
 @pytest.mark.parametrize("strategy", ["sequential", "thread", "asyncio"])
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_an_interrupt_keeps_finished_results_and_marks_the_rest(
@@ -83,7 +80,7 @@ def test_an_interrupt_keeps_finished_results_and_marks_the_rest(
     started = time.monotonic()
     try:
         with sigterm_as_interrupt(), pytest.raises(RunInterrupted) as info:
-            run_jobs(_jobs(3), BackendSettings(), strategy=strategy, max_concurrency=1,
+            run_jobs(make_jobs(3), BackendSettings(), strategy=strategy, max_concurrency=1,
                      backend=backend, on_result=lambda r: seen.append(r.key))
     finally:
         backend.close()

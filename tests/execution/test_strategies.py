@@ -7,7 +7,7 @@ import itertools
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 import pandas as pd
@@ -45,9 +45,8 @@ def expected(jobs: list[ReportJob]) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with Emulator(latency_model="fixed:0.1") as emu:
-        yield emu
+def emulator(start_emulator: Callable[..., Emulator]) -> Emulator:
+    return start_emulator(latency_model="fixed:0.1")
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ from report_lib.execution import run_jobs
 from report_lib.execution.workers import DaemonWorkers
 from report_lib.llm.settings import BackendSettings
 from report_lib.records import CallOutcome, ReportJob
+from tests.helpers import make_jobs
 
 
 class Gate:
@@ -36,10 +37,6 @@ class Gate:
 
     def close(self) -> None:
         pass
-
-
-def _jobs(n: int) -> list[ReportJob]:
-    return [ReportJob(key=f"job{i}", kind="kpi", system="s", prompt=f"p{i}") for i in range(n)]
 
 
 def _wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
@@ -84,7 +81,7 @@ def _gated_run(n: int) -> set[str]:
     used: list[set[str]] = []
 
     def run() -> None:
-        results = run_jobs(_jobs(n), BackendSettings(), strategy="thread", backend=gate)
+        results = run_jobs(make_jobs(n), BackendSettings(), strategy="thread", backend=gate)
         used.append({(r.worker or "").split("/")[1] for r in results})
 
     runner = threading.Thread(target=run)
@@ -107,11 +104,11 @@ def test_a_second_thread_run_starts_no_new_thread() -> None:
 def test_reused_threads_still_bound_the_calls_in_flight() -> None:
     warm = Gate()
     warm.open.set()
-    run_jobs(_jobs(8), BackendSettings(), strategy="thread", max_concurrency=8, backend=warm)
+    run_jobs(make_jobs(8), BackendSettings(), strategy="thread", max_concurrency=8, backend=warm)
     gate = Gate()
     finished: list[int] = []
     runner = threading.Thread(target=lambda: finished.append(len(run_jobs(
-        _jobs(8), BackendSettings(), strategy="thread", max_concurrency=3, backend=gate))))
+        make_jobs(8), BackendSettings(), strategy="thread", max_concurrency=3, backend=gate))))
     runner.start()
     assert _wait_until(lambda: gate.in_flight == 3)
     time.sleep(0.1)  # more idle threads than the bound: still only three calls at once

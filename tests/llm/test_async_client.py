@@ -157,9 +157,8 @@ def test_stream_is_collected_and_closed() -> None:
 
 # -- HTTP against the emulator ----------------------------------------------------------------
 @pytest.fixture(scope="module")
-def emulator() -> Any:
-    with Emulator(latency_model="fixed:0.05", seed=0) as emu:
-        yield emu
+def emulator(start_emulator: Callable[..., Emulator]) -> Emulator:
+    return start_emulator(latency_model="fixed:0.05", seed=0)
 
 
 def test_http_async_converse(dummy_credentials: None, emulator: Any) -> None:

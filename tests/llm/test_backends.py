@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import pickle
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -228,9 +228,8 @@ def test_async_calls_go_through_the_mock_too() -> None:
 
 # -- Bedrock backend over HTTP: event loops and cleanup ----------------------------------------
 @pytest.fixture(scope="module")
-def emulator() -> Iterator[Any]:
-    with Emulator(latency_model="fixed:0.05", seed=0) as emu:
-        yield emu
+def emulator(start_emulator: Callable[..., Emulator]) -> Emulator:
+    return start_emulator(latency_model="fixed:0.05", seed=0)
 
 
 def test_emulator_backend_without_aws_credentials(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
@@ -269,9 +269,8 @@ def facts_job(kind: str, key: str | None = None) -> ReportJob:
 
 
 @pytest.fixture(scope="module")
-def emulator() -> Iterator[Any]:
-    with Emulator(latency_model="fixed:0.05", reject=("trend",), seed=0) as emu:
-        yield emu
+def emulator(start_emulator: Callable[..., Emulator]) -> Emulator:
+    return start_emulator(latency_model="fixed:0.05", reject=("trend",), seed=0)
 
 
 def emulator_settings(url: str, **kw: Any) -> BackendSettings:

@@ -22,6 +22,7 @@ from report_lib.execution.loop import LoopThread
 from report_lib.llm.backends import BaseBackend, BedrockBackend
 from report_lib.llm.settings import BackendSettings
 from report_lib.records import CallOutcome, ReportJob
+from tests.helpers import make_jobs
 
 
 class LoopRecorder(BaseBackend):
@@ -59,10 +60,6 @@ def _count_clients(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return built
 
 
-def _jobs(n: int) -> list[ReportJob]:
-    return [ReportJob(key=f"job{i}", kind="kpi", system="s", prompt=f"p{i}") for i in range(n)]
-
-
 def test_loop_thread_runs_coroutines_and_stops() -> None:
     async def where() -> str:
         await asyncio.sleep(0)
@@ -93,7 +90,7 @@ def test_cancelling_a_submitted_coroutine_cancels_its_task() -> None:
 def test_asyncio_run_goes_to_the_loop_it_is_given_and_leaves_it_running() -> None:
     backend = LoopRecorder()
     with LoopThread(name="given-loop") as lt:
-        results = run_jobs(_jobs(4), BackendSettings(), strategy="asyncio", backend=backend,
+        results = run_jobs(make_jobs(4), BackendSettings(), strategy="asyncio", backend=backend,
                            loop=lt.loop)
         assert lt.alive  # the caller's loop is the caller's to stop
     assert [r.content for r in results] == [f"report job{i}" for i in range(4)]
