@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # kernels of `make lab` and nbval, which start in notebooks/
 export REPORT_LIB_HOME ?= $(CURDIR)
 
-.PHONY: help setup demo test lint bench bench-peers lab clean sample
+.PHONY: help setup demo test test-fast lint bench bench-peers lab clean sample
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -30,6 +30,12 @@ test: setup  ## lint + the whole test suite
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest --nbval-lax -p no:cacheprovider notebooks/
+
+test-fast: setup  ## lint + the tests not marked slow (no notebooks, no end-to-end runs)
+	$(BIN)/ruff check report_lib tests benchmarks
+	$(BIN)/lint-imports
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -m "not slow"
 
 bench: setup  ## full benchmark run (see benchmarks/README.md)
 	$(BIN)/python benchmarks/run_all.py
