@@ -425,6 +425,7 @@ def test_bench_limit_options() -> None:
                                   "burndown": None}
 
 
+@pytest.mark.slow
 def test_bare_client_rows_sit_beside_ours(tmp_path: Path) -> None:
     df = run_benchmark(["scale"], strategies=["thread", "asyncio"], n_values=[300],
                        max_concurrency=[300], repeats=1, time_scale=0.05, out_dir=tmp_path,
