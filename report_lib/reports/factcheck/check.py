@@ -4,7 +4,7 @@ A figure written with k decimals (or in 만 with k decimals) is supported when a
 it at that precision; with 약/about, when a fact lies within one unit of its last digit (약 27.1%
 for 27.15 rounded twice), trailing zeros counting as rounding (약 459,000). A sign written
 (+, -, ▲, ▼) must match; without one, the size is compared (a fall written in words). A
-figure no fact gives may follow from two facts by one step (factcheck.index): it is then
+figure no fact gives may follow from two facts by one step (factcheck.fact_index): it is then
 supported and counted as ``derived`` (a sum only when written to the unit: a rounded figure is
 too easily near some sum). Months must be months of the data window.
 
