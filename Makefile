@@ -25,14 +25,14 @@ demo: setup  ## the main job, offline: sample data -> pipeline (emulator) -> out
 	$(BIN)/report-lib demo
 
 test: setup  ## lint + the whole test suite
-	$(BIN)/ruff check report_lib tests benchmarks
+	$(BIN)/ruff check report_lib tests benchmarks scripts
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest --nbval-lax -p no:cacheprovider notebooks/
 
 test-fast: setup  ## lint + the tests not marked slow (no notebooks, no end-to-end runs)
-	$(BIN)/ruff check report_lib tests benchmarks
+	$(BIN)/ruff check report_lib tests benchmarks scripts
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -m "not slow"
