@@ -65,7 +65,7 @@ from report_lib.execution.dask import default_dask_workers
 from report_lib.execution.process import default_process_count
 from report_lib.llm.settings import BackendSettings
 
-LOWER_BOUND = "max(max_i L_i, max(0, tokens - tpm) / Q + min_i L_i); docs/LATENCY.md"
+LOWER_BOUND = "max(max_i L_i, max(0, charged - tpm) / Q + min_i L_i); docs/LATENCY.md"
 DEFAULT_REPEATS = 3
 THROTTLED_CALL_S = 1.0  # the throttled scenario's call latency, never scaled
 T = TypeVar("T")

@@ -4,10 +4,12 @@ Lower bound: ``max(max_i L_i, quota term)`` with ``L_i`` the emulator's target l
 (fixed models: exactly the fixed latency × scale; Sonnet/Haiku: the jitter-free median for the
 job's output tokens, so ``realistic`` efficiencies are relative to the median draw). The
 emulator's token bucket starts full (``tpm`` tokens), so the quota term is
-``max(0, Σ tokens − tpm) / Q + min_i L_i`` with Q = tpm per scaled minute. The quota scenario's
-bound is what a client knowing its quota model exactly would take (bench.quota_cells). Against
-an external endpoint the latencies are unknown: the bound is the slowest job's own
-client-measured latency (``lower_bound_kind = measured``). docs/LATENCY.md derives it.
+``max(0, Σ charged − tpm) / Q + min_i L_i`` with Q = tpm per scaled minute and Σ charged the
+tokens the emulator settled for the run (Bedrock's accounting: output × the burndown rate).
+The quota scenario's bound is what a client knowing its quota model exactly would take
+(bench.quota_cells). Against an external endpoint the latencies are unknown: the bound is the
+slowest job's own client-measured latency (``lower_bound_kind = measured``).
+docs/LATENCY.md derives it.
 """
 
 from __future__ import annotations
@@ -60,6 +62,16 @@ def _nan_if_none(value: Any) -> float:
     return math.nan if value is None else float(value)
 
 
+def _charged_tokens(stats: Mapping[str, Any] | None, tokens: int) -> int:
+    """The tokens the quota charged for the run: the emulator's settled total (its counters are
+    reset before each run; with Bedrock's accounting output counts × the model's burndown), else
+    the tokens used (an external endpoint, or no quota)."""
+    quota = (stats or {}).get("quota")
+    if isinstance(quota, Mapping) and quota.get("settled_tokens"):
+        return int(quota["settled_tokens"])
+    return tokens
+
+
 def _bounds(case: Case, latencies: list[float], tokens: int, makespan: float, minute: float,
             external: bool) -> tuple[float, str, float]:
     """(lower bound, its kind, sustained tokens/min after the initial burst)."""
@@ -83,7 +95,8 @@ def make_row(case: Case, repeat: int, results: Sequence[ReportResult], measured:
     latencies = _latencies(case, results, time_scale, external)
     tokens = sum(r.input_tokens + r.output_tokens for r in results if r.ok)
     makespan, minute = measured.makespan_s, 60.0 * time_scale
-    lower, kind, sustained = _bounds(case, latencies, tokens, makespan, minute, external)
+    charged = _charged_tokens(measured.stats, tokens)
+    lower, kind, sustained = _bounds(case, latencies, charged, makespan, minute, external)
     if measured.bound_s is not None:  # what a client knowing the quota model exactly takes
         lower, kind = measured.bound_s, "latency" if case.far else "quota model"
     stats = measured.stats or {}

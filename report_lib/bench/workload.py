@@ -9,8 +9,10 @@ from collections.abc import Sequence
 import pandas as pd
 
 from report_lib.bench.plan import THREE_REPORT_SCENARIOS
+from report_lib.config import DEFAULT_MAX_TOKENS, DEFAULT_MODEL_ID
 from report_lib.data.sample import synthesize
 from report_lib.emulator.answers import answer_for
+from report_lib.llm.quota import burndown_rate, charged_tokens, reserved_tokens
 from report_lib.llm.tokens import estimate_tokens
 from report_lib.records import ReportJob
 from report_lib.reports.build import build_jobs, build_many_jobs
@@ -56,7 +58,14 @@ def _prompt_tokens(system: str, prompt: str) -> tuple[int, int]:
     return estimate_tokens(system + "\n" + prompt), estimate_tokens(answer.text)
 
 
-def throttled_quota(jobs: Sequence[ReportJob], minutes: float = THROTTLED_QUOTA_MINUTES) -> int:
-    """A tokens-per-minute quota that ``jobs`` need about ``minutes`` quota minutes for."""
-    tokens = [i + o for i, o in estimate_job_tokens(jobs)]
-    return max(math.ceil(sum(tokens) / minutes), 2 * max(tokens))
+def throttled_quota(jobs: Sequence[ReportJob], minutes: float = THROTTLED_QUOTA_MINUTES, *,
+                    model_id: str = DEFAULT_MODEL_ID,
+                    max_tokens: int = DEFAULT_MAX_TOKENS) -> int:
+    """A tokens-per-minute quota that ``jobs`` need about ``minutes`` quota minutes for, counted
+    the way the emulator charges by default (Bedrock's: each call settles to input + output ×
+    the model's burndown rate, and reserves input + ``max_tokens`` while it runs)."""
+    burndown = burndown_rate(model_id)
+    counts = estimate_job_tokens(jobs)
+    charged = [charged_tokens(i, o, burndown) for i, o in counts]
+    largest = max(max(charged), max(reserved_tokens(i, max_tokens) for i, _ in counts))
+    return max(math.ceil(sum(charged) / minutes), 2 * largest)

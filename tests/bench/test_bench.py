@@ -25,6 +25,7 @@ from report_lib.bench.resources import ResourceMonitor
 from report_lib.bench.result_files import load_results, output_paths
 from report_lib.bench.runner import count_pool_full
 from report_lib.bench.summary import format_summary
+from report_lib.bench.workload import JobSource, estimate_job_tokens, throttled_quota
 from report_lib.cli.bench import add_arguments
 from report_lib.cli.bench import run as run_bench_command
 from report_lib.cli.common import limit_settings
@@ -239,6 +240,36 @@ def test_quota_bound_row() -> None:
     assert row["cpu_ms_per_call"] == pytest.approx(0.04 / 4 * 1000)
     assert (row["requests"], row["throttled"]) == (9, 5)
     assert math.isnan(row["server_failed"])
+
+
+def test_the_quota_bound_counts_what_the_emulator_charged() -> None:
+    """With Bedrock's accounting the quota charges output x the burndown rate: the bound uses
+    the emulator's settled tokens for the run, not the tokens used."""
+    case = Case("throttled", "thread", 3, 3, "fixed:1.0", variant="limiter", tpm=1000)
+    results = _results([(400, 200)] * 3)
+    settled = 3 * (400 + 5 * 200)  # 4,200 quota tokens for 1,800 tokens used
+    stats = {"requests": 3, "throttled": 0, "quota": {"settled_tokens": settled}}
+    row = make_row(case, 1, results, Measured(30.0, stats=stats), time_scale=0.1,
+                   external=False, backend="emulator")
+    assert row["lower_bound_s"] == pytest.approx((settled - 1000) / (1000 / 6.0) + 0.1)
+    assert row["tokens"] == 1800  # what was used, for throughput
+    no_quota = make_row(case, 1, results, Measured(30.0, stats={"requests": 3}),
+                        time_scale=0.1, external=False, backend="emulator")
+    assert no_quota["lower_bound_s"] == pytest.approx((1800 - 1000) / (1000 / 6.0) + 0.1)
+
+
+def test_the_throttled_quota_is_sized_for_the_models_burndown() -> None:
+    jobs = JobSource().jobs("throttled", 6)
+    counts = estimate_job_tokens(jobs)
+    claude4 = throttled_quota(jobs, 4.0, model_id="anthropic.claude-sonnet-4-5-20250929-v1:0",
+                              max_tokens=64)
+    at_one = throttled_quota(jobs, 4.0, model_id="amazon.nova-pro-v1:0", max_tokens=64)
+    assert claude4 == max(math.ceil(sum(i + 5 * o for i, o in counts) / 4.0),
+                          2 * max(i + 5 * o for i, o in counts))
+    assert at_one == max(math.ceil(sum(i + o for i, o in counts) / 4.0),
+                         2 * max(max(i + o for i, o in counts), max(i + 64 for i, _ in counts)))
+    big = throttled_quota(jobs, 4.0, model_id="amazon.nova-pro-v1:0", max_tokens=100_000)
+    assert big == 2 * max(i + 100_000 for i, _ in counts)  # the largest reservation fits
 
 
 def test_latency_bound_rows_fixed_sonnet_and_external() -> None:
