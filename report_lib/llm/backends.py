@@ -1,8 +1,9 @@
 """Backends behind one interface: ``offline`` (no network) and ``bedrock`` (boto3 Converse).
 
 The ``emulator`` backend is the ``bedrock`` backend pointed at a local emulator process; it lives
-with the emulator (report_lib.emulator.backend) and is registered here by its import path, like
-``offline``: its ``serve`` starts the emulator for a run and gives the settings its endpoint.
+with the emulator (report_lib.emulator.emulator_backend) and is registered here by its import
+path, like ``offline``: its ``serve`` starts the emulator for a run and gives the settings its
+endpoint.
 
 A Backend turns a ReportJob into a CallOutcome or raises errors.BackendError. ``BaseBackend``
 gives every part of the protocol but ``call`` a default (no-op open/aopen/close/aclose, ``acall``
@@ -293,7 +294,7 @@ class BackendRegistry(Registry[type[BaseBackend]]):
 
 BACKENDS = BackendRegistry()
 BACKENDS.register("offline", "report_lib.reports.offline.backend:OfflineBackend")
-BACKENDS.register("emulator", "report_lib.emulator.backend:EmulatorBackend")
+BACKENDS.register("emulator", "report_lib.emulator.emulator_backend:EmulatorBackend")
 BACKENDS.register("bedrock", BedrockBackend)
 
 

@@ -13,7 +13,7 @@ import pytest
 from report_lib.app.generate import generate_reports
 from report_lib.cli.main import build_parser
 from report_lib.emulator import EmulatorConfig
-from report_lib.emulator.backend import EmulatorBackend
+from report_lib.emulator.emulator_backend import EmulatorBackend
 from report_lib.errors import ConfigError
 from report_lib.llm.backends import BACKENDS
 from report_lib.llm.settings import BackendSettings
