@@ -53,6 +53,7 @@ def test_jobs_carry_the_facts_of_their_month_and_operator(sample_frame: pd.DataF
         assert facts.focus_cpo == "GS차지비"
 
 
+@pytest.mark.slow
 def test_many_jobs_are_distinct_and_bounded(sample_frame: pd.DataFrame) -> None:
     jobs = build_many_jobs(sample_frame, 40)
     assert len(jobs) == 40
@@ -72,6 +73,7 @@ def test_write_outputs_writes_json_and_markdown(sample_frame: pd.DataFrame, tmp_
     assert (tmp_path / "md" / "trend.md").read_text(encoding="utf-8") == run.reports["trend"]
 
 
+@pytest.mark.slow
 def test_emulator_run_delivers_usage_and_cost(sample_frame: pd.DataFrame) -> None:
     run = generate_reports(sample_frame, backend="emulator", strategy="asyncio",
                            emulator=EmulatorConfig(time_scale=0.01))

@@ -56,6 +56,7 @@ def small_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFr
     return out, df
 
 
+@pytest.mark.slow
 def test_small_run_writes_every_column(small_run: tuple[Path, pd.DataFrame]) -> None:
     out, _ = small_run
     saved, timelines, meta = load_results(out)
@@ -90,6 +91,7 @@ def test_small_run_writes_every_column(small_run: tuple[Path, pd.DataFrame]) -> 
     assert {"boto3", "botocore", "aiobotocore", "dask"} <= set(meta["packages"])
 
 
+@pytest.mark.slow
 def test_summary_and_targets_of_a_run(small_run: tuple[Path, pd.DataFrame]) -> None:
     _, df = small_run
     summary = summarize(df)
@@ -183,6 +185,7 @@ def test_other_plans() -> None:
         plan_cases("seed", strategies=["gpu"])
 
 
+@pytest.mark.slow
 def test_external_endpoint_is_measured_without_emulator_counters(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -368,6 +371,7 @@ def test_pool_full_warnings_are_counted() -> None:
     assert counter.count == 2  # detached after the block
 
 
+@pytest.mark.slow
 def test_cli_options_and_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     parser = argparse.ArgumentParser()
     add_arguments(parser)
@@ -406,6 +410,7 @@ def test_cli_options_and_run(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 _BURN = "import time\nt = time.process_time()\nwhile time.process_time() - t < {s}: pass\n"
 
 
+@pytest.mark.slow
 def test_monitor_counts_children_but_not_excluded_processes() -> None:
     with ResourceMonitor() as mon:  # a child that burns ~0.3 s of CPU and is reaped inside
         subprocess.run([sys.executable, "-c", _BURN.format(s=0.3)], check=True)
@@ -434,6 +439,7 @@ def test_monitor_sees_peak_memory() -> None:
     assert mon.peak_rss_mb >= baseline + 70
 
 
+@pytest.mark.slow
 def test_cold_run_builds_everything_in_a_fresh_process() -> None:
     jobs = build_jobs(synthesize(seed=0))  # what the child computes from the same seed
     with Emulator(latency_model="fixed:0.2") as emu:
@@ -468,6 +474,7 @@ def test_bare_client_rows_sit_beside_ours(tmp_path: Path) -> None:
         "overhead ≤ 1.05 × bare client at N=300"] * 2
 
 
+@pytest.mark.slow
 def test_cases_of_one_n_run_side_by_side_and_the_bar_counts_runs(tmp_path: Path) -> None:
     progress = io.StringIO()
     df = run_benchmark(["scale"], strategies=["thread", "asyncio"], n_values=[3, 10],

@@ -427,6 +427,7 @@ def test_the_comparison_page_tables_align_text_left_and_numbers_right(
                 assert sides == {"right" if column in numbers else "left"}, column
 
 
+@pytest.mark.slow
 def test_every_comparison_chart_is_readable_on_a_400_px_screen(results: pd.DataFrame) -> None:
     throttled = results[results["scenario"] == "throttled"]
     timeline = [{"scenario": "seed", "variant": "", "strategy": "thread", "start_method": "",

@@ -136,6 +136,7 @@ def check_answers(out: dict[str, Any], emu: Emulator, n: int = 3) -> None:
     assert out["makespan_s"] > 0 and out["cpu_s"] > 0 and out["peak_rss_mb"] > 10
 
 
+@pytest.mark.slow
 @needs_peers
 @pytest.mark.parametrize("strategy", ALL)
 def test_warm_worker_answers_every_job(emu: Emulator, strategy: str) -> None:
@@ -147,6 +148,7 @@ def test_warm_worker_answers_every_job(emu: Emulator, strategy: str) -> None:
             check_answers(worker.run(), emu)
 
 
+@pytest.mark.slow
 @needs_peers
 @pytest.mark.parametrize("strategy", ALL)
 def test_cold_worker_counts_from_spawn(emu: Emulator, strategy: str) -> None:
@@ -159,6 +161,7 @@ def test_cold_worker_counts_from_spawn(emu: Emulator, strategy: str) -> None:
     assert out["first_call_s"] > 0.05  # the interpreter and the imports are inside it
 
 
+@pytest.mark.slow
 @needs_peers
 @pytest.mark.parametrize("strategy", ALL)
 def test_a_rejected_report_is_lost_and_the_others_kept(strategy: str) -> None:
@@ -172,6 +175,7 @@ def test_a_rejected_report_is_lost_and_the_others_kept(strategy: str) -> None:
     assert sum(c["ok"] for c in calls) == 2
 
 
+@pytest.mark.slow
 @needs_peers
 def test_run_benchmark_peers_rows_and_versions(tmp_path: Path) -> None:
     from report_lib.bench.benchmark import run_benchmark

@@ -273,6 +273,7 @@ def test_the_table_has_a_line_per_quota_model_and_a_column_per_client(
     assert lost["known"] == "1.00x, 0% thr, 1 lost, MISS"
 
 
+@pytest.mark.slow
 def test_the_page_keeps_quota_cells_to_their_own_section(quota_rows: pd.DataFrame) -> None:
     other = pd.DataFrame([{**quota_row("retries", "bucket", "actual", "thread", 10, 2.0, 1.0),
                            "scenario": "scale", "variant": "", "quota_minute": "",
@@ -310,6 +311,7 @@ def test_the_quota_chart_draws_a_point_per_cell_and_is_readable(
 # ------------------------------------------------------------------------ a tiny real run
 
 
+@pytest.mark.slow
 def test_two_cells_run_against_the_emulator(tmp_path: Any) -> None:
     wanted = ["known/sliding/bedrock", "auto-far/bucket/actual"]
     rows = run_benchmark([QUOTA], strategies=["thread"], n_values=[6], variants=wanted,

@@ -85,6 +85,7 @@ def test_bad_input_exits_2_with_a_clear_message(
         assert needle in err
 
 
+@pytest.mark.slow
 def test_cli_process_exit_status_and_no_traceback(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "report_lib.cli", "generate", "--data", str(tmp_path / "x.xlsx"),
@@ -96,6 +97,7 @@ def test_cli_process_exit_status_and_no_traceback(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_rejected_report_keeps_the_others(sample_dir: dict, tmp_path: Path) -> None:
     out = tmp_path / "run.json"
     code = main(["generate", "--data", str(sample_dir["workbooks_dir"]), "--backend", "emulator",
@@ -126,6 +128,7 @@ def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]
     assert "usage: report-lib " + command in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_generate_against_an_external_endpoint_that_throttles_at_first(
     sample_dir: dict, tmp_path: Path, dummy_credentials: None
 ) -> None:
@@ -184,6 +187,7 @@ def test_bad_report_list_exits_2_before_any_work(
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_generate_without_data_uses_the_sample(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

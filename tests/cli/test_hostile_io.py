@@ -38,6 +38,7 @@ def _blocked_cache(root: Path) -> Path:
 
 
 # --------------------------------------------------------------------------- warnings once
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", ["thread", "process", "dask"])
 def test_a_cache_warning_is_one_line_once(strategy: str, tmp_path: Path) -> None:
     proc = _cli("generate", "--strategy", strategy, "--cache", str(_blocked_cache(tmp_path)),
@@ -53,6 +54,7 @@ def test_a_cache_warning_is_one_line_once(strategy: str, tmp_path: Path) -> None
 POSIX = {"LC_ALL": "POSIX", "LANG": "POSIX", "PYTHONUTF8": "0", "PYTHONIOENCODING": ""}
 
 
+@pytest.mark.slow
 def test_korean_names_and_messages_survive_a_posix_locale(tmp_path: Path) -> None:
     data = write_ministry(tmp_path / "데이터" / "충전인프라 현황_2511.xlsx", tiny_rows())
     reports, result = tmp_path / "보고서", tmp_path / "결과.json"
@@ -66,6 +68,7 @@ def test_korean_names_and_messages_survive_a_posix_locale(tmp_path: Path) -> Non
     assert json.loads(result.read_text(encoding="utf-8"))["language"] == "ko"
 
 
+@pytest.mark.slow
 def test_a_korean_name_in_an_error_is_shown_as_itself_in_a_posix_locale(tmp_path: Path) -> None:
     missing = tmp_path / "없는 파일_2511.xlsx"
     proc = _cli("generate", "--backend", "offline", "--data", str(missing), env=POSIX)
@@ -100,6 +103,7 @@ def _on_a_full_disk(full: Path, *args: str,
     )
 
 
+@pytest.mark.slow
 def test_a_full_disk_under_out_loses_no_answer(
     tmp_path: Path, dummy_credentials: None
 ) -> None:
@@ -182,6 +186,7 @@ def test_every_numeric_option_refuses_values_outside_its_range_in_one_line(
             assert "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_bench_repeats_out_of_range_is_refused_before_anything_runs(tmp_path: Path) -> None:
     proc = _cli("bench", "--repeats", "100000000", "--out", str(tmp_path / "bench"))
     assert proc.returncode == 2
@@ -190,6 +195,7 @@ def test_bench_repeats_out_of_range_is_refused_before_anything_runs(tmp_path: Pa
     assert not (tmp_path / "bench").exists()
 
 
+@pytest.mark.slow
 def test_a_report_named_twice_runs_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from report_lib.app.generate import generate_reports
 
@@ -215,6 +221,7 @@ def test_an_out_ending_in_a_slash_is_refused_and_nothing_is_written(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_a_full_disk_under_the_pipelines_reports_loses_no_answer(tmp_path: Path) -> None:
     if (why := _can_mount_tmpfs(tmp_path)) is not None:
         pytest.skip(why)
@@ -234,6 +241,7 @@ def test_a_full_disk_under_the_pipelines_reports_loses_no_answer(tmp_path: Path)
     assert (site / "index.html").is_file()  # the site itself says what happened
 
 
+@pytest.mark.slow
 def test_a_full_disk_under_the_pipelines_site_is_one_line(tmp_path: Path) -> None:
     if (why := _can_mount_tmpfs(tmp_path)) is not None:
         pytest.skip(why)

@@ -102,6 +102,7 @@ def test_burndown_option_sets_the_limiters_rate() -> None:
     assert limiter_for(default).burndown == 5.0  # type: ignore[union-attr]  # Claude 4
 
 
+@pytest.mark.slow
 def test_generate_summary_charges_with_the_given_burndown(
     sample_dir: dict, tmp_path: Path, dummy_credentials: None, emulator: Emulator,
     capsys: pytest.CaptureFixture[str],
@@ -141,6 +142,7 @@ def test_share_limits_refuses_a_share_below_one_request() -> None:
     assert (shared.tpm_limit, shared.rpm_limit) == (2_500, 2)  # never rounded up
 
 
+@pytest.mark.slow
 @TWO_CPUS
 def test_generate_refuses_an_rpm_limit_its_processes_cannot_split(
     sample_dir: dict, tmp_path: Path, dummy_credentials: None, emulator: Emulator,

@@ -228,6 +228,7 @@ def test_sample_files_exist_and_load_back(
         pd.testing.assert_frame_equal(loaded[COUNTS], sample_frame[COUNTS])
 
 
+@pytest.mark.slow
 def test_write_sample_data_defaults_and_rewrite(tmp_path: Path) -> None:
     info = write_sample_data(tmp_path)
     assert (info["months"], info["operators"]) == (24, 110)
@@ -242,6 +243,7 @@ def test_write_sample_data_defaults_and_rewrite(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.slow
 def test_ensure_sample_data_writes_once(tmp_path: Path) -> None:
     from report_lib.data.sample import ensure_sample_data
 

@@ -92,6 +92,7 @@ def client(emu: Emulator) -> Any:
 # --- Converse / ConverseStream through boto3 -------------------------------------------------
 
 
+@pytest.mark.slow
 def test_converse_is_parsed_by_boto3(emu: Emulator, client: Any) -> None:
     prompt = "Summarise the charging market in three paragraphs."
     response = converse(client, prompt)
@@ -108,6 +109,7 @@ def test_converse_is_parsed_by_boto3(emu: Emulator, client: Any) -> None:
     assert answer_text(converse(client, prompt + "!")) != text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model_id", [MODEL_ID, PROFILE_ARN])
 def test_model_id_round_trips(emu: Emulator, client: Any, model_id: str) -> None:
     before = emu.stats()["models"].get(model_id, 0)
@@ -165,6 +167,7 @@ def test_stop_sequence_cuts_the_answer(client: Any) -> None:
 # --- faults ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_throttle_first_then_success() -> None:
     with Emulator(latency_model=FAST, throttle_first=2) as emu:
         client = make_client(emu.url)
@@ -181,6 +184,7 @@ def test_throttle_first_then_success() -> None:
             converse(client, "hi")
 
 
+@pytest.mark.slow
 def test_throttling_headers_are_bedrock_shaped(emu: Emulator) -> None:
     with Emulator(latency_model=FAST, throttle_rate=1.0) as throttling:
         body = json.dumps({"messages": user("hi")}).encode()
@@ -192,6 +196,7 @@ def test_throttling_headers_are_bedrock_shaped(emu: Emulator) -> None:
     assert payload == {"message": THROTTLE_MESSAGE}
 
 
+@pytest.mark.slow
 def test_token_quota_throttles_and_refills(client: Any) -> None:
     prompt = "quota probe"
     needed = converse(client, prompt, inferenceConfig={"maxTokens": 40})["usage"]["totalTokens"]
@@ -218,6 +223,7 @@ def test_token_quota_throttles_and_refills(client: Any) -> None:
         assert emu.stats()["answered"] == 4
 
 
+@pytest.mark.slow
 def test_request_larger_than_the_quota_is_a_validation_error() -> None:
     with Emulator(latency_model=FAST, tpm=10) as emu:
         client = make_client(emu.url)
@@ -230,6 +236,7 @@ def test_request_larger_than_the_quota_is_a_validation_error() -> None:
         assert emu.stats()["rejected"] == 1
 
 
+@pytest.mark.slow
 def test_fail_rate_one_gives_5xx() -> None:
     with Emulator(latency_model=FAST, fail_rate=1.0, seed=3) as emu:
         client = make_client(emu.url)
@@ -330,6 +337,7 @@ def test_facts_prompt_is_answered_with_the_offline_report(
     assert response["usage"]["inputTokens"] == estimate_tokens(prompt.system + "\n" + prompt.user)
 
 
+@pytest.mark.slow
 def test_reject_kind_is_a_permanent_validation_error(prompts_by_kind: dict[str, Any]) -> None:
     with Emulator(latency_model=FAST, reject=["trend"]) as emu:
         client = make_client(emu.url)
@@ -379,6 +387,7 @@ def test_build_app_turns_a_crash_into_internal_server_exception(
 # --- stats ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_stats_count_concurrent_requests() -> None:
     workers = 4
     with Emulator(latency_model="fixed:0.8") as emu:
@@ -419,6 +428,7 @@ def test_health_and_unknown_route(emu: Emulator) -> None:
 # --- the process wrapper -----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_emulator_stops_its_process() -> None:
     emu = Emulator(latency_model=FAST)
     assert emu.running and emu.url.startswith("http://127.0.0.1:")
@@ -427,6 +437,7 @@ def test_emulator_stops_its_process() -> None:
     emu.stop()  # idempotent
 
 
+@pytest.mark.slow
 def test_startup_failure_raises_with_the_child_stderr() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -21,6 +21,7 @@ from report_lib.llm.settings import BackendSettings
 FAST = "fixed:0.01"
 
 
+@pytest.mark.slow
 def test_the_app_runs_without_importing_the_emulator() -> None:
     code = ("import sys, report_lib.app.generate, report_lib.cli.main\n"
             "print(sorted(m for m in sys.modules if m.startswith('report_lib.emulator')))")
@@ -41,6 +42,7 @@ def test_generate_reports_takes_a_typed_emulator_config() -> None:
     assert "time_scale" not in parameters and "emulator_options" not in parameters
 
 
+@pytest.mark.slow
 def test_serve_starts_an_emulator_for_the_block_and_stops_it() -> None:
     settings = BackendSettings(backend="emulator")
     with BACKENDS.serve(settings, EmulatorConfig(latency_model=FAST, time_scale=0.5)) as ready:
@@ -69,6 +71,7 @@ def test_emulator_options_are_refused_by_the_other_backends_and_must_be_typed() 
         pass
 
 
+@pytest.mark.slow
 def test_generate_reports_passes_the_config_to_the_emulator(sample_frame: pd.DataFrame) -> None:
     run = generate_reports(sample_frame, backend="emulator", strategy="thread",
                            emulator=EmulatorConfig(latency_model=FAST, time_scale=0.2,

@@ -52,6 +52,7 @@ def client(emu: Emulator) -> Any:
     return make_client(emu.url)
 
 
+@pytest.mark.slow
 def test_invoke_model_answers_a_messages_response(emu: Emulator, client: Any) -> None:
     out = invoke(client, messages_body())
     text = "".join(block["text"] for block in out["content"])
@@ -70,6 +71,7 @@ def test_invoke_model_answers_a_messages_response(emu: Emulator, client: Any) ->
     assert converse["output"]["message"]["content"][0]["text"] == text
 
 
+@pytest.mark.slow
 def test_invoke_model_system_string_and_max_tokens(client: Any) -> None:
     with_system = invoke(client, messages_body(system=SYSTEM))
     assert with_system["usage"]["input_tokens"] == estimate_tokens(SYSTEM + "\n" + PROMPT)
@@ -118,6 +120,7 @@ def test_invoke_with_response_stream_chunks(emu: Emulator, client: Any) -> None:
     assert metrics["invocationLatency"] == 50
 
 
+@pytest.mark.slow
 def test_invoke_is_admitted_under_the_same_quota() -> None:
     # each request reserves its input + max_tokens (2,000): two fit in 5,000, then 429
     with Emulator(latency_model=FAST, tpm=5000, seed=1) as emu:
@@ -163,6 +166,7 @@ def test_anthropic_sdk_messages_create(emu: Emulator, client: Any) -> None:
     assert message.usage.output_tokens == expected["usage"]["output_tokens"]
 
 
+@pytest.mark.slow
 def test_anthropic_sdk_sees_a_throttle_as_429() -> None:
     with Emulator(latency_model=FAST, throttle_first=1, seed=1) as emu:
         async def once() -> None:

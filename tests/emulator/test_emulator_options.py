@@ -80,6 +80,7 @@ def test_a_value_out_of_range_is_one_line_and_exit_2(
         assert getattr(_parser().parse_args([flag, value]), flag[2:].replace("-", "_")) == end
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", [
     [sys.executable, "-m", "report_lib.emulator"],
     [sys.executable, "-m", "report_lib", "emulator"],

@@ -64,6 +64,7 @@ NAMED = {  # fault -> (what the message must say, for Converse and for ConverseS
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stream", [False, True], ids=["converse", "stream"])
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("fault", list(NAMED))
@@ -80,6 +81,7 @@ def test_each_bad_body_is_named_for_what_it_is(
     assert emu.stats()["faults"] == {fault: 2}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stream", [False, True], ids=["converse", "stream"])
 @pytest.mark.parametrize("mode", MODES)
 def test_an_answer_far_larger_than_max_tokens_is_refused(
@@ -93,6 +95,7 @@ def test_an_answer_far_larger_than_max_tokens_is_refused(
     assert emu.stats()["faults"] == {"oversize": 1}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
 def test_a_cut_then_a_whole_answer_is_taken(emulator: Callable[..., Emulator], mode: str) -> None:
     emu = emulator(cut_first=1)
@@ -112,6 +115,7 @@ def test_the_cap_grows_with_max_tokens_and_checks_the_announced_length() -> None
     check(response_dict={"status_code": 500, "headers": {}, "body": b"<html>"})  # not ours
 
 
+@pytest.mark.slow
 def test_the_run_table_names_a_reset_once(
     emulator: Callable[..., Emulator], tmp_path: Path, capsys: pytest.CaptureFixture[str],
     dummy_credentials: None,

@@ -73,6 +73,7 @@ def call(mode: str, settings: BackendSettings) -> CallOutcome | BackendError:
 
 
 # -- resets and truncated bodies: named, retried ------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("stream", [False, True], ids=["converse", "stream"])
 @pytest.mark.parametrize("mode", MODES)
 def test_resets_are_named_in_sync_and_async(
@@ -86,6 +87,7 @@ def test_resets_are_named_in_sync_and_async(
     assert emu.stats()["faults"] == {"reset": 3}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stream", [False, True], ids=["converse", "stream"])
 @pytest.mark.parametrize("mode", MODES)
 def test_truncated_bodies_are_named_in_sync_and_async(
@@ -99,6 +101,7 @@ def test_truncated_bodies_are_named_in_sync_and_async(
     assert emu.stats()["faults"] == {"truncate": 3}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "fault", [{"reset_first": 1}, {"truncate_first": 1}], ids=["reset", "truncate"]
 )
@@ -115,6 +118,7 @@ def test_one_fault_then_the_whole_answer(
     assert emu.stats()["answered"] == 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
 def test_slow_then_ok(emulator: Callable[..., Emulator], mode: str) -> None:
     emu = emulator(slow_first=1, slow_s=4.0)
@@ -125,6 +129,7 @@ def test_slow_then_ok(emulator: Callable[..., Emulator], mode: str) -> None:
 
 
 # -- a never-answering endpoint ends at the deadline -------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
 def test_hang_ends_at_the_deadline(emulator: Callable[..., Emulator], mode: str) -> None:
     emu = emulator(hang_rate=1.0)
@@ -137,6 +142,7 @@ def test_hang_ends_at_the_deadline(emulator: Callable[..., Emulator], mode: str)
     assert elapsed < 15  # 1.5 s plus start-up; generous for a shared machine
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", ["thread", "asyncio", "process"])
 def test_generate_against_a_hung_endpoint_lists_every_report_under_errors(
     sample_frame: pd.DataFrame, strategy: str
@@ -157,6 +163,7 @@ def test_generate_against_a_hung_endpoint_lists_every_report_under_errors(
 
 
 # -- the cache never loses or forges an answer --------------------------------------------------
+@pytest.mark.slow
 def test_a_cache_that_cannot_store_still_delivers_every_report(
     sample_frame: pd.DataFrame, tmp_path: Path
 ) -> None:
@@ -185,6 +192,7 @@ def test_a_cache_path_that_is_a_file_is_refused_before_any_call(
                          settings=BackendSettings(cache_dir=str(path)))
 
 
+@pytest.mark.slow
 def test_cached_answers_are_not_served_to_another_endpoint(
     emulator: Callable[..., Emulator], tmp_path: Path
 ) -> None:
@@ -245,6 +253,7 @@ def test_numeric_flags_in_range_are_read_as_numbers() -> None:
 
 
 # -- the command line -------------------------------------------------------------------------
+@pytest.mark.slow
 def test_cli_deadline_ends_a_run_against_a_hanging_endpoint(
     sample_dir: dict[str, Any], tmp_path: Path, dummy_credentials: None,
     emulator: Callable[..., Emulator],
@@ -297,6 +306,7 @@ def test_progress_line_counts_reports_run_elsewhere() -> None:
     assert pending.line() is None
 
 
+@pytest.mark.slow
 def test_progress_ticker_emits_while_something_is_outstanding() -> None:
     seen: list[str] = []
     said = threading.Event()

@@ -78,6 +78,7 @@ def _away_from_a_wall_clock_minute() -> Iterator[None]:
 
 
 # -- what the server charges, per quota model -----------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("accounting", ["bedrock", "actual"])
 @pytest.mark.parametrize("minute", ["bucket", "sliding", "fixed"])
 def test_tokens_quota_charges_and_refuses_as_documented(
@@ -114,6 +115,7 @@ def test_tokens_quota_charges_and_refuses_as_documented(
     assert (stats["answered"], stats["throttled"]) == (1, 1)
 
 
+@pytest.mark.slow
 def test_bedrock_accounting_refunds_an_unused_reservation(usage: tuple[int, int]) -> None:
     inp, out = usage
     big = 5 * out + 4_000  # far above what the answer uses, even at 5x
@@ -125,6 +127,7 @@ def test_bedrock_accounting_refunds_an_unused_reservation(usage: tuple[int, int]
     assert quota["settled_tokens"] == quota["tokens_used"] == inp + 5 * out < inp + big
 
 
+@pytest.mark.slow
 def test_burndown_override(usage: tuple[int, int]) -> None:
     inp, out = usage
     with Emulator(latency_model=FAST, time_scale=SLOW_CLOCK, tpm=100_000, burndown=2.0,
@@ -133,6 +136,7 @@ def test_burndown_override(usage: tuple[int, int]) -> None:
         assert emu.stats()["quota"]["settled_tokens"] == inp + 2 * out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("minute", ["bucket", "sliding", "fixed"])
 def test_requests_per_minute_quota(minute: str) -> None:
     with Emulator(latency_model=FAST, time_scale=SLOW_CLOCK, rpm=2, quota_minute=minute) as emu:
@@ -149,6 +153,7 @@ def test_requests_per_minute_quota(minute: str) -> None:
     assert (stats["answered"], stats["throttled"]) == (2, 1)
 
 
+@pytest.mark.slow
 def test_tokens_per_day_quota(usage: tuple[int, int]) -> None:
     inp, _ = usage
     with Emulator(latency_model=FAST, tpm=1_000_000, tpd=inp + MAX_TOKENS + 100,
@@ -161,6 +166,7 @@ def test_tokens_per_day_quota(usage: tuple[int, int]) -> None:
     assert stats["quota"]["refused_by"] == {"tokens": 0, "requests": 0, "day": 1}
 
 
+@pytest.mark.slow
 def test_reset_empties_the_quota(usage: tuple[int, int]) -> None:
     inp, _ = usage
     with Emulator(latency_model=FAST, time_scale=SLOW_CLOCK, tpm=inp + MAX_TOKENS,

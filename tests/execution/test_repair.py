@@ -210,6 +210,7 @@ def test_a_repair_that_would_pass_the_deadline_is_not_sent() -> None:
 
 
 # ---------------------------------------------------------------- Ctrl-C during a repair
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", LOCAL)
 def test_ctrl_c_during_a_repair_keeps_the_versions_that_finished(strategy: str) -> None:
     """r0: the first answer and one repair finish, the second repair is interrupted; r1 has
@@ -265,6 +266,7 @@ def flags(check: dict[str, Any] | None) -> set[tuple[int, str]]:
     return {(u["line"], u["text"]) for u in (check or {}).get("unsupported", [])}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", ["thread", "asyncio"])
 def test_every_planted_figure_is_corrected_in_one_round(
     strategy: str, sample_frame: pd.DataFrame, dummy_credentials: None
@@ -296,6 +298,7 @@ def test_every_planted_figure_is_corrected_in_one_round(
     assert 0 < repair_out < total["output_tokens"]
 
 
+@pytest.mark.slow
 def test_fail_on_unsupported_reads_the_delivered_reports(
     sample_dir: dict, tmp_path: Path, dummy_credentials: None,
     capsys: pytest.CaptureFixture[str],
@@ -330,6 +333,7 @@ def test_dask_workers_repair_too(sample_frame: pd.DataFrame, dummy_credentials: 
         assert corrected[r.key] == flags(r.fact_check) <= planted(stats)[r.key]
 
 
+@pytest.mark.slow
 def test_a_clean_run_sends_no_repair(sample_frame: pd.DataFrame,
                                      dummy_credentials: None) -> None:
     with Emulator(latency_model=FAST, paraphrase=True) as emu:
@@ -340,6 +344,7 @@ def test_a_clean_run_sends_no_repair(sample_frame: pd.DataFrame,
     assert all(c["repair"]["rounds"] == 0 for c in run.to_dict()["fact_check"].values())
 
 
+@pytest.mark.slow
 def test_a_partial_repair_marks_what_remains_and_fails_on_unsupported(
     sample_dir: dict, tmp_path: Path, dummy_credentials: None,
     capsys: pytest.CaptureFixture[str],
@@ -365,6 +370,7 @@ def test_a_partial_repair_marks_what_remains_and_fails_on_unsupported(
     assert code == 1  # what is delivered still has unsupported figures
 
 
+@pytest.mark.slow
 def test_a_repeated_mistake_uses_every_round_and_stays_marked(
     sample_frame: pd.DataFrame, dummy_credentials: None
 ) -> None:
@@ -385,6 +391,7 @@ def test_a_repeated_mistake_uses_every_round_and_stays_marked(
     assert html.count("<mark ") == 1 and f">{first_flag['text']}</mark>" in html
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", ["thread", "asyncio"])
 def test_the_deadline_cuts_off_a_repair_that_would_pass_it(
     strategy: str, sample_frame: pd.DataFrame, dummy_credentials: None

@@ -61,6 +61,7 @@ def _settings(emu: Emulator, **changes: object) -> BackendSettings:
     return replace(settings, **changes)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("strategy", "method"), CASES, ids=CASE_IDS)
 def test_every_strategy_delivers_the_same_reports(
     strategy: str, method: str | None, jobs: list[ReportJob], expected: dict[str, str],
@@ -81,6 +82,7 @@ def test_every_strategy_delivers_the_same_reports(
     assert emulator.stats()["answered"] == len(jobs)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", NAMES)
 def test_max_concurrency_bounds_calls_in_flight(
     strategy: str, jobs: list[ReportJob], emulator: Emulator
@@ -93,6 +95,7 @@ def test_max_concurrency_bounds_calls_in_flight(
     assert 1 <= stats["max_in_flight"] <= (1 if strategy == "sequential" else 4)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", NAMES)
 def test_a_failing_job_never_loses_the_others(
     strategy: str, jobs: list[ReportJob], expected: dict[str, str], rejecting: Emulator
@@ -108,6 +111,7 @@ def test_a_failing_job_never_loses_the_others(
             assert r.ok and r.content == expected[job.key]
 
 
+@pytest.mark.slow
 def test_asyncio_runs_inside_an_already_running_loop(
     jobs: list[ReportJob], expected: dict[str, str], emulator: Emulator
 ) -> None:
@@ -124,6 +128,7 @@ def test_asyncio_runs_inside_an_already_running_loop(
     assert calls == [caller] * len(jobs)  # on_result ran in the caller's thread
 
 
+@pytest.mark.slow
 def test_arun_jobs_can_be_awaited(
     jobs: list[ReportJob], expected: dict[str, str], emulator: Emulator
 ) -> None:
@@ -133,6 +138,7 @@ def test_arun_jobs_can_be_awaited(
     assert emulator.stats()["max_in_flight"] <= 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", ["thread", "asyncio"])
 def test_streamed_text_reaches_on_text_with_the_job_key(
     strategy: str, jobs: list[ReportJob], expected: dict[str, str], emulator: Emulator
@@ -150,6 +156,7 @@ def test_streamed_text_reaches_on_text_with_the_job_key(
     assert {k: "".join(v) for k, v in pieces.items()} == {j.key: expected[j.key] for j in some}
 
 
+@pytest.mark.slow
 def test_dask_uses_an_existing_scheduler_and_leaves_it_running(
     jobs: list[ReportJob], expected: dict[str, str], emulator: Emulator
 ) -> None:
@@ -166,6 +173,7 @@ def test_dask_uses_an_existing_scheduler_and_leaves_it_running(
             assert client.submit(sum, [1, 2]).result() == 3  # still running
 
 
+@pytest.mark.slow
 def test_process_results_come_from_worker_processes(
     jobs: list[ReportJob], emulator: Emulator
 ) -> None:
@@ -175,6 +183,7 @@ def test_process_results_come_from_worker_processes(
     assert len(pids) <= min(4, os.cpu_count() or 1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", NAMES)
 def test_a_backend_that_cannot_be_built_raises(strategy: str, jobs: list[ReportJob]) -> None:
     no_endpoint = BackendSettings(backend="emulator", endpoint_url=None)
@@ -300,6 +309,7 @@ def test_in_process_and_borrowed_backend_flags() -> None:
     ]
 
 
+@pytest.mark.slow
 def test_original_runs_on_at_most_three_threads(
     jobs: list[ReportJob], expected: dict[str, str], emulator: Emulator
 ) -> None:

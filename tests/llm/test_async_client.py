@@ -47,6 +47,7 @@ def with_bedrock(
 
 
 # -- construction -----------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize(("concurrency", "pool"), [(3, 10), (10, 10), (50, 50), (500, 500)])
 def test_pool_is_sized_to_the_concurrency(
     dummy_credentials: None, concurrency: int, pool: int
@@ -161,6 +162,7 @@ def emulator(start_emulator: Callable[..., Emulator]) -> Emulator:
     return start_emulator(latency_model="fixed:0.05", seed=0)
 
 
+@pytest.mark.slow
 def test_http_async_converse(dummy_credentials: None, emulator: Any) -> None:
     async def body(bedrock: AsyncBedrock) -> CallOutcome:
         return await bedrock.converse(JOB)
@@ -171,6 +173,7 @@ def test_http_async_converse(dummy_credentials: None, emulator: Any) -> None:
     assert outcome.output_tokens == estimate_tokens(outcome.text)
 
 
+@pytest.mark.slow
 def test_http_async_stream(dummy_credentials: None, emulator: Any) -> None:
     seen: list[str] = []
 
@@ -184,6 +187,7 @@ def test_http_async_stream(dummy_credentials: None, emulator: Any) -> None:
     assert outcome.output_tokens == estimate_tokens(outcome.text)
 
 
+@pytest.mark.slow
 def test_http_pool_does_not_cap_concurrency_at_ten(dummy_credentials: None) -> None:
     n = 24
     jobs = [ReportJob(key=f"j{i}", kind="kpi", system="", prompt=f"job {i}") for i in range(n)]
@@ -199,6 +203,7 @@ def test_http_pool_does_not_cap_concurrency_at_ten(dummy_credentials: None) -> N
     assert stats["max_in_flight"] == n  # aiobotocore's default pool would hold this at 10
 
 
+@pytest.mark.slow
 def test_http_throttle_first_then_success(dummy_credentials: None) -> None:
     async def body(bedrock: AsyncBedrock) -> CallOutcome:
         return await bedrock.converse(JOB)

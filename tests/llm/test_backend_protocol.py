@@ -91,6 +91,7 @@ def _probed_names(tree: ast.AST) -> list[tuple[int, str]]:
     return found
 
 
+@pytest.mark.slow
 def test_no_module_probes_a_backend_for_a_method() -> None:
     # every method of the protocol (close too, but a boto3 client may lack one: the one place
     # that probes a *client* for close is in llm.backends and is not a backend)

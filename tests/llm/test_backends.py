@@ -232,6 +232,7 @@ def emulator(start_emulator: Callable[..., Emulator]) -> Emulator:
     return start_emulator(latency_model="fixed:0.05", seed=0)
 
 
+@pytest.mark.slow
 def test_emulator_backend_without_aws_credentials(
     no_credentials: None, emulator: Any, table: Any
 ) -> None:
@@ -241,6 +242,7 @@ def test_emulator_backend_without_aws_credentials(
     assert outcome.text == write_report(facts, "en")  # the emulator answers like offline
 
 
+@pytest.mark.slow
 def test_acall_works_in_successive_event_loops(dummy_credentials: None, emulator: Any) -> None:
     backend = BedrockBackend(bedrock_settings(endpoint_url=emulator.url))
 
@@ -254,6 +256,7 @@ def test_acall_works_in_successive_event_loops(dummy_credentials: None, emulator
     backend.close()
 
 
+@pytest.mark.slow
 def test_acall_in_a_loop_owned_by_another_thread_and_close(
     dummy_credentials: None, emulator: Any
 ) -> None:

@@ -48,6 +48,7 @@ def fast_settings(**kw: Any) -> BackendSettings:
 
 
 # -- client construction ----------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize(("concurrency", "pool"), [(1, 10), (10, 10), (64, 64), (300, 300)])
 def test_pool_is_sized_to_the_concurrency(
     dummy_credentials: None, concurrency: int, pool: int
@@ -64,6 +65,7 @@ def test_botocore_retries_are_off_and_timeouts_set(dummy_credentials: None) -> N
     assert config.tcp_keepalive is True
 
 
+@pytest.mark.slow
 def test_endpoint_url_and_region(dummy_credentials: None) -> None:
     client = make_client(fast_settings(region="ap-northeast-2", endpoint_url="http://127.0.0.1:9"))
     assert client.meta.endpoint_url == "http://127.0.0.1:9"
@@ -277,6 +279,7 @@ def emulator_settings(url: str, **kw: Any) -> BackendSettings:
     return fast_settings(backend="bedrock", endpoint_url=url, **kw)
 
 
+@pytest.mark.slow
 def test_http_converse(dummy_credentials: None, emulator: Any) -> None:
     client = make_client(emulator_settings(emulator.url))
     outcome = converse(client, JOB, emulator_settings(emulator.url))
@@ -286,6 +289,7 @@ def test_http_converse(dummy_credentials: None, emulator: Any) -> None:
     assert outcome.attempts == 1
 
 
+@pytest.mark.slow
 def test_http_converse_stream(dummy_credentials: None, emulator: Any) -> None:
     settings = emulator_settings(emulator.url, stream=True)
     seen: list[str] = []
@@ -307,6 +311,7 @@ def test_http_rejected_kind_is_validation_error(dummy_credentials: None, emulato
     assert emulator.stats()["requests"] == before + 1
 
 
+@pytest.mark.slow
 def test_http_throttle_first_then_success(dummy_credentials: None) -> None:
     with Emulator(latency_model="fixed:0.02", throttle_first=2) as emu:
         settings = emulator_settings(emu.url)
@@ -330,6 +335,7 @@ def _run_threads(settings: BackendSettings, jobs: list[ReportJob], limiter: Rate
         return list(pool.map(one, jobs))
 
 
+@pytest.mark.slow
 def test_http_limiter_keeps_the_token_quota(dummy_credentials: None) -> None:
     # 8 calls reserving prompt + 5,000 tokens against a 16,000-token bucket refilled every
     # 0.6 s, settled to input + output (~900) x 5, less than reserved: without a limiter the

@@ -97,6 +97,7 @@ def test_asyncio_run_goes_to_the_loop_it_is_given_and_leaves_it_running() -> Non
     assert set(backend.loops) == {lt.loop} and set(backend.threads) == {"given-loop"}
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("no_credentials")
 @pytest.mark.parametrize(("strategy", "sync_built", "async_open"),
                          [("thread", True, False), ("asyncio", False, True)])
@@ -121,6 +122,7 @@ def test_the_shared_client_is_ready_before_the_run(strategy: str, sync_built: bo
             assert ahead.loop.is_closed()  # client and loop closed with the block
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("no_credentials")
 def test_an_asyncio_run_never_builds_the_sync_client(sample_frame: pd.DataFrame,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:

@@ -337,6 +337,7 @@ def test_plan_grid_checks_each_value_like_a_parameter(
         plan_grid(options)
 
 
+@pytest.mark.slow
 def test_cli_refuses_a_wrong_type_before_anything_starts(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

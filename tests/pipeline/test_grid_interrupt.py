@@ -61,6 +61,7 @@ def test_a_bad_scheduler_is_one_line_and_exit_2(
     assert not (tmp_path / "site").exists()
 
 
+@pytest.mark.slow
 def test_an_unknown_grid_parameter_names_the_known_ones(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -83,6 +84,7 @@ def test_a_grid_larger_than_its_bound_is_refused_before_the_product_is_built() -
     assert len(grid.combos) == 1000
 
 
+@pytest.mark.slow
 def test_max_runs_bounds_the_expanded_grid(
     tmp_path: Path, sample_dir: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:

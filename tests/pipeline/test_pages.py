@@ -83,6 +83,7 @@ def _executed_notebook(tmp_path: Path, *, with_header: bool = True) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_page_loads_nothing_from_elsewhere(tmp_path: Path) -> None:
     page = export.export_html(_executed_notebook(tmp_path), tmp_path / "reports.html",
                               title="reports").read_text("utf-8")
@@ -91,6 +92,7 @@ def test_page_loads_nothing_from_elsewhere(tmp_path: Path) -> None:
     assert len(re.findall(r'<img[^>]*src="data:image/png;base64,', page)) == 1
 
 
+@pytest.mark.slow
 def test_page_title_and_header_say_what_and_when(tmp_path: Path) -> None:
     page = export.export_html(_executed_notebook(tmp_path), tmp_path / "reports.html",
                               title="reports").read_text("utf-8")
@@ -106,6 +108,7 @@ def test_page_title_and_header_say_what_and_when(tmp_path: Path) -> None:
     assert '<html lang="ko">' in page
 
 
+@pytest.mark.slow
 def test_page_without_header_is_titled_by_name_and_run_date(tmp_path: Path) -> None:
     path = _executed_notebook(tmp_path, with_header=False)
     nb = nbformat.read(path, as_version=4)

@@ -104,6 +104,7 @@ def test_national_trend_chart_has_window_months(df: pd.DataFrame) -> None:
     render(fig)
 
 
+@pytest.mark.slow
 def test_focus_vs_market_chart_indexes_both_series(df: pd.DataFrame) -> None:
     fig = charts.focus_vs_market_chart(facts_for(df, "에버온")["trend"])
     ax, ax_share = fig.axes
@@ -149,6 +150,7 @@ def test_labels_follow_font_availability(monkeypatch: pytest.MonkeyPatch) -> Non
     assert charts.label("환경부") == "환경부"
 
 
+@pytest.mark.slow
 def test_missing_glyph_warnings_are_silenced_without_a_hangul_font(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -196,6 +198,7 @@ def _all_charts(df: pd.DataFrame) -> dict[str, object]:
             "focus": charts.focus_vs_market_chart(other["trend"])}
 
 
+@pytest.mark.slow
 def test_every_text_is_readable_on_a_400_px_screen(df: pd.DataFrame) -> None:
     for name, fig in _all_charts(df).items():
         px, text = smallest_text_px(fig, screen_px=400)

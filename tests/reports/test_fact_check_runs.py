@@ -45,6 +45,7 @@ def planted(stats: dict[str, Any]) -> dict[str, set[tuple[int, str]]]:
     return found
 
 
+@pytest.mark.slow
 def test_planted_wrong_numbers_are_exactly_the_unsupported_ones(
     sample_dir: dict, tmp_path: Path, dummy_credentials: None,
     capsys: pytest.CaptureFixture[str],
@@ -69,6 +70,7 @@ def test_planted_wrong_numbers_are_exactly_the_unsupported_ones(
     assert f"kpi line {first[0]}: {first[1]!r} not in the facts" in printed
 
 
+@pytest.mark.slow
 def test_paraphrases_alone_check_clean_and_do_not_fail(
     sample_dir: dict, tmp_path: Path, dummy_credentials: None
 ) -> None:
@@ -83,6 +85,7 @@ def test_paraphrases_alone_check_clean_and_do_not_fail(
                for check in run["fact_check"].values())
 
 
+@pytest.mark.slow
 def test_streamed_and_cached_reports_are_checked_alike(
     sample_frame: pd.DataFrame, tmp_path: Path, dummy_credentials: None
 ) -> None:
@@ -150,6 +153,7 @@ def test_the_sanitizer_allows_mark_with_a_title_and_nothing_more(
 
 
 # ---------------------------------------------------------------- the emulator's truth
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["kpi", "cpo", "trend"])
 def test_hallucinate_changes_the_asked_share_and_says_what(
     sample_frame: pd.DataFrame, kind: str

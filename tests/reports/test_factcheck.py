@@ -227,6 +227,7 @@ def test_a_malformed_number_is_unsupported_not_a_crash(kpi: Facts) -> None:
     assert (other.text, other.value) == ("4,59,081", "4,59,081")
 
 
+@pytest.mark.slow
 def test_a_megabyte_answer_is_checked(kpi: Facts) -> None:
     title, body = report(kpi).split("\n", 1)
     copies = 1_000_000 // len(body.encode()) + 1
