@@ -12,11 +12,38 @@ import openpyxl
 import pandas as pd
 
 from report_lib.data.schema import COLUMNS
+from report_lib.llm.settings import BackendSettings
 from report_lib.records import ReportJob
 
 REPO = Path(__file__).resolve().parents[1]  # the clone the tests run from
 
 SAMPLE_KWARGS: dict[str, Any] = {"months": 14, "operators": 30, "seed": 1}
+
+
+MODEL = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
+
+
+def bedrock_test_settings(**kw: Any) -> BackendSettings:
+    """Settings of the ``bedrock`` backend for client tests: a fixed model and region, small
+    answers and millisecond backoff (4 attempts); ``kw`` overrides any field."""
+    base: dict[str, Any] = {
+        "backend": "bedrock",
+        "model_id": MODEL,
+        "region": "us-east-1",
+        "max_tokens": 300,
+        "backoff_base_s": 0.001,
+        "backoff_max_s": 0.002,
+        "max_attempts": 4,
+    }
+    return BackendSettings(**{**base, **kw})
+
+
+def emulator_test_settings(url: str, **kw: Any) -> BackendSettings:
+    """Settings of the ``emulator`` backend pointed at a running emulator's ``url``, with fast
+    retries (2 attempts, 10–50 ms backoff); ``kw`` overrides any field."""
+    base: dict[str, Any] = {"backend": "emulator", "endpoint_url": url, "max_attempts": 2,
+                            "backoff_base_s": 0.01, "backoff_max_s": 0.05}
+    return BackendSettings(**{**base, **kw})
 
 
 def make_jobs(n: int) -> list[ReportJob]:

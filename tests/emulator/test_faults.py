@@ -36,6 +36,7 @@ from report_lib.llm.backends import BedrockBackend
 from report_lib.llm.progress import ProgressTicker
 from report_lib.llm.settings import BackendSettings
 from report_lib.records import CallOutcome, ReportJob, ReportResult
+from tests.helpers import emulator_test_settings
 
 FAST = "fixed:0.05"
 JOB = ReportJob(key="kpi", kind="kpi", system="You write reports.", prompt="Write the report.")
@@ -49,9 +50,8 @@ def emulator(start_emulator: Callable[..., Emulator]) -> Callable[..., Emulator]
 
 
 def settings_for(emu: Emulator, **changes: Any) -> BackendSettings:
-    base: dict[str, Any] = {"backend": "emulator", "endpoint_url": emu.url, "max_attempts": 3,
-                            "backoff_base_s": 0.01, "backoff_max_s": 0.02}
-    return BackendSettings(**{**base, **changes})
+    return emulator_test_settings(emu.url, **{"max_attempts": 3, "backoff_max_s": 0.02,
+                                               **changes})
 
 
 def call(mode: str, settings: BackendSettings) -> CallOutcome | BackendError:

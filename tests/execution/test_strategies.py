@@ -8,7 +8,6 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -23,12 +22,12 @@ from report_lib.llm.settings import BackendSettings
 from report_lib.records import CallOutcome, ReportJob
 from report_lib.reports.build import build_many_jobs
 from report_lib.reports.offline.backend import OfflineBackend
+from tests.helpers import emulator_test_settings
 
 # (strategy, start method): every strategy, and the process strategy with each start method.
 NAMES = STRATEGIES.names()
 CASES = [(s, None) for s in NAMES if s != "process"] + [("process", m) for m in START_METHODS]
 CASE_IDS = [s if m is None else f"{s}-{m}" for s, m in CASES]
-FAST_RETRIES = {"max_attempts": 2, "backoff_base_s": 0.01, "backoff_max_s": 0.05}
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +56,7 @@ def rejecting() -> Iterator[Emulator]:
 
 
 def _settings(emu: Emulator, **changes: object) -> BackendSettings:
-    settings = BackendSettings(backend="emulator", endpoint_url=emu.url, **FAST_RETRIES)
-    return replace(settings, **changes)
+    return emulator_test_settings(emu.url, **changes)
 
 
 @pytest.mark.slow

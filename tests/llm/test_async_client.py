@@ -16,23 +16,13 @@ from report_lib.llm.settings import BackendSettings
 from report_lib.llm.testing import MockBedrock, client_error, converse_response, stream_events
 from report_lib.llm.tokens import estimate_tokens
 from report_lib.records import CallOutcome, ReportJob
+from tests.helpers import MODEL, bedrock_test_settings
 
 T = TypeVar("T")
-MODEL = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
 JOB = ReportJob(key="cpo", kind="cpo", system="You write reports.", prompt="Write the CPO report.")
 
 
-def settings_for(**kw: Any) -> BackendSettings:
-    base: dict[str, Any] = {
-        "backend": "bedrock",
-        "model_id": MODEL,
-        "region": "us-east-1",
-        "max_tokens": 300,
-        "backoff_base_s": 0.001,
-        "backoff_max_s": 0.002,
-        "max_attempts": 4,
-    }
-    return BackendSettings(**{**base, **kw})
+settings_for = bedrock_test_settings
 
 
 

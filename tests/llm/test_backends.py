@@ -25,24 +25,16 @@ from report_lib.reports.facts import Facts, compute_facts
 from report_lib.reports.offline.backend import OfflineBackend
 from report_lib.reports.offline.writer import write_report
 from report_lib.reports.prompts import build_prompt
+from tests.helpers import bedrock_test_settings
 
-MODEL = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
 PLAIN_JOB = ReportJob(key="x", kind="kpi", system="You write reports.", prompt="Write it.")
 
 
 def bedrock_settings(**kw: Any) -> BackendSettings:
-    base: dict[str, Any] = {
-        "backend": "bedrock",
-        "model_id": MODEL,
-        "region": "us-east-1",
-        "endpoint_url": "http://127.0.0.1:9",  # nothing listens: a real request would fail
-        "max_tokens": 300,
-        "backoff_base_s": 0.001,
-        "backoff_max_s": 0.002,
-        "max_attempts": 2,
-        "connect_timeout": 1.0,
-    }
-    return BackendSettings(**{**base, **kw})
+    # nothing listens on port 9: a real request would fail
+    base: dict[str, Any] = {"endpoint_url": "http://127.0.0.1:9", "max_attempts": 2,
+                            "connect_timeout": 1.0}
+    return bedrock_test_settings(**{**base, **kw})
 
 
 

@@ -27,23 +27,13 @@ from report_lib.llm.testing import MockBedrock, client_error, converse_response,
 from report_lib.llm.tokens import estimate_tokens
 from report_lib.llm.wire import estimate_request_tokens
 from report_lib.records import ReportJob
+from tests.helpers import MODEL, bedrock_test_settings
 
-MODEL = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
 JOB = ReportJob(key="kpi", kind="kpi", system="You write reports.", prompt="Write the KPI report.")
 
 
 def fast_settings(**kw: Any) -> BackendSettings:
-    base: dict[str, Any] = {
-        "backend": "bedrock",
-        "model_id": MODEL,
-        "region": "us-east-1",
-        "max_tokens": 300,
-        "temperature": 0.2,
-        "backoff_base_s": 0.001,
-        "backoff_max_s": 0.002,
-        "max_attempts": 4,
-    }
-    return BackendSettings(**{**base, **kw})
+    return bedrock_test_settings(**{"temperature": 0.2, **kw})
 
 
 
