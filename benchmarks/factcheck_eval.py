@@ -4,18 +4,19 @@ Over the 3 report kinds × every month of the sample data × its 10 largest oper
 operators of the last month), the offline writer's report is checked three ways:
 
 - clean: as written (every figure true): each flagged figure is a false flag;
-- paraphrased: rewritten the way LLMs write figures (emulator.mistakes.paraphrase: 만 units,
+- paraphrased: rewritten the way LLMs write figures (reports.offline.mistakes.paraphrase: 만 units,
   약 with one decimal fewer, %포인트, ▲/▼), still true: each flagged figure is a false flag;
 - hallucinated: the paraphrased report with about ``--rate`` of its figures made wrong
-  (emulator.mistakes.hallucinate: digits swapped, a month out of the window, a share off by a
+  (reports.offline.mistakes.hallucinate: digits swapped, a month out of the window, a share off by a
   point): recall = planted figures flagged / planted figures.
 
 The checker's time per report (index of the facts, reading, deciding) is measured on its own.
 
 Repair turns (``--repair``): the same reports answered the way the emulator answers them
-(emulator.answers: paraphrased, and in ``--repair-share`` of the reports about ``--rate`` of the
-figures made wrong), checked by the run's reviewer (reports.factcheck.reviewer.FactReviewer); a
-flagged report gets one repair turn answered by the emulator's own code at each
+(reports.offline.model_answers: paraphrased, and in ``--repair-share`` of the reports about
+``--rate`` of the figures made wrong), checked by the run's reviewer
+(reports.factcheck.reviewer.FactReviewer); a flagged report gets one repair turn answered by
+the emulator's own code at each
 ``--repair-quality`` (share of the flagged figures it corrects). Measured: delivered reports
 with no unsupported figure, every wrong figure left marked, repair turns sent for clean
 reports, repair tokens and their list-price cost; then a live run against the emulator process
@@ -42,14 +43,14 @@ from report_lib import config
 from report_lib.app.generate import generate_reports
 from report_lib.data.sample import synthesize
 from report_lib.emulator import EmulatorConfig
-from report_lib.emulator.answers import answer_conversation, answer_for
-from report_lib.emulator.mistakes import HALLUCINATED, hallucinate, paraphrase
 from report_lib.llm.pricing import cost_usd
 from report_lib.llm.settings import BackendSettings
 from report_lib.llm.tokens import estimate_tokens
 from report_lib.reports.build import ReportJob
 from report_lib.reports.factcheck import FactCheck, FactReviewer, check_report
 from report_lib.reports.facts import Facts, iter_facts
+from report_lib.reports.offline.mistakes import HALLUCINATED, hallucinate, paraphrase
+from report_lib.reports.offline.model_answers import answer_conversation, answer_for
 from report_lib.reports.offline.writer import write_report
 from report_lib.reports.prompts import build_prompt
 

@@ -18,6 +18,7 @@ import ast
 import re
 import tomllib
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "report_lib"
@@ -56,9 +57,21 @@ def modules_table() -> str:
     return "\n".join(rows) + "\n"
 
 
-def layers_table() -> str:
+def layer_contract() -> dict[str, Any]:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    contract = config["tool"]["importlinter"]["contracts"][0]
+    contract: dict[str, Any] = config["tool"]["importlinter"]["contracts"][0]
+    return contract
+
+
+def layer_chain() -> str:
+    """The layers in one line, as README's "Project layout" gives them."""
+    return " > ".join(" | ".join(f"`{n.strip().removeprefix('report_lib.')}`"
+                                 for n in layer.split("|"))
+                      for layer in layer_contract()["layers"])
+
+
+def layers_table() -> str:
+    contract = layer_contract()
     paths = dict(module_names())
     rows = [f"Layers of `{contract['name']}` (pyproject.toml), top to bottom; `|`: independent "
             "siblings.", "", "| layer | holds |", "|---|---|"]

@@ -51,3 +51,9 @@ def test_module_names_are_unique_across_the_package() -> None:
         if rel.parts[0] != "cli" and path.stem not in SHARED_BASENAMES:
             rooms[path.stem].append(str(rel))
     assert {name: where for name, where in rooms.items() if len(where) > 1} == {}
+
+
+def test_the_readme_gives_the_layers_of_the_contract() -> None:
+    chain = _script().layer_chain()
+    assert chain.startswith("`cli` > ") and "`emulator`" in chain
+    assert chain in (ROOT / "README.md").read_text(encoding="utf-8")

@@ -11,11 +11,11 @@ import pandas as pd
 from report_lib.bench.plan import THREE_REPORT_SCENARIOS
 from report_lib.config import DEFAULT_MAX_TOKENS, DEFAULT_MODEL_ID
 from report_lib.data.sample import synthesize
-from report_lib.emulator.answers import answer_for
 from report_lib.llm.quota import burndown_rate, charged_tokens, reserved_tokens
 from report_lib.llm.tokens import estimate_tokens
 from report_lib.records import ReportJob
 from report_lib.reports.build import build_jobs, build_many_jobs
+from report_lib.reports.offline.model_answers import answer_for
 
 THROTTLED_QUOTA_MINUTES = 4.0  # Σ tokens ≈ 4 × tpm: 1 minute of burst + 3 quota-bound minutes
 

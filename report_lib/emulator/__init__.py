@@ -1,8 +1,10 @@
 """Bedrock-compatible HTTP emulator that runs in its own process.
 
-``latency`` (how long an answer takes), ``answers`` (what it says), ``eventstream`` (the
-ConverseStream wire format), ``options``/``state``/``server`` (the aiohttp server),
-``process`` (``Emulator``: the server in a child process).
+``latency`` (how long an answer takes), ``answers`` (the answer model it serves and the text
+mechanics: maxTokens, stop sequences, stream chunks), ``eventstream`` (the ConverseStream wire
+format), ``options``/``state``/``server`` (the aiohttp server), ``launcher`` (``Emulator``: the
+server in a child process), ``emulator_backend`` (the ``emulator`` backend). It does not import
+the reports layer: the report-writing answer model is registered by path.
 """
 
 from __future__ import annotations

@@ -60,7 +60,7 @@ class EmulatorConfig:
     oversize_rate: float = 0.0
     oversize_mb: float = 50.0
     seed: int = 0
-    hallucinate: float = 0.0  # fraction of a report's figures made wrong (emulator.mistakes)
+    hallucinate: float = 0.0  # fraction of a report's figures made wrong (reports.offline.mistakes)
     paraphrase: bool = False  # rewrite figures as LLMs do (만 units, 약, %포인트), still true
     repair_quality: float = 1.0  # share of the flagged figures a repair turn corrects
     hallucinate_repeat: bool = False  # a repair turn keeps the first flagged figure wrong

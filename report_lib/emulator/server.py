@@ -42,9 +42,10 @@ from aiohttp import web
 
 from report_lib.emulator import faults
 from report_lib.emulator.answers import (
+    ANSWER_MODELS,
     Answer,
-    answer_conversation,
-    answer_for,
+    AnswerModel,
+    Mistakes,
     limit_answer,
     split_chunks,
 )
@@ -242,12 +243,13 @@ async def _answer(state: EmulatorState, asked: _Asked, ticket: Ticket | None) ->
     """The answer of an admitted request, after the fault options that refuse it."""
     config = state.config
     system, user, turns = asked.system, asked.user, asked.turns
-    mistakes = (config.hallucinate, config.paraphrase, config.seed, config.repair_quality,
-                config.hallucinate_repeat)
-    if "<facts" in user:  # pandas work: keep the event loop answering other requests
-        answer: Answer = await asyncio.to_thread(answer_conversation, system, turns, *mistakes)
+    mistakes = Mistakes(config.hallucinate, config.paraphrase, config.seed,
+                        config.repair_quality, config.hallucinate_repeat)
+    model = state.model
+    if model.is_heavy(user):  # keep the event loop answering other requests meanwhile
+        answer: Answer = await asyncio.to_thread(model.answer, system, turns, mistakes)
     else:
-        answer = answer_for(system, user)
+        answer = model.answer(system, turns, mistakes)
     if answer.kind is not None and answer.kind in config.reject:
         raise ApiError(
             400,
@@ -494,10 +496,13 @@ async def _bedrock_errors(
     return response
 
 
-def build_app(config: EmulatorConfig) -> web.Application:
-    """The aiohttp application; serve it with ``serve`` or aiohttp's test utilities."""
+def build_app(config: EmulatorConfig, model: AnswerModel | None = None) -> web.Application:
+    """The aiohttp application; serve it with ``serve`` or aiohttp's test utilities.
+
+    ``model`` says what the emulated model answers (emulator.answers.AnswerModel); by default
+    the registered ``reports`` model, our offline writer's reports."""
     app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[_bedrock_errors])
-    app[STATE] = EmulatorState(config)
+    app[STATE] = EmulatorState(config, model or ANSWER_MODELS.load("reports"))
     app.router.add_post("/model/{model_id:.+}/converse", converse)
     app.router.add_post("/model/{model_id:.+}/converse-stream", converse_stream)
     from report_lib.emulator.invoke import add_invoke_routes  # it builds on this module

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from report_lib.emulator.answers import AnswerModel
 from report_lib.emulator.options import EmulatorConfig
 from report_lib.llm.quota import Quota
 
@@ -38,8 +39,9 @@ class Stats:
 class EmulatorState:
     """Config, latency model, random sources, quotas and counters of one server."""
 
-    def __init__(self, config: EmulatorConfig) -> None:
+    def __init__(self, config: EmulatorConfig, model: AnswerModel) -> None:
         self.config = config
+        self.model = model
         self.latency = config.latency
         self.stats = Stats()
         self.reset()

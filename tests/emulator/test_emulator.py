@@ -25,7 +25,14 @@ from botocore.eventstream import ChecksumMismatch, EventStreamBuffer
 from botocore.exceptions import ClientError
 
 from report_lib.emulator import Emulator, EmulatorConfig, LatencyModel, parse_latency_model, server
-from report_lib.emulator.answers import split_chunks, truncate_to_tokens
+from report_lib.emulator.answers import (
+    ANSWER_MODELS,
+    Answer,
+    Mistakes,
+    Turns,
+    split_chunks,
+    truncate_to_tokens,
+)
 from report_lib.emulator.eventstream import encode_event, encode_exception, encode_message
 from report_lib.emulator.server import THROTTLE_MESSAGE, add_arguments
 from report_lib.emulator.server import config_from_args as emulator_config_from_args
@@ -359,16 +366,61 @@ def test_unreadable_facts_block_gets_the_generic_answer(client: Any) -> None:
     assert answer_text(response).startswith("# Emulated answer")
 
 
-def test_build_app_turns_a_crash_into_internal_server_exception(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    def broken(system: str, user: str) -> None:
+class _BrokenModel:
+    def is_heavy(self, user: str) -> bool:
+        return False
+
+    def answer(self, system: str, turns: Turns, mistakes: Mistakes) -> Answer:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(server, "answer_for", broken)
 
+class _EchoModel:
+    """An answer model of the test's own: the emulator serves whatever model it is given."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, Turns, Mistakes]] = []
+
+    def is_heavy(self, user: str) -> bool:
+        return "heavy" in user
+
+    def answer(self, system: str, turns: Turns, mistakes: Mistakes) -> Answer:
+        self.seen.append((system, turns, mistakes))
+        text = "echo: " + turns[-1][1]
+        return Answer(text, estimate_tokens(text))
+
+
+def test_the_emulator_serves_the_answer_model_it_is_given() -> None:
+    model = _EchoModel()
+
+    async def scenario() -> tuple[str, str, dict[str, Any]]:
+        app = server.build_app(EmulatorConfig(latency_model=FAST, hallucinate=0.25, seed=7),
+                               model)
+        async with TestClient(TestServer(app)) as http:
+            texts = []
+            for prompt in ("hello there", "a heavy one"):
+                resp = await http.post("/model/m/converse", json={"messages": user(prompt)},
+                                       headers={"Authorization": "x"})
+                texts.append(answer_text(await resp.json()))
+            stats = await (await http.get("/stats")).json()
+            return texts[0], texts[1], stats
+
+    light, heavy, stats = asyncio.run(scenario())
+    assert (light, heavy) == ("echo: hello there", "echo: a heavy one")
+    assert [turns[-1][1] for _, turns, _ in model.seen] == ["hello there", "a heavy one"]
+    assert {m for _, _, m in model.seen} == {Mistakes(hallucinate=0.25, seed=7)}
+    assert stats["answered"] == 2
+
+
+def test_the_default_answer_model_writes_the_offline_report() -> None:
+    from report_lib.reports.offline.model_answers import REPORT_ANSWERS
+
+    assert ANSWER_MODELS.load("reports") is REPORT_ANSWERS
+    assert ANSWER_MODELS.names() == ("reports",)
+
+
+def test_build_app_turns_a_crash_into_internal_server_exception() -> None:
     async def scenario() -> tuple[int, str, dict[str, Any], dict[str, Any]]:
-        app = server.build_app(EmulatorConfig(latency_model=FAST))
+        app = server.build_app(EmulatorConfig(latency_model=FAST), _BrokenModel())
         async with TestClient(TestServer(app)) as http:
             resp = await http.post(
                 "/model/m/converse",

@@ -27,8 +27,6 @@ from report_lib.app.generate import generate_reports
 from report_lib.app.signals import sigterm_as_interrupt
 from report_lib.cli.main import main
 from report_lib.emulator import Emulator
-from report_lib.emulator.answers import answer_conversation, answer_for, repair_answer
-from report_lib.emulator.mistakes import HALLUCINATED
 from report_lib.errors import BackendError, ConfigError, RunInterrupted
 from report_lib.execution import run_jobs
 from report_lib.execution.calls import make_result
@@ -41,6 +39,8 @@ from report_lib.render.sanitize import render_result_html
 from report_lib.reports.build import build_jobs
 from report_lib.reports.factcheck import delivered, parse_follow_up, parse_repair
 from report_lib.reports.factcheck.reviewer import follow_up_message
+from report_lib.reports.offline.mistakes import HALLUCINATED
+from report_lib.reports.offline.model_answers import answer_conversation, answer_for, repair_answer
 
 FAST = "fixed:0.05"
 HANG_S = 30.0

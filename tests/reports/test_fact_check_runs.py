@@ -14,13 +14,13 @@ import pytest
 from report_lib.app.generate import generate_reports
 from report_lib.cli.main import main
 from report_lib.emulator import Emulator
-from report_lib.emulator.mistakes import HALLUCINATED, PARAPHRASED, hallucinate, paraphrase
 from report_lib.emulator.options import add_arguments, config_from_args
 from report_lib.llm.settings import BackendSettings
 from report_lib.records import ReportResult
 from report_lib.render.sanitize import render_result_html
 from report_lib.reports.factcheck import check_report
 from report_lib.reports.facts import compute_all_facts
+from report_lib.reports.offline.mistakes import HALLUCINATED, PARAPHRASED, hallucinate, paraphrase
 from report_lib.reports.offline.writer import write_report
 
 FAST = "fixed:0.02"
