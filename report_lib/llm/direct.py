@@ -42,7 +42,6 @@ from report_lib.llm import wire
 if TYPE_CHECKING:
     from report_lib.llm.settings import BackendSettings
 
-TRANSPORTS = ("direct", "botocore")
 OPERATION = "Converse"
 
 

@@ -13,6 +13,9 @@ from report_lib import config
 from report_lib.errors import ConfigError
 
 
+TRANSPORTS = ("direct", "botocore")  # how Converse is sent (BackendSettings.transport)
+
+
 @dataclass(frozen=True)
 class BackendSettings:
     """Everything needed to build a backend in any process. Never holds credentials."""
@@ -67,8 +70,9 @@ class BackendSettings:
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                       or value < 1):
                 raise ConfigError(f"{name} must be a whole number >= 1, got {value!r}")
-        if self.transport not in ("direct", "botocore"):
-            raise ConfigError(f"transport must be 'direct' or 'botocore', got {self.transport!r}")
+        if self.transport not in TRANSPORTS:
+            raise ConfigError(f"transport must be 'direct' or 'botocore', got "
+                              f"{self.transport!r}")
         if self.max_attempts < 1:
             raise ConfigError(f"max_attempts must be >= 1, got {self.max_attempts!r}")
         # the clients skip botocore's per-call parameter validation (converse.client_config_
