@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from report_lib import config
 from report_lib.errors import ConfigError
 
-
 TRANSPORTS = ("direct", "botocore")  # how Converse is sent (BackendSettings.transport)
 
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import datetime
 import uuid
-from dataclasses import replace
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
