@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from botocore.exceptions import ClientError
+from botocore.validate import validate_parameters
 
 from report_lib.emulator import Emulator
 from report_lib.errors import BackendError, ConfigError
@@ -135,6 +138,28 @@ def test_async_direct_request_is_aiobotocores_byte_for_byte(frozen: None,
 
     botocore_sent, direct_sent = asyncio.run(both())
     assert direct_sent == botocore_sent
+
+
+@pytest.mark.parametrize("changes", SETTINGS)
+def test_the_direct_body_validates_against_the_service_model(frozen: None,
+                                                             changes: dict[str, Any]) -> None:
+    settings = bedrock_test_settings(**changes)
+    client = make_client(settings)
+    sent: list[Any] = []
+
+    def send(prepared: Any) -> None:
+        sent.append(prepared)
+        raise Captured(prepared)
+
+    client.http = type("Capture", (), {"send": staticmethod(send)})()
+    with pytest.raises(Captured):
+        client.converse(**build_request(JOB, settings))
+    body = json.loads(sent[0].body)
+    model = sent[0].url.split("/model/")[1].removesuffix("/converse")
+    shape = client.meta.service_model.operation_model("Converse").input_shape
+    validate_parameters({"modelId": unquote(model), **body}, shape)  # raises when invalid
+    assert {"modelId": unquote(model), **body} == build_request(JOB, settings)
+    client.close()
 
 
 def test_the_setting_picks_the_transport() -> None:
