@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSPreparedRequest, AWSRequest
+from botocore.exceptions import NoCredentialsError
 from botocore.parsers import create_parser
 from botocore.utils import percent_encode
 
@@ -62,6 +63,8 @@ class ConverseWire:
         self.region = meta.region_name
         self.signing_name = meta.service_model.signing_name or meta.service_model.endpoint_prefix
         self.credentials = client._request_signer._credentials  # what botocore signs with
+        if self.credentials is None:  # botocore would raise this when signing
+            raise NoCredentialsError()
         creator = getattr(client, "_user_agent_creator", None)
         self.user_agent = creator.to_string() if creator is not None else wire.user_agent()
         self.output_shape = meta.service_model.operation_model(OPERATION).output_shape
