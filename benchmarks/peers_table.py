@@ -111,11 +111,15 @@ def _fmt(value: Any, digits: int = 3) -> str:
 
 
 def ours_on(meta: dict[str, Any]) -> str:
-    """"; ours on boto3 X, botocore Y, aiobotocore Z": the clients ours ran on in this run
-    (the `peers` group pins aiobotocore to what aioboto3 accepts)."""
+    """"; ours on boto3 X, botocore Y, aiobotocore Z, Converse sent direct": the clients ours
+    ran on in this run (the `peers` group pins aiobotocore to what aioboto3 accepts) and the
+    transport of its Converse calls (``transport`` in the metadata; runs before it: botocore)."""
     packages = meta.get("packages") or {}
     names = [n for n in ("boto3", "botocore", "aiobotocore") if n in packages]
-    return f"; ours on {', '.join(f'{n} {packages[n]}' for n in names)}" if names else ""
+    parts = [f"{n} {packages[n]}" for n in names]
+    if parts or meta.get("transport"):
+        parts.append(f"Converse sent {meta.get('transport') or 'botocore'}")
+    return f"; ours on {', '.join(parts)}" if parts else ""
 
 
 def markdown(df: pd.DataFrame, meta: dict[str, Any]) -> str:

@@ -85,6 +85,8 @@ def merge(parts: list[Path], out: Path) -> pd.DataFrame:
         "repeats": {name: m["repeats"] for name, m in metas.items()},
         "parts": metas,
     }
+    if "transport" in first:  # how our clients sent Converse (report_lib.llm.direct)
+        merged["transport"] = first["transport"]
     versions = [m["peer_versions"] for m in metas.values() if "peer_versions" in m]
     if versions:
         merged["peer_versions"] = versions[0]

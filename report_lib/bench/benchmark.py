@@ -339,6 +339,7 @@ def run_benchmark(
         "scenarios": list(cases),
         "endpoint_url": endpoint_url,
         "model_id": base.model_id,
+        "transport": base.transport,  # how our clients sent Converse (llm.direct)
         "dask_cluster_start_s": session.dask.start_s,
         "client_create_ms": session.client_ms,
         "published": dict(PUBLISHED),

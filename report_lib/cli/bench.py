@@ -38,7 +38,7 @@ from report_lib.execution import (
     check_concurrency,
     check_job_count,
 )
-from report_lib.llm.settings import BackendSettings
+from report_lib.llm.settings import TRANSPORTS, BackendSettings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -123,6 +123,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--region", default=config.DEFAULT_REGION,
                         help="region for --endpoint-url (default: %(default)s)")
     add_limit_options(parser)
+    parser.add_argument("--transport", choices=TRANSPORTS, default=BackendSettings.transport,
+                        help="how our clients send Converse: direct (without botocore's "
+                        "per-call pipeline) or botocore (compare the two with two runs)")
     parser.add_argument("--start-methods", default=None, metavar="LIST",
                         help="process start methods, comma-separated: spawn,fork,forkserver "
                         "(default: spawn)")
@@ -138,7 +141,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(ns: argparse.Namespace) -> int:
     """Run ``report-lib bench``; print the summary and the targets; 0 when it ran."""
-    settings = BackendSettings(model_id=ns.model_id, region=ns.region, **limit_settings(ns))
+    settings = BackendSettings(model_id=ns.model_id, region=ns.region, transport=ns.transport,
+                               **limit_settings(ns))
     df = run_benchmark(
         scenarios=split_list(ns.scenario) or ["seed"],
         strategies=split_list(ns.strategies) or None,

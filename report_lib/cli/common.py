@@ -20,7 +20,7 @@ from report_lib.argtypes import (  # noqa: F401 (re-exported for the commands)
 )
 from report_lib.llm.backends import BACKENDS
 from report_lib.llm.limiter import tpm_fields
-from report_lib.llm.settings import BackendSettings
+from report_lib.llm.settings import TRANSPORTS, BackendSettings
 
 
 def output_file(text: str) -> Path:
@@ -110,6 +110,15 @@ def add_backend_options(p: argparse.ArgumentParser) -> None:
         default=BackendSettings.max_attempts,
         help="attempt budget per report for throttling/5xx/timeouts",
     )
+    g.add_argument(
+        "--transport",
+        choices=TRANSPORTS,
+        default=BackendSettings.transport,
+        help="how Converse is sent: direct (signed with botocore's SigV4 and sent on the "
+        "client's own connection pool, without botocore's per-call pipeline: less CPU per "
+        "call) or botocore (the client's converse()); ConverseStream always goes through "
+        "botocore",
+    )
     add_limit_options(g)
     g.add_argument(
         "--time-scale",
@@ -180,5 +189,6 @@ def settings_from_args(ns: argparse.Namespace) -> BackendSettings:
         stream=ns.stream,
         cache_dir=str(ns.cache) if ns.cache else None,
         max_attempts=ns.max_attempts,
+        transport=getattr(ns, "transport", BackendSettings.transport),
         **limit_settings(ns),
     )

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from report_lib import config
 from report_lib.errors import ConfigError
 
+TRANSPORTS = ("direct", "botocore")  # how Converse is sent (BackendSettings.transport)
+
 
 @dataclass(frozen=True)
 class BackendSettings:
@@ -30,6 +32,9 @@ class BackendSettings:
     # retries / timeouts. A hung endpoint ends a run at deadline_s: an async attempt is
     # cancelled then, a sync attempt's read timeout is cut to the time left.
     retry_mode: str = "standard"  # legacy | standard | adaptive
+    # how Converse is sent: "direct" (signed and sent by report_lib with botocore's signer and
+    # HTTP session, skipping its per-call pipeline; report_lib.llm.direct) or "botocore"
+    transport: str = "direct"
     max_attempts: int = 8
     connect_timeout: float = 10.0  # per attempt: seconds to open the connection
     read_timeout: float = 60.0  # per attempt: seconds without a byte from the endpoint
@@ -64,6 +69,9 @@ class BackendSettings:
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                       or value < 1):
                 raise ConfigError(f"{name} must be a whole number >= 1, got {value!r}")
+        if self.transport not in TRANSPORTS:
+            raise ConfigError(f"transport must be 'direct' or 'botocore', got "
+                              f"{self.transport!r}")
         if self.max_attempts < 1:
             raise ConfigError(f"max_attempts must be >= 1, got {self.max_attempts!r}")
         # the clients skip botocore's per-call parameter validation (converse.client_config_

@@ -17,6 +17,7 @@ import boto3
 from botocore.config import Config
 
 from report_lib.llm.credentials import credential_errors, fixed_keys, require_credentials
+from report_lib.llm.direct import DirectConverse, uses_direct
 from report_lib.llm.retry import THROTTLING_CODES, call_deadline, call_with_retries, classify
 from report_lib.llm.wire import (
     CONVERSE_EVENT,
@@ -52,7 +53,8 @@ def make_session(settings: BackendSettings) -> boto3.Session:
 def make_client(settings: BackendSettings, max_concurrency: int = 10,
                 session: boto3.Session | None = None) -> Any:
     """A ``bedrock-runtime`` client with the pool sized to ``max_concurrency`` (at least 10),
-    from ``session`` (one made by make_session) or a new session."""
+    from ``session`` (one made by make_session) or a new session; its ``converse`` takes the
+    direct transport (report_lib.llm.direct) unless ``settings.transport`` is ``botocore``."""
     client = (session or make_session(settings)).client(
         SERVICE,
         endpoint_url=settings.endpoint_url or None,
@@ -60,7 +62,7 @@ def make_client(settings: BackendSettings, max_concurrency: int = 10,
     )
     client.meta.events.register(CONVERSE_EVENT, check_converse_body(settings))
     client.meta.events.register(f"before-call.{SERVICE}", _reads_within_deadline(settings))
-    return client
+    return DirectConverse(client, settings) if uses_direct(settings) else client
 
 
 _CALL = threading.local()  # ``left``: the seconds this thread's call has before its deadline

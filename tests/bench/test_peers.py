@@ -271,3 +271,14 @@ def test_compile_ours_leaves_a_compiled_module_beside_every_source() -> None:
     assert sources
     missing = [s for s in sources if not Path(importlib.util.cache_from_source(str(s))).exists()]
     assert missing == []
+
+
+def test_the_table_names_the_transport_ours_sent_converse_with() -> None:
+    ours_on = _table_module().ours_on
+    packages = {"boto3": "1.40.61", "botocore": "1.40.61", "aiobotocore": "2.25.1"}
+    assert ours_on({"packages": packages, "transport": "direct"}) == (
+        "; ours on boto3 1.40.61, botocore 1.40.61, aiobotocore 2.25.1, Converse sent direct")
+    # a run from before the setting existed sent Converse through botocore
+    assert ours_on({"packages": {"botocore": "1.40.61"}}) == (
+        "; ours on botocore 1.40.61, Converse sent botocore")
+    assert ours_on({}) == ""

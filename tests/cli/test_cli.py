@@ -199,3 +199,18 @@ def test_generate_without_data_uses_the_sample(
     assert len(workbooks) == 24
     run = json.loads(out.read_text(encoding="utf-8"))
     assert run["success"] is True and run["target_month"] == "2025-11"
+
+
+# -- --transport picks how Converse is sent ----------------------------------------------------
+def test_transport_option_reaches_the_settings(capsys: pytest.CaptureFixture[str]) -> None:
+    from report_lib.cli.common import settings_from_args
+
+    parse = build_parser().parse_args
+    assert settings_from_args(parse(["generate"])).transport == "direct"
+    assert settings_from_args(parse(["generate", "--transport", "botocore"])).transport == (
+        "botocore")
+    with pytest.raises(SystemExit) as info:
+        main(["generate", "--transport", "http2"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --transport: invalid choice: 'http2'" in err and "Traceback" not in err

@@ -82,7 +82,9 @@ def test_request_matches_the_service_model(dummy_credentials: None) -> None:
             stubber.assert_no_pending_responses()
         return outcome
 
-    outcome = with_bedrock(settings_for(), body)
+    # AioStubber hooks aiobotocore's pipeline: the botocore transport (the direct one sends
+    # the same bytes: tests/llm/test_direct.py)
+    outcome = with_bedrock(settings_for(transport="botocore"), body)
     assert (outcome.text, outcome.input_tokens, outcome.output_tokens, outcome.attempts) == (
         "# CPO", 9, 2, 1
     )

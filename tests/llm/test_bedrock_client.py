@@ -92,7 +92,9 @@ def test_limiter_reservation_estimate() -> None:
 
 # -- the request validates against botocore's service model (Stubber) --------------------------
 def test_request_matches_the_service_model(dummy_credentials: None) -> None:
-    client = make_client(fast_settings())
+    # botocore's Stubber hooks botocore's pipeline: the botocore transport (the direct one
+    # sends the same bytes: tests/llm/test_direct.py)
+    client = make_client(fast_settings(transport="botocore"))
     expected = {
         "modelId": MODEL,
         "messages": [{"role": "user", "content": [{"text": "Write the KPI report."}]}],
