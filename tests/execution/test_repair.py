@@ -411,7 +411,7 @@ def test_ctrl_c_during_a_repair_writes_the_first_answer(
                "--data", str(sample_dir["workbooks_dir"]), "--endpoint-url", emu.url,
                "--strategy", strategy, "--max-concurrency", "1", "--out", str(out)]
         with own_group(cmd, env=aws_isolated_env(tmp_path)) as proc:
-            # the first answer is in; its repair was sent
+            # until the first answer is in and its repair was sent
             wait_while_running(proc, lambda: emu.stats()["requests"] >= 2, 120,
                                "no repair was sent", interval=0.05)
             proc.send_signal(signal.SIGINT)
