@@ -2,18 +2,39 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import importlib.util
 import io
+import json
+import os
 import re
+import signal
 import struct
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
+import boto3
+import botocore
 import openpyxl
 import pandas as pd
+import psutil
+import pytest
+from botocore.config import Config
 
+from report_lib.cli.main import main
 from report_lib.data.schema import COLUMNS
+from report_lib.emulator import Emulator
+from report_lib.errors import BackendError
+from report_lib.llm.backends import BedrockBackend
 from report_lib.llm.settings import BackendSettings
-from report_lib.records import ReportJob
+from report_lib.records import CallOutcome, ReportJob
+from report_lib.reports.offline.mistakes import HALLUCINATED
 
 REPO = Path(__file__).resolve().parents[1]  # the clone the tests run from
 
@@ -49,6 +70,155 @@ def emulator_test_settings(url: str, **kw: Any) -> BackendSettings:
 def make_jobs(n: int) -> list[ReportJob]:
     """n small ``kpi`` jobs, keys ``job0``…: for backends that never read the prompt's facts."""
     return [ReportJob(key=f"job{i}", kind="kpi", system="s", prompt=f"p{i}") for i in range(n)]
+
+
+def call_once(mode: str, settings: BackendSettings, job: ReportJob) -> CallOutcome | BackendError:
+    """``job`` through a fresh BedrockBackend of ``settings``, ``mode`` "sync" (``call``) or
+    "async" (``acall`` in its own event loop): the outcome, or the BackendError it raised. The
+    backend is closed either way."""
+    backend = BedrockBackend(settings)
+
+    async def acall() -> CallOutcome:
+        try:
+            return await backend.acall(job)
+        finally:
+            await backend.aclose()
+
+    try:
+        return backend.call(job) if mode == "sync" else asyncio.run(acall())
+    except BackendError as exc:
+        return exc
+    finally:
+        backend.close()
+
+
+def bedrock_client(url: str, *, signed: bool = True, pool: int = 10) -> Any:
+    """A real boto3 ``bedrock-runtime`` client for the endpoint ``url``: dummy credentials,
+    us-east-1, one attempt (no retries), ``pool`` connections; unsigned when ``signed`` is
+    false."""
+    config = Config(
+        retries={"mode": "standard", "total_max_attempts": 1},
+        max_pool_connections=pool,
+        signature_version=None if signed else botocore.UNSIGNED,
+    )
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    )
+    return session.client("bedrock-runtime", endpoint_url=url, config=config)
+
+
+def load_script(path: Path, name: str, monkeypatch: pytest.MonkeyPatch | None = None
+                ) -> ModuleType:
+    """The Python file ``path`` (a script of benchmarks/ or scripts/, not a package module)
+    imported as the module ``name``. With ``monkeypatch`` it is also in ``sys.modules`` while the
+    test runs (dataclasses of the script look their module up there)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    if monkeypatch is not None:
+        monkeypatch.setitem(sys.modules, name, module)
+    spec.loader.exec_module(module)
+    return module
+
+
+# --------------------------------------------------------------------------- emulator runs
+
+
+def planted_figures(stats: dict[str, Any]) -> dict[str, set[tuple[int, str]]]:
+    """Report key -> (line, wrong figure) the emulator planted, from its ``stats()``."""
+    found: dict[str, set[tuple[int, str]]] = {}
+    for change in stats["changed"]:
+        if change["change"] == HALLUCINATED:
+            found.setdefault(change["report"], set()).add((change["line"], change["now"]))
+    return found
+
+
+def repaired_figures(stats: dict[str, Any], how: str) -> dict[str, set[tuple[int, str]]]:
+    """Report key -> (line, planted figure) a repair turn left as ``how`` ("corrected" or
+    "kept"), from the emulator's ``stats()``."""
+    found: dict[str, set[tuple[int, str]]] = {}
+    for change in stats["changed"]:
+        if change["change"] == how:
+            found.setdefault(change["report"], set()).add((change["line"], change["was"]))
+    return found
+
+
+def generate_with_emulator(data_dir: Path, out: Path, args: list[str],
+                           **emulator_options: Any) -> tuple[int, dict[str, Any], dict[str, Any]]:
+    """``report-lib generate --data data_dir --out out --no-progress *args`` (through
+    ``main``, in this process) against a new emulator of ``emulator_options``, stopped after:
+    the exit code, the run file it wrote and the emulator's ``stats()`` at the end."""
+    with Emulator(**emulator_options) as emu:
+        code = main(["generate", "--data", str(data_dir), "--endpoint-url", emu.url,
+                     "--out", str(out), "--no-progress", *args])
+        stats = emu.stats()
+    return code, json.loads(out.read_text(encoding="utf-8")), stats
+
+
+# --------------------------------------------------------------------------- child processes
+
+
+def aws_isolated_env(tmp_path: Path) -> dict[str, str]:
+    """This process's environment for a child process, with every AWS setting of the machine
+    replaced: dummy keys, empty config and credentials files (in ``tmp_path``), no IMDS."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    (tmp_path / "aws").write_text("", encoding="utf-8")
+    env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+               AWS_CONFIG_FILE=str(tmp_path / "aws"),
+               AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "aws"),
+               AWS_EC2_METADATA_DISABLED="true")
+    return env
+
+
+@contextlib.contextmanager
+def own_group(cmd: list[str], env: dict[str, str] | None = None
+              ) -> Iterator[subprocess.Popen[str]]:
+    """``cmd`` started in a session (process group) of its own, stdout and stderr piped as text;
+    on leaving the block, if it still runs, its whole group is killed (SIGKILL) and reaped."""
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def wait_while_running(proc: subprocess.Popen[str], done: Callable[[], bool], timeout: float,
+                       failure: str, interval: float = 0.1) -> None:
+    """Poll ``done()`` every ``interval`` s until it is true. Fails with the output of ``proc``
+    if it ends first, or with "``failure`` in ``timeout`` s" when the time is up."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, f"{failure} in {timeout:g} s"
+        time.sleep(interval)
+
+
+def process_family(pid: int) -> list[psutil.Process]:
+    """Every descendant of the process ``pid`` now (children, theirs, …); [] if it is gone."""
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def still_running(procs: list[psutil.Process], timeout: float = 5.0) -> list[str]:
+    """The command lines (first 100 characters) of the processes of ``procs`` still alive after
+    waiting up to ``timeout`` s for them to end; zombies count as ended."""
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = []
+        for proc in procs:
+            try:
+                if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(" ".join(proc.cmdline())[:100])
+            except psutil.NoSuchProcess:
+                pass
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.1)
 
 # 2 months × 4 operators. National totals: 2025-10 → 30 stations, 83 slow, 17 fast, 100 chargers;
 # 2025-11 → 40 stations, 158 slow, 42 fast, 200 chargers. In 2025-11 에버온 overtakes GS차지비.

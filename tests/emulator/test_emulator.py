@@ -15,12 +15,9 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-import boto3
-import botocore
 import pandas as pd
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from botocore.config import Config
 from botocore.eventstream import ChecksumMismatch, EventStreamBuffer
 from botocore.exceptions import ClientError
 
@@ -39,23 +36,11 @@ from report_lib.emulator.server import config_from_args as emulator_config_from_
 from report_lib.errors import EmulatorError
 from report_lib.llm.quota import Window
 from report_lib.llm.tokens import estimate_tokens
+from tests.helpers import MODEL as MODEL_ID
+from tests.helpers import bedrock_client
 
-MODEL_ID = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
 PROFILE_ARN = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/" + MODEL_ID
 FAST = "fixed:0.05"
-
-
-def make_client(url: str, *, signed: bool = True, pool: int = 10) -> Any:
-    """A real bedrock-runtime client with dummy credentials and no retries."""
-    config = Config(
-        retries={"mode": "standard", "total_max_attempts": 1},
-        max_pool_connections=pool,
-        signature_version=None if signed else botocore.UNSIGNED,
-    )
-    session = boto3.session.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
-    )
-    return session.client("bedrock-runtime", endpoint_url=url, config=config)
 
 
 def user(text: str) -> list[dict[str, Any]]:
@@ -83,17 +68,6 @@ def raw_post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[
             return resp.status, dict(resp.headers), json.loads(resp.read())
     except urllib.error.HTTPError as err:
         return err.code, dict(err.headers), json.loads(err.read())
-
-
-@pytest.fixture(scope="module")
-def emu() -> Any:
-    with Emulator(latency_model=FAST, seed=1) as emulator:
-        yield emulator
-
-
-@pytest.fixture(scope="module")
-def client(emu: Emulator) -> Any:
-    return make_client(emu.url)
 
 
 # --- Converse / ConverseStream through boto3 -------------------------------------------------
@@ -177,7 +151,7 @@ def test_stop_sequence_cuts_the_answer(client: Any) -> None:
 @pytest.mark.slow
 def test_throttle_first_then_success() -> None:
     with Emulator(latency_model=FAST, throttle_first=2) as emu:
-        client = make_client(emu.url)
+        client = bedrock_client(emu.url)
         for _ in range(2):
             with pytest.raises(client.exceptions.ThrottlingException) as info:
                 converse(client, "hi")
@@ -211,7 +185,7 @@ def test_token_quota_throttles_and_refills(client: Any) -> None:
     # charged what it answers, 1x, at admission (accounting "actual"; Bedrock's is tested
     # with real processes in test_quota_emulator.py)
     with Emulator(latency_model=FAST, tpm=quota, accounting="actual") as emu:
-        limited = make_client(emu.url)
+        limited = bedrock_client(emu.url)
         for _ in range(2):
             converse(limited, prompt, inferenceConfig={"maxTokens": 40})
         with pytest.raises(limited.exceptions.ThrottlingException):
@@ -221,7 +195,7 @@ def test_token_quota_throttles_and_refills(client: Any) -> None:
         assert stats["input_tokens"] + stats["output_tokens"] == 2 * needed
     # With time_scale 0.01 the quota's minute lasts 0.6 s: after it, the bucket is full again.
     with Emulator(latency_model=FAST, tpm=quota, time_scale=0.01, accounting="actual") as emu:
-        limited = make_client(emu.url)
+        limited = bedrock_client(emu.url)
         for _ in range(2):
             converse(limited, prompt, inferenceConfig={"maxTokens": 40})
         time.sleep(0.7)
@@ -233,7 +207,7 @@ def test_token_quota_throttles_and_refills(client: Any) -> None:
 @pytest.mark.slow
 def test_request_larger_than_the_quota_is_a_validation_error() -> None:
     with Emulator(latency_model=FAST, tpm=10) as emu:
-        client = make_client(emu.url)
+        client = bedrock_client(emu.url)
         # no maxTokens: Bedrock reserves the model's largest output (64,000 for Sonnet 4.5)
         with pytest.raises(client.exceptions.ValidationException,
                            match=r"needs 640[0-9]{2} quota tokens \(input \+ maxTokens\) but "
@@ -246,7 +220,7 @@ def test_request_larger_than_the_quota_is_a_validation_error() -> None:
 @pytest.mark.slow
 def test_fail_rate_one_gives_5xx() -> None:
     with Emulator(latency_model=FAST, fail_rate=1.0, seed=3) as emu:
-        client = make_client(emu.url)
+        client = bedrock_client(emu.url)
         expected = {500: "InternalServerException", 503: "ServiceUnavailableException"}
         for _ in range(6):
             with pytest.raises(ClientError) as info:
@@ -263,7 +237,7 @@ def test_fail_rate_one_gives_5xx() -> None:
 
 
 def test_missing_authorization_is_refused(emu: Emulator) -> None:
-    unsigned = make_client(emu.url, signed=False)
+    unsigned = bedrock_client(emu.url, signed=False)
     with pytest.raises(ClientError) as info:
         converse(unsigned, "hi")
     assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
@@ -347,7 +321,7 @@ def test_facts_prompt_is_answered_with_the_offline_report(
 @pytest.mark.slow
 def test_reject_kind_is_a_permanent_validation_error(prompts_by_kind: dict[str, Any]) -> None:
     with Emulator(latency_model=FAST, reject=["trend"]) as emu:
-        client = make_client(emu.url)
+        client = bedrock_client(emu.url)
         trend = prompts_by_kind["trend"]
         with pytest.raises(client.exceptions.ValidationException) as info:
             client.converse(modelId=MODEL_ID, messages=user(trend.user))
@@ -443,7 +417,7 @@ def test_build_app_turns_a_crash_into_internal_server_exception() -> None:
 def test_stats_count_concurrent_requests() -> None:
     workers = 4
     with Emulator(latency_model="fixed:0.8") as emu:
-        client = make_client(emu.url, pool=workers)
+        client = bedrock_client(emu.url, pool=workers)
         converse(client, "warm-up")  # the client's first call does one-off setup work
         emu.reset_stats()
         barrier = threading.Barrier(workers)

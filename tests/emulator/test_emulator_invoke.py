@@ -11,7 +11,8 @@ from botocore.exceptions import ClientError
 
 from report_lib.emulator import Emulator
 from report_lib.llm.tokens import estimate_tokens
-from tests.emulator.test_emulator import MODEL_ID, make_client
+from tests.helpers import MODEL as MODEL_ID
+from tests.helpers import bedrock_client
 
 FAST = "fixed:0.05"
 PROMPT = "Write the monthly charging report in three paragraphs."
@@ -39,17 +40,6 @@ def invoke(client: Any, body: dict[str, Any]) -> dict[str, Any]:
 def stream_chunks(client: Any, body: dict[str, Any]) -> list[dict[str, Any]]:
     response = client.invoke_model_with_response_stream(modelId=MODEL_ID, body=json.dumps(body))
     return [json.loads(event["chunk"]["bytes"]) for event in response["body"]]
-
-
-@pytest.fixture(scope="module")
-def emu() -> Any:
-    with Emulator(latency_model=FAST, seed=1) as emulator:
-        yield emulator
-
-
-@pytest.fixture(scope="module")
-def client(emu: Emulator) -> Any:
-    return make_client(emu.url)
 
 
 @pytest.mark.slow
@@ -124,7 +114,7 @@ def test_invoke_with_response_stream_chunks(emu: Emulator, client: Any) -> None:
 def test_invoke_is_admitted_under_the_same_quota() -> None:
     # each request reserves its input + max_tokens (2,000): two fit in 5,000, then 429
     with Emulator(latency_model=FAST, tpm=5000, seed=1) as emu:
-        client = make_client(emu.url)
+        client = bedrock_client(emu.url)
         with pytest.raises(ClientError) as caught:
             for _ in range(50):
                 invoke(client, messages_body())

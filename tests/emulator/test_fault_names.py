@@ -8,7 +8,6 @@ async client, Converse and ConverseStream alike.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -19,10 +18,10 @@ import pytest
 from report_lib.cli.main import main
 from report_lib.emulator import Emulator
 from report_lib.errors import BackendError, OversizeResponseError
-from report_lib.llm.backends import BedrockBackend
 from report_lib.llm.settings import BackendSettings
 from report_lib.llm.wire import answer_cap_bytes, check_converse_body
 from report_lib.records import CallOutcome, ReportJob
+from tests.helpers import call_once, emulator_test_settings
 
 JOB = ReportJob(key="kpi", kind="kpi", system="You write reports.", prompt="Write the report.")
 MODES = ("sync", "async")
@@ -36,23 +35,11 @@ def emulator(start_emulator: Callable[..., Emulator]) -> Callable[..., Emulator]
 
 
 def call(mode: str, emu: Emulator, **changes: Any) -> CallOutcome | BackendError:
-    settings = BackendSettings(**{"backend": "emulator", "endpoint_url": emu.url,
-                                  "max_attempts": 2, "backoff_base_s": 0.01,
-                                  "backoff_max_s": 0.02, "max_tokens": 2048, **changes})
-    backend = BedrockBackend(settings)
-
-    async def acall() -> CallOutcome:
-        try:
-            return await backend.acall(JOB)
-        finally:
-            await backend.aclose()
-
-    try:
-        return backend.call(JOB) if mode == "sync" else asyncio.run(acall())
-    except BackendError as exc:
-        return exc
-    finally:
-        backend.close()
+    """One report against ``emu`` (2 attempts, 10-20 ms backoff, maxTokens 2,048; ``changes``
+    override), sync or async: the outcome or its error."""
+    settings = emulator_test_settings(emu.url, **{"backoff_max_s": 0.02, "max_tokens": 2048,
+                                                   **changes})
+    return call_once(mode, settings, JOB)
 
 
 NAMED = {  # fault -> (what the message must say, for Converse and for ConverseStream)

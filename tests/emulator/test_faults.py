@@ -8,7 +8,6 @@ retried; slow-then-ok recovers; the response cache never loses or forges an answ
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import threading
 import time
@@ -32,11 +31,10 @@ from report_lib.errors import (
     DeadlineExceeded,
     MalformedResponseError,
 )
-from report_lib.llm.backends import BedrockBackend
 from report_lib.llm.progress import ProgressTicker
 from report_lib.llm.settings import BackendSettings
 from report_lib.records import CallOutcome, ReportJob, ReportResult
-from tests.helpers import emulator_test_settings
+from tests.helpers import call_once, emulator_test_settings
 
 FAST = "fixed:0.05"
 JOB = ReportJob(key="kpi", kind="kpi", system="You write reports.", prompt="Write the report.")
@@ -56,20 +54,7 @@ def settings_for(emu: Emulator, **changes: Any) -> BackendSettings:
 
 def call(mode: str, settings: BackendSettings) -> CallOutcome | BackendError:
     """One report through a BedrockBackend, sync or async: the outcome or its error."""
-    backend = BedrockBackend(settings)
-
-    async def acall() -> CallOutcome:
-        try:
-            return await backend.acall(JOB)
-        finally:
-            await backend.aclose()
-
-    try:
-        return backend.call(JOB) if mode == "sync" else asyncio.run(acall())
-    except BackendError as exc:
-        return exc
-    finally:
-        backend.close()
+    return call_once(mode, settings, JOB)
 
 
 # -- resets and truncated bodies: named, retried ------------------------------------------------

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,14 @@ from report_lib.execution import run_jobs
 from report_lib.llm.backends import BaseBackend
 from report_lib.llm.settings import BackendSettings
 from report_lib.records import CallOutcome, ReportJob
-from tests.helpers import make_jobs
+from tests.helpers import (
+    aws_isolated_env,
+    make_jobs,
+    own_group,
+    process_family,
+    still_running,
+    wait_while_running,
+)
 
 HANG_S = 30.0  # a hung call; every test ends long before it would
 
@@ -110,32 +117,6 @@ def test_sigterm_is_left_alone_outside_the_block() -> None:
 # --------------------------------------------------------------------------- real processes
 
 
-def _env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    (tmp_path / "aws").write_text("", encoding="utf-8")
-    env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-               AWS_CONFIG_FILE=str(tmp_path / "aws"),
-               AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "aws"),
-               AWS_EC2_METADATA_DISABLED="true")
-    return env
-
-
-def _still_running(procs: list[psutil.Process], timeout: float = 5.0) -> list[str]:
-    """The processes of ``procs`` still alive after ``timeout`` (zombies count as gone)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        alive = []
-        for proc in procs:
-            try:
-                if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
-                    alive.append(" ".join(proc.cmdline())[:100])
-            except psutil.NoSuchProcess:
-                pass
-        if not alive or time.monotonic() > deadline:
-            return alive
-        time.sleep(0.1)
-
-
 @pytest.fixture
 def slow_emulator() -> Iterator[Emulator]:
     """Every call takes 3 s: with one call at a time, the second is in flight when we signal."""
@@ -143,24 +124,25 @@ def slow_emulator() -> Iterator[Emulator]:
         yield emu
 
 
-def _generate(args: list[str], tmp_path: Path) -> subprocess.Popen[str]:
+def _generate(args: list[str], tmp_path: Path) -> contextlib.AbstractContextManager[
+        subprocess.Popen[str]]:
     cmd = [sys.executable, "-m", "report_lib", "generate", "--no-progress",
            "--out", str(tmp_path / "run.json"), "--markdown-dir", str(tmp_path / "md"), *args]
-    return subprocess.Popen(cmd, env=_env(tmp_path), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return own_group(cmd, env=aws_isolated_env(tmp_path))
 
 
-def _signal_after_first_answer(proc: subprocess.Popen[str], emu: Emulator, signum: int,
+def _answered(emu: Emulator) -> Callable[[], bool]:
+    return lambda: emu.stats()["answered"] >= 1
+
+
+def _signal_after_first_answer(args: list[str], tmp_path: Path, emu: Emulator, signum: int,
                                to_group: bool) -> dict[str, Any]:
-    """Wait for one answer, send ``signum``; the exit code, seconds to exit, output, family."""
-    try:
-        deadline = time.monotonic() + 120
-        while emu.stats()["answered"] < 1:
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "no report was answered in 120 s"
-            time.sleep(0.1)
+    """Run ``generate *args``, wait for one answer, send ``signum``; the exit code, seconds to
+    exit, output and the process's family."""
+    with _generate(args, tmp_path) as proc:
+        wait_while_running(proc, _answered(emu), 120, "no report was answered")
         time.sleep(0.5)  # let the client record the answer; the next call has 2.5 s to go
-        family = psutil.Process(proc.pid).children(recursive=True)
+        family = process_family(proc.pid)
         sent = time.monotonic()
         if to_group:
             os.killpg(proc.pid, signum)
@@ -168,10 +150,6 @@ def _signal_after_first_answer(proc: subprocess.Popen[str], emu: Emulator, signu
             proc.send_signal(signum)
         out, err = proc.communicate(timeout=60)
         seconds = time.monotonic() - sent
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
     return {"code": proc.returncode, "seconds": seconds, "out": out, "err": err,
             "family": family}
 
@@ -194,9 +172,9 @@ CASES = [  # every strategy once; both signals; to the process alone or to its w
 def test_a_signalled_run_writes_what_finished_and_leaves_no_process(
     strategy: str, signum: int, to_group: bool, slow_emulator: Emulator, tmp_path: Path
 ) -> None:
-    proc = _generate(["--endpoint-url", slow_emulator.url, "--strategy", strategy,
-                      "--max-concurrency", "1", "--max-attempts", "1"], tmp_path)
-    ended = _signal_after_first_answer(proc, slow_emulator, signum, to_group)
+    ended = _signal_after_first_answer(["--endpoint-url", slow_emulator.url, "--strategy",
+                                        strategy, "--max-concurrency", "1", "--max-attempts",
+                                        "1"], tmp_path, slow_emulator, signum, to_group)
     name = signal.Signals(signum).name
     assert ended["code"] == 128 + signum, ended["err"]
     assert ended["err"].strip().splitlines()[-1] == (
@@ -210,7 +188,7 @@ def test_a_signalled_run_writes_what_finished_and_leaves_no_process(
         "cpo": "Interrupted", "trend": "Interrupted"
     }
     assert sorted(p.name for p in (tmp_path / "md").iterdir()) == ["kpi.md"]
-    assert _still_running(ended["family"]) == []
+    assert still_running(ended["family"]) == []
     print(f"{strategy} {name} {'group' if to_group else 'main'}: exit in {ended['seconds']:.2f} s")
 
 
@@ -218,36 +196,29 @@ def test_a_signalled_run_writes_what_finished_and_leaves_no_process(
 def test_a_group_ctrl_c_reaches_the_client_before_its_emulator(tmp_path: Path) -> None:
     """The embedded emulator runs in its own session: it is still there to give its counters
     after the client gave up, and it is stopped with the run."""
-    proc = _generate(["--strategy", "thread", "--time-scale", "1"], tmp_path)
-    try:
-        deadline = time.monotonic() + 120
-        while not any("report_lib.emulator" in " ".join(c.cmdline())
-                      for c in psutil.Process(proc.pid).children()):
-            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-            time.sleep(0.1)
+    with _generate(["--strategy", "thread", "--time-scale", "1"], tmp_path) as proc:
+        wait_while_running(proc, lambda: any("report_lib.emulator" in " ".join(c.cmdline())
+                                             for c in psutil.Process(proc.pid).children()),
+                           120, "the embedded emulator did not start")
         time.sleep(2.0)
-        family = psutil.Process(proc.pid).children(recursive=True)
+        family = process_family(proc.pid)
         os.killpg(proc.pid, signal.SIGINT)
         _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
     assert proc.returncode == 130, err
     run = json.loads((tmp_path / "run.json").read_text(encoding="utf-8"))
     stats = run["emulator"]["stats"]
     assert stats is not None and stats["requests"] >= 1  # asked after the interrupt
     assert len(run["reports"]) + len(run["errors"]) == 3
     assert {e["type"] for e in run["errors"].values()} <= {"Interrupted"}
-    assert _still_running(family) == []
+    assert still_running(family) == []
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_the_emulator_exits_128_plus_the_signal(signum: int, tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "report_lib", "emulator", "--port", "0"],
-                            env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            env=aws_isolated_env(tmp_path), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline().startswith(READY_PREFIX)
@@ -267,14 +238,14 @@ def test_ctrl_c_with_one_answered_and_two_hanging_keeps_the_answer(
 ) -> None:
     """Three calls at once against an endpoint that never answers the first two."""
     with Emulator(latency_model="fixed:0.2", hang_first=2) as emu:
-        proc = _generate(["--endpoint-url", emu.url, "--strategy", strategy,
-                          "--max-attempts", "1"], tmp_path)
-        ended = _signal_after_first_answer(proc, emu, signal.SIGINT, to_group=True)
+        ended = _signal_after_first_answer(["--endpoint-url", emu.url, "--strategy", strategy,
+                                            "--max-attempts", "1"], tmp_path, emu, signal.SIGINT,
+                                           to_group=True)
     assert ended["code"] == 130, ended["err"]
     run = json.loads((tmp_path / "run.json").read_text(encoding="utf-8"))
     assert len(run["reports"]) == 1
     assert [e["type"] for e in run["errors"].values()] == ["Interrupted", "Interrupted"]
-    assert _still_running(ended["family"]) == []
+    assert still_running(ended["family"]) == []
     print(f"{strategy}: 1 answered, 2 hanging, Ctrl-C: exit 130 in {ended['seconds']:.2f} s")
 
 
@@ -285,27 +256,19 @@ def test_a_second_ctrl_c_to_a_dask_run_is_as_quiet(
 ) -> None:
     """Ctrl-C twice to the whole group (a terminal's), the second while the first is handled:
     one line, exit 130, no traceback from the client, its workers or their replacements."""
-    proc = _generate(["--endpoint-url", slow_emulator.url, "--strategy", "dask",
-                      "--max-concurrency", "1", "--max-attempts", "1"], tmp_path)
-    try:
-        deadline = time.monotonic() + 120
-        while slow_emulator.stats()["answered"] < 1:
-            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-            time.sleep(0.1)
+    with _generate(["--endpoint-url", slow_emulator.url, "--strategy", "dask",
+                    "--max-concurrency", "1", "--max-attempts", "1"], tmp_path) as proc:
+        wait_while_running(proc, _answered(slow_emulator), 120, "no report was answered")
         time.sleep(0.5)
-        family = psutil.Process(proc.pid).children(recursive=True)
+        family = process_family(proc.pid)
         os.killpg(proc.pid, signal.SIGINT)
         time.sleep(gap_s)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGINT)
         _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
     assert proc.returncode == 130, err
     assert "Traceback" not in err, err
     assert err.strip().splitlines() == [
         "report-lib: stopped by SIGINT: 1 of 3 reports had finished"
     ]
-    assert _still_running(family) == []
+    assert still_running(family) == []

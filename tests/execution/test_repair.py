@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -41,6 +39,16 @@ from report_lib.reports.factcheck import delivered, parse_follow_up, parse_repai
 from report_lib.reports.factcheck.reviewer import follow_up_message
 from report_lib.reports.offline.mistakes import HALLUCINATED
 from report_lib.reports.offline.model_answers import answer_conversation, answer_for, repair_answer
+from tests.helpers import (
+    REPO,
+    aws_isolated_env,
+    generate_with_emulator,
+    load_script,
+    own_group,
+    planted_figures,
+    repaired_figures,
+    wait_while_running,
+)
 
 FAST = "fixed:0.05"
 HANG_S = 30.0
@@ -246,22 +254,6 @@ def test_ctrl_c_during_a_repair_keeps_the_versions_that_finished(strategy: str) 
 
 
 # ---------------------------------------------------------------- the real emulator
-def planted(stats: dict[str, Any]) -> dict[str, set[tuple[int, str]]]:
-    found: dict[str, set[tuple[int, str]]] = {}
-    for change in stats["changed"]:
-        if change["change"] == HALLUCINATED:
-            found.setdefault(change["report"], set()).add((change["line"], change["now"]))
-    return found
-
-
-def repaired(stats: dict[str, Any], how: str) -> dict[str, set[tuple[int, str]]]:
-    found: dict[str, set[tuple[int, str]]] = {}
-    for change in stats["changed"]:
-        if change["change"] == how:
-            found.setdefault(change["report"], set()).add((change["line"], change["was"]))
-    return found
-
-
 def flags(check: dict[str, Any] | None) -> set[tuple[int, str]]:
     return {(u["line"], u["text"]) for u in (check or {}).get("unsupported", [])}
 
@@ -276,9 +268,9 @@ def test_every_planted_figure_is_corrected_in_one_round(
                                settings=BackendSettings(endpoint_url=emu.url))
         stats = emu.stats()
     out = run.to_dict()
-    truth = planted(stats)
+    truth = planted_figures(stats)
     assert set(truth) == {"kpi", "cpo", "trend"} and stats["requests"] == 6
-    assert repaired(stats, "corrected") == truth
+    assert repaired_figures(stats, "corrected") == truth
     for r in run.results:
         check = out["fact_check"][r.key]
         assert flags(check) == truth[r.key]  # the first answer's flags are kept
@@ -304,11 +296,9 @@ def test_fail_on_unsupported_reads_the_delivered_reports(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Every first answer is wrong, every repair right: the run does not fail."""
-    out = tmp_path / "run.json"
-    with Emulator(latency_model=FAST, hallucinate=0.08, seed=4) as emu:
-        code = main(["generate", "--data", str(sample_dir["workbooks_dir"]), "--endpoint-url",
-                     emu.url, "--out", str(out), "--no-progress", "--fail-on-unsupported"])
-    run = json.loads(out.read_text(encoding="utf-8"))
+    code, run, _ = generate_with_emulator(
+        sample_dir["workbooks_dir"], tmp_path / "run.json", ["--fail-on-unsupported"],
+        latency_model=FAST, hallucinate=0.08, seed=4)
     printed = capsys.readouterr().out
     assert code == 0
     for key, check in run["fact_check"].items():
@@ -327,10 +317,10 @@ def test_dask_workers_repair_too(sample_frame: pd.DataFrame, dummy_credentials: 
                                settings=BackendSettings(endpoint_url=emu.url))
         stats = emu.stats()
     assert stats["requests"] == 6
-    corrected = repaired(stats, "corrected")
+    corrected = repaired_figures(stats, "corrected")
     for r in run.results:  # every flagged figure (each a planted one) corrected
         assert r.fact_check and r.fact_check["repair"]["stopped"] == "clean"
-        assert corrected[r.key] == flags(r.fact_check) <= planted(stats)[r.key]
+        assert corrected[r.key] == flags(r.fact_check) <= planted_figures(stats)[r.key]
 
 
 @pytest.mark.slow
@@ -349,13 +339,10 @@ def test_a_partial_repair_marks_what_remains_and_fails_on_unsupported(
     sample_dir: dict, tmp_path: Path, dummy_credentials: None,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    out = tmp_path / "run.json"
-    with Emulator(latency_model=FAST, hallucinate=0.1, seed=7, repair_quality=0.5) as emu:
-        code = main(["generate", "--data", str(sample_dir["workbooks_dir"]), "--endpoint-url",
-                     emu.url, "--out", str(out), "--no-progress", "--fail-on-unsupported"])
-        stats = emu.stats()
-    run = json.loads(out.read_text(encoding="utf-8"))
-    kept, fixed = repaired(stats, "kept"), repaired(stats, "corrected")
+    code, run, stats = generate_with_emulator(
+        sample_dir["workbooks_dir"], tmp_path / "run.json", ["--fail-on-unsupported"],
+        latency_model=FAST, hallucinate=0.1, seed=7, repair_quality=0.5)
+    kept, fixed = repaired_figures(stats, "kept"), repaired_figures(stats, "corrected")
     assert sum(map(len, kept.values())) and sum(map(len, fixed.values()))
     printed = capsys.readouterr().out
     for key, check in run["fact_check"].items():
@@ -412,16 +399,6 @@ def test_the_deadline_cuts_off_a_repair_that_would_pass_it(
 
 
 # ---------------------------------------------------------------- Ctrl-C, real processes
-def _env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    (tmp_path / "aws").write_text("", encoding="utf-8")
-    env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-               AWS_CONFIG_FILE=str(tmp_path / "aws"),
-               AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "aws"),
-               AWS_EC2_METADATA_DISABLED="true")
-    return env
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("strategy", ["thread", "process", "dask"])
 def test_ctrl_c_during_a_repair_writes_the_first_answer(
@@ -433,20 +410,12 @@ def test_ctrl_c_during_a_repair_writes_the_first_answer(
         cmd = [sys.executable, "-m", "report_lib", "generate", "--no-progress",
                "--data", str(sample_dir["workbooks_dir"]), "--endpoint-url", emu.url,
                "--strategy", strategy, "--max-concurrency", "1", "--out", str(out)]
-        proc = subprocess.Popen(cmd, env=_env(tmp_path), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, start_new_session=True)
-        try:
-            deadline = time.monotonic() + 120
-            while emu.stats()["requests"] < 2:  # the first answer is in; its repair was sent
-                assert proc.poll() is None, proc.communicate()
-                assert time.monotonic() < deadline, "no repair was sent in 120 s"
-                time.sleep(0.05)
+        with own_group(cmd, env=aws_isolated_env(tmp_path)) as proc:
+            # until the first answer is in and its repair was sent
+            wait_while_running(proc, lambda: emu.stats()["requests"] >= 2, 120,
+                               "no repair was sent", interval=0.05)
             proc.send_signal(signal.SIGINT)
             _, err = proc.communicate(timeout=60)
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
         stats = emu.stats()
     assert proc.returncode == 130, err
     run = json.loads(out.read_text(encoding="utf-8"))
@@ -454,7 +423,7 @@ def test_ctrl_c_during_a_repair_writes_the_first_answer(
     assert set(run["reports"]) == {first}
     check = run["fact_check"][first]
     assert check["repair"]["stopped"] == "interrupted" and check["repair"]["rounds"] == 0
-    assert flags(check) == planted(stats)[first]  # delivered with its marks
+    assert flags(check) == planted_figures(stats)[first]  # delivered with its marks
     assert {run["errors"][k]["type"] for k in run["errors"]} == {"Interrupted"}
 
 
@@ -551,13 +520,7 @@ def test_a_repair_request_is_the_prompt_the_answer_and_the_follow_up() -> None:
 
 # ---------------------------------------------------------------- the benchmark's sentences
 def test_the_repair_benchmark_table_is_computed_from_its_rows() -> None:
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "factcheck_eval.py"
-    spec = importlib.util.spec_from_file_location("factcheck_eval", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script(REPO / "benchmarks" / "factcheck_eval.py", "factcheck_eval")
     quality = {"clean_delivered": 9, "clean_of_wrong": 3, "right_delivered": 8, "repairs": 4,
                "repairs_of_clean": 0, "left_wrong": 2, "left_marked": 2, "fixed": 11,
                "input_tokens": 4000, "output_tokens": 1500, "cost_usd": 0.0345}

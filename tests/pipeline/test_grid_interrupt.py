@@ -13,19 +13,18 @@ import contextlib
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 
 from report_lib.cli.main import main
 from report_lib.errors import ConfigError
 from report_lib.execution.base import check_scheduler_address
 from report_lib.pipeline.gridspec import MAX_GRID_RUNS, parse_grid
+from tests.helpers import own_group, process_family, still_running, wait_while_running
 
 BIN = Path(sys.executable).parent
 
@@ -98,28 +97,6 @@ def test_max_runs_bounds_the_expanded_grid(
 # ---------------------------------------------------------------- Ctrl-C
 
 
-def _family(pid: int) -> list[psutil.Process]:
-    try:
-        return psutil.Process(pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        return []
-
-
-def _alive(procs: list[psutil.Process], timeout: float = 10.0) -> list[str]:
-    deadline = time.monotonic() + timeout
-    while True:
-        alive = []
-        for proc in procs:
-            try:
-                if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
-                    alive.append(" ".join(proc.cmdline())[:100])
-            except psutil.NoSuchProcess:
-                pass
-        if not alive or time.monotonic() > deadline:
-            return alive
-        time.sleep(0.2)
-
-
 @pytest.mark.slow
 def test_ctrl_c_cancels_the_rest_and_writes_manifest_and_index(
     sample_dir: dict[str, Any], tmp_path: Path
@@ -128,24 +105,15 @@ def test_ctrl_c_cancels_the_rest_and_writes_manifest_and_index(
     cmd = [str(BIN / "report-lib"), "pipeline", "--no-progress", "--notebooks", "reports",
            "--workers", "1", "--grid", "focus_cpo=top:6", "-p", "backend", "offline",
            "-p", "data_path", str(sample_dir["workbooks_dir"]), "--out", str(out)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
-    try:
-        deadline = time.monotonic() + 240
-        while not any(r.get("status") == "ok" for r in _runs(out)):
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "no grid run finished in 240 s"
-            time.sleep(0.2)
-        family = _family(proc.pid)
+    with own_group(cmd) as proc:
+        wait_while_running(proc, lambda: any(r.get("status") == "ok" for r in _runs(out)), 240,
+                           "no grid run finished", interval=0.2)
+        family = process_family(proc.pid)
         os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole group
         time.sleep(0.5)
         with contextlib.suppress(ProcessLookupError):  # and a second one, impatient
             os.killpg(proc.pid, signal.SIGINT)
         _, err = proc.communicate(timeout=90)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
     assert proc.returncode == 130, err
     assert "Traceback" not in err, err
     lines = err.strip().splitlines()
@@ -161,7 +129,7 @@ def test_ctrl_c_cancels_the_rest_and_writes_manifest_and_index(
     )
     index = (out / "index.html").read_text(encoding="utf-8")
     assert "cancelled" in index
-    assert _alive(family) == []
+    assert still_running(family, timeout=10.0) == []
 
 
 def _runs(out: Path) -> list[dict[str, Any]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import importlib.util
 import io
 import os
 import re
@@ -22,7 +21,7 @@ from report_lib.pipeline import export, index, sharing
 from report_lib.pipeline.execute import NotebookRun, PipelineResult
 from report_lib.pipeline.page import PAGE_MIME, PageInfo, data_source_name, page_header, tidy
 from report_lib.pipeline.selfcontained import external_resources
-from tests.helpers import REPO, aligned_cells
+from tests.helpers import REPO, aligned_cells, load_script
 
 FONT_RE = re.compile(r'url\(data:font/woff;base64,([A-Za-z0-9+/=]+)\)')
 
@@ -270,13 +269,7 @@ def test_index_has_no_local_paths_and_survives_a_move(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- the Chromium check itself
 def _check_pages_module(monkeypatch: pytest.MonkeyPatch) -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "check_pages", REPO / "scripts" / "check_pages.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "check_pages", module)  # dataclasses look it up
-    spec.loader.exec_module(module)
-    return module
+    return load_script(REPO / "scripts" / "check_pages.py", "check_pages", monkeypatch)
 
 
 def _page(body: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import base64
 import html
-import importlib.util
 import io
 import re
 import shutil
@@ -30,7 +29,7 @@ from report_lib.pipeline import run as pipeline
 from report_lib.pipeline.execute import CURRENT_PYTHON, NotebookRun, PipelineResult
 from report_lib.pipeline.page import page_summary
 from report_lib.pipeline.selfcontained import external_resources
-from tests.helpers import REPO, column_sides
+from tests.helpers import REPO, column_sides, load_script
 
 PLANTED = "<script>alert(1)</script>"
 IMG_RE = re.compile(r'<img[^>]*src="data:image/png;base64,')
@@ -607,12 +606,7 @@ def test_pages_pass_the_chromium_check(site: PipelineResult, tmp_path: Path,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """scripts/check_pages.py on the site: no request, Korean drawn with and without CJK fonts,
     titles, narrow screens, links after a zip round trip (see the script)."""
-    spec = importlib.util.spec_from_file_location(
-        "check_pages", REPO / "scripts" / "check_pages.py")
-    assert spec is not None and spec.loader is not None
-    check_pages = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "check_pages", check_pages)  # dataclasses look it up
-    spec.loader.exec_module(check_pages)
+    check_pages = load_script(REPO / "scripts" / "check_pages.py", "check_pages", monkeypatch)
     shots = tmp_path / "shots"
     shots.mkdir()
     assert check_pages.run_checks(site.out_dir, shots, [1280, 400], "chromium") == []

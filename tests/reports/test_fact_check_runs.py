@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import random
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,6 @@ import pandas as pd
 import pytest
 
 from report_lib.app.generate import generate_reports
-from report_lib.cli.main import main
 from report_lib.emulator import Emulator
 from report_lib.emulator.options import add_arguments, config_from_args
 from report_lib.llm.settings import BackendSettings
@@ -20,8 +18,9 @@ from report_lib.records import ReportResult
 from report_lib.render.sanitize import render_result_html
 from report_lib.reports.factcheck import check_report
 from report_lib.reports.facts import compute_all_facts
-from report_lib.reports.offline.mistakes import HALLUCINATED, PARAPHRASED, hallucinate, paraphrase
+from report_lib.reports.offline.mistakes import PARAPHRASED, hallucinate, paraphrase
 from report_lib.reports.offline.writer import write_report
+from tests.helpers import generate_with_emulator, planted_figures
 
 FAST = "fixed:0.02"
 
@@ -37,27 +36,16 @@ def untimed(checks: dict[str, Any]) -> dict[str, Any]:
             for key, c in checks.items()}
 
 
-def planted(stats: dict[str, Any]) -> dict[str, set[tuple[int, str]]]:
-    found: dict[str, set[tuple[int, str]]] = {}
-    for change in stats["changed"]:
-        if change["change"] == HALLUCINATED:
-            found.setdefault(change["report"], set()).add((change["line"], change["now"]))
-    return found
-
-
 @pytest.mark.slow
 def test_planted_wrong_numbers_are_exactly_the_unsupported_ones(
     sample_dir: dict, tmp_path: Path, dummy_credentials: None,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    out = tmp_path / "run.json"
-    with Emulator(latency_model=FAST, hallucinate=0.08, paraphrase=True, seed=4) as emu:
-        code = main(["generate", "--data", str(sample_dir["workbooks_dir"]), "--backend",
-                     "bedrock", "--endpoint-url", emu.url, "--out", str(out), "--no-progress",
-                     "--fail-on-unsupported", "--repair", "off"])
-        stats = emu.stats()
-    run = json.loads(out.read_text(encoding="utf-8"))
-    truth = planted(stats)
+    code, run, stats = generate_with_emulator(
+        sample_dir["workbooks_dir"], tmp_path / "run.json",
+        ["--backend", "bedrock", "--fail-on-unsupported", "--repair", "off"],
+        latency_model=FAST, hallucinate=0.08, paraphrase=True, seed=4)
+    truth = planted_figures(stats)
     assert set(truth) == {"kpi", "cpo", "trend"}  # every report got wrong numbers
     assert flagged(run) == truth
     assert any(c["change"] == PARAPHRASED for c in stats["changed"])  # and true rewrites
@@ -74,13 +62,10 @@ def test_planted_wrong_numbers_are_exactly_the_unsupported_ones(
 def test_paraphrases_alone_check_clean_and_do_not_fail(
     sample_dir: dict, tmp_path: Path, dummy_credentials: None
 ) -> None:
-    out = tmp_path / "run.json"
-    with Emulator(latency_model=FAST, paraphrase=True) as emu:
-        code = main(["generate", "--data", str(sample_dir["workbooks_dir"]), "--endpoint-url",
-                     emu.url, "--out", str(out), "--no-progress", "--fail-on-unsupported"])
-        changed = emu.stats()["changed"]
-    run = json.loads(out.read_text(encoding="utf-8"))
-    assert code == 0 and changed
+    code, run, stats = generate_with_emulator(
+        sample_dir["workbooks_dir"], tmp_path / "run.json", ["--fail-on-unsupported"],
+        latency_model=FAST, paraphrase=True)
+    assert code == 0 and stats["changed"]
     assert all(check["unsupported"] == [] and check["checked"] > 20
                for check in run["fact_check"].values())
 
