@@ -38,10 +38,16 @@ from report_lib.llm.quota import burndown_rate, charged_tokens
 from report_lib.llm.settings import BackendSettings
 
 
+MINUTE_GUESSES: tuple[str, ...] = ("bucket", "sliding")
+EXPECTED_AFTER = 0.9  # an extra is expected from 0.9 x the shortest call after its request
+PROBE_PATIENCE = 0.25  # no 429 after a quarter of the shortest call: the probe was admitted
+
+
 @dataclass
 class _Entry:
     at: float
     amount: float
+    expected: bool = False  # an extra expected from a request in flight, not yet settled
 
 
 class _Log:
@@ -75,8 +81,11 @@ class _Log:
 
     def earliest(self, amount: float, now: float, margin_s: float) -> float:
         """When ``amount`` fits, after every entry already in the log."""
-        start = max([now] + [e.at for e in self.entries[-1:]])
-        counted = [e for e in self.entries if e.at + self.window_s + margin_s > start]
+        start = max([now] + [e.at for e in self.entries if not e.expected][-1:])
+        # an expected extra counts from when it may land; one still ahead of ``start`` is left
+        # to the check at the end of the wait (``RateLimiter._still_fits``)
+        counted = [e for e in self.entries
+                   if e.at + self.window_s + margin_s > start and e.at <= start]
         total = sum(e.amount for e in counted)
         need = min(amount, self.capacity)  # larger than the quota: it goes into an empty window
         if total + need <= self.capacity + 1e-9:
@@ -87,8 +96,8 @@ class _Log:
                 return max(start, entry.at + self.window_s + margin_s)
         return start  # pragma: no cover - the loop empties the window
 
-    def add(self, at: float, amount: float) -> _Entry:
-        entry = _Entry(at, float(amount))
+    def add(self, at: float, amount: float, expected: bool = False) -> _Entry:
+        entry = _Entry(at, float(amount), expected)
         bisect.insort(self.entries, entry, key=lambda e: e.at)
         return entry
 
@@ -145,6 +154,11 @@ class Reservation:
     bucket_tokens: float = 0.0  # taken from the limiter's bucket
     in_base: bool = False  # out when a 429 emptied the bucket: not taken, never given back
     waiting: bool = False
+    admitted_by: tuple[str, ...] = ()  # the quota minutes that let it go (MINUTE_GUESSES)
+    expected_extra: _Entry | None = None  # its extra, expected before the answer comes
+    bucket_refuses: bool = False  # a bucket would have refused it (RateLimiter._still_fits)
+    seq: int = 0  # its place in the queue among reservations planned for the same time
+    sent_at: float = 0.0
 
     def settle(self, input_tokens: int, output_tokens: int = 0,
                latency_s: float | None = None) -> None:
@@ -175,6 +189,7 @@ class LimiterTotals:
     max_output_tokens: int = 0
     waited_s: float = 0.0
     throttled: int = 0
+    minute: str = ""  # the quota minute the limiter holds to ("bucket or sliding", ...)
 
 
 class RateLimiter:
@@ -211,6 +226,15 @@ class RateLimiter:
         self._tokens = _Log(tpm, window_s) if tpm is not None else None
         self._requests = _Log(rpm, window_s) if rpm is not None else None
         self._bucket = _Bucket(tpm, window_s, clock()) if tpm is not None else None
+        # The quota minutes the service may be counting: a reservation goes when any of them
+        # admits it, and a 429 for one that only one of them admitted rules that one out.
+        # Empty: hold under both at once (AdaptiveRateLimiter, whose rate is only an estimate).
+        self.minute_guess: tuple[str, ...] = MINUTE_GUESSES if tpm is not None else ()
+        self._extra_seen = False  # an answer was charged more than it reserved
+        self._min_latency: float | None = None  # the shortest call the service reported
+        self._probe: Reservation | None = None  # sent on one guessed minute's word only
+        self._seq = 0
+        self._learnt_from: Reservation | None = None
         self._waiting: list[Reservation] = []  # scheduled, not yet sent
         self.input_ratio = 1.0
         self.reserve_expected = False
@@ -257,14 +281,11 @@ class RateLimiter:
             amount = self.reservation_tokens(tokens, input_estimate) if self._tokens else tokens
             logs = [(log, a) for log, a in ((self._tokens, amount), (self._requests, 1))
                     if log is not None]
-            at = now
-            for log, a in logs:
-                log.prune(now, self.margin_s)
-                at = max(at, log.earliest(a, now, self.margin_s))
-            if self._bucket is not None and self._tokens is not None:
-                at = max(at, self._bucket.ready_at(amount, now, self.margin_s))
+            at = self._ready_at(amount, 1, now)
             reservation = Reservation(self, amount, max(0.0, at - now),
                                       input_estimate=input_estimate, send_at=at)
+            self._seq += 1
+            reservation.seq = self._seq
             reservation.entries = [(log, log.add(at, a)) for log, a in logs]
             if self._bucket is not None and self._tokens is not None:
                 self._bucket.level -= amount
@@ -280,21 +301,93 @@ class RateLimiter:
         """At the end of its wait: does it fit now (an extra or a lower rate may have come)?"""
         with self._lock:
             now = self._clock()
+            fits = dict.fromkeys(MINUTE_GUESSES, True)
             for log, entry in reservation.entries:
                 if log.used(now, self.margin_s, skip=entry) + entry.amount \
                         > log.capacity + 1e-9 and entry.amount <= log.capacity:
-                    return False
+                    if log is not self._tokens:  # requests: a sliding log in every model
+                        return False
+                    fits["sliding"] = False
             if self._bucket is not None and reservation.bucket_tokens:
                 self._bucket.refill(now)
+                mine = (reservation.send_at, reservation.seq)
                 later = sum(r.bucket_tokens for r in self._waiting
-                            if r is not reservation and r.send_at > reservation.send_at)
+                            if r is not reservation and (r.send_at, r.seq) > mine)
+                later += self._expected_after(now)  # in the bucket already, due later
                 if self._bucket.level + later < -1e-9 and \
                         reservation.bucket_tokens <= self._bucket.capacity:
+                    fits["bucket"] = False
+                    # a bucket would refuse it even were it first in the queue
+                    waiting = sum(r.bucket_tokens for r in self._waiting if r is not reservation)
+                    reservation.bucket_refuses = self._bucket.level + waiting + \
+                        self._expected_after(now) < -1e-9
+            usable = self._usable_minutes()
+            if not (any(fits[m] for m in usable) if usable else all(fits.values())):
+                return False
+            admitted_by = tuple(m for m in MINUTE_GUESSES if fits[m])
+            if len(self.minute_guess) > 1 and len(admitted_by) == 1:
+                probe = self._probe
+                if probe is not None and self._min_latency is not None and \
+                        now - probe.sent_at >= PROBE_PATIENCE * self._min_latency:
+                    self._learn_minute(probe, refused=False)  # no 429 by now: admitted
+                    return False  # planned again under what was learnt
+                if probe is not None:  # one request on one minute's word at a time
                     return False
+                self._probe = reservation
+            reservation.admitted_by = admitted_by
+            reservation.sent_at = now
             for log, entry in reservation.entries:
                 log.move(entry, max(now, entry.at))
             self._mark_sent(reservation)
+            self._expect_extra(reservation, now)
             return True
+
+    def _expect_extra(self, reservation: Reservation, now: float) -> None:
+        """Book the extra a request just sent is expected to be charged (its expected charge
+        above its reservation) from when its answer may come (the shortest call seen, less
+        the margin): the service books it then, the client only learns of it a round trip
+        later. Known limiter only, once a call's length has been seen. Lock held."""
+        if not self.minute_guess or self._min_latency is None or self._tokens is None \
+                or not reservation.input_estimate:
+            return
+        tokens = [e for log, e in reservation.entries if log is self._tokens]
+        if not tokens:
+            return
+        estimate = math.ceil(reservation.input_estimate * self.input_ratio)
+        extra = charged_tokens(estimate, self.expected_output, self.burndown) - tokens[0].amount
+        if extra <= 0:
+            return
+        at = now + EXPECTED_AFTER * self._min_latency
+        reservation.expected_extra = self._tokens.add(at, extra, expected=True)
+        if self._bucket is not None:
+            self._bucket.refill(now)
+            self._bucket.level -= extra
+
+    def _expected_after(self, now: float) -> float:
+        """Extras expected (``_expect_extra``) that are not due yet at ``now``."""
+        if self._tokens is None:
+            return 0.0
+        return sum(e.amount for e in self._tokens.entries if e.expected and e.at > now)
+
+    def _forget_expected(self, reservation: Reservation) -> None:
+        """Take back the extra booked by ``_expect_extra`` (the answer or a 429 came)."""
+        entry, reservation.expected_extra = reservation.expected_extra, None
+        if entry is None or self._tokens is None:
+            return
+        self._tokens.remove(entry)
+        if self._bucket is not None:
+            self._bucket.refill(self._clock())
+            self._bucket.level = min(self._bucket.capacity, self._bucket.level + entry.amount)
+
+    def _usable_minutes(self) -> tuple[str, ...]:
+        """The quota minutes whose yes is enough to send (none: every one must say yes).
+        Once an answer was charged more than it reserved, a bucket in debt and a sliding
+        minute disagree both ways, and a fixed minute takes what either admits: sending what
+        only the bucket admits could then keep the limiter on the bucket's slower schedule
+        under a fixed minute, so only the sliding minute's yes is used until one is learnt."""
+        if len(self.minute_guess) > 1 and self._extra_seen:
+            return ("sliding",)
+        return self.minute_guess
 
     def _reschedule(self, now: float) -> None:
         """Quota given back (a refund, a refused request) may let waiting reservations go
@@ -302,7 +395,7 @@ class RateLimiter:
         the lock held."""
         if not self._waiting:
             return
-        waiting = sorted(self._waiting, key=lambda r: r.send_at)
+        waiting = sorted(self._waiting, key=lambda r: (r.send_at, r.seq))
         for r in waiting:
             for log, entry in r.entries:
                 log.remove(entry)
@@ -310,17 +403,55 @@ class RateLimiter:
                 self._bucket.level = min(self._bucket.capacity,
                                          self._bucket.level + r.bucket_tokens)
         for r in waiting:
-            at = now
-            for log, entry in r.entries:
-                log.prune(now, self.margin_s)
-                at = max(at, log.earliest(entry.amount, now, self.margin_s))
+            amounts = {id(log): entry.amount for log, entry in r.entries}
+            at = self._ready_at(amounts.get(id(self._tokens)), amounts.get(id(self._requests)),
+                                now, r.bucket_tokens)
             if self._bucket is not None and r.bucket_tokens:
-                at = max(at, self._bucket.ready_at(r.bucket_tokens, now, self.margin_s))
                 self._bucket.level -= r.bucket_tokens
             for log, entry in r.entries:
                 entry.at = at
                 bisect.insort(log.entries, entry, key=lambda e: e.at)
             r.send_at = at
+
+    def _ready_at(self, tokens: float | None, requests: float | None, now: float,
+                  bucket_tokens: float | None = None) -> float:
+        """When a request of ``tokens`` (and ``requests``) fits after every one already
+        scheduled: the requests log must admit it, and so must the quota minutes in
+        ``minute_guess`` (any one of them; all when it is empty). Call with the lock held."""
+        at = now
+        if requests is not None and self._requests is not None:
+            self._requests.prune(now, self.margin_s)
+            at = max(at, self._requests.earliest(requests, now, self.margin_s))
+        if tokens is None or self._tokens is None:
+            return at
+        self._tokens.prune(now, self.margin_s)
+        times = {"sliding": self._tokens.earliest(tokens, now, self.margin_s)}
+        bucket = tokens if bucket_tokens is None else bucket_tokens
+        if self._bucket is not None and bucket:
+            times["bucket"] = self._bucket.ready_at(bucket, now, self.margin_s)
+        usable = self._usable_minutes()
+        chosen = [t for m, t in times.items() if m in usable]
+        return max(at, min(chosen) if chosen else max(times.values()))
+
+    def _learn_minute(self, reservation: Reservation, refused: bool) -> None:
+        """What the answer to a request only one of the guessed quota minutes admitted says
+        (module docstring, "Which minute"). Call with the lock held."""
+        if self._probe is reservation:
+            self._probe = None
+        if refused and self._learnt_from is reservation:  # its 429 came late after all
+            self.minute_guess = ("bucket",)
+        elif len(self.minute_guess) < 2 or len(reservation.admitted_by) != 1:
+            return
+        elif refused:  # the service does not count that way
+            self.minute_guess = tuple(m for m in self.minute_guess
+                                      if m != reservation.admitted_by[0])
+        elif reservation.admitted_by == ("sliding",) and reservation.bucket_refuses:
+            self.minute_guess = ("sliding",)  # a bucket would have refused it
+            self._learnt_from = reservation
+        else:  # a bucket or a fixed minute took it: nothing learnt
+            return
+        self.totals.minute = self.minute_guess[0]
+        self._reschedule(self._clock())
 
     def _mark_sent(self, reservation: Reservation) -> None:
         if reservation.waiting:
@@ -333,6 +464,9 @@ class RateLimiter:
                 log.remove(entry)
             self._give_back(reservation)
             self._mark_sent(reservation)
+            self._forget_expected(reservation)
+            if self._probe is reservation:
+                self._probe = None
             self.totals.reserved_tokens -= reservation.tokens
             self.totals.requests -= 1
         reservation.entries = []
@@ -348,15 +482,20 @@ class RateLimiter:
         started = self._clock()
         while True:
             reservation = self.reserve(tokens, input_estimate)
-            while (wait := reservation.send_at - self._clock()) > 0:
-                left = None if max_wait_s is None else max_wait_s - (self._clock() - started)
-                if left is not None and wait > left:
-                    self._drop(reservation)
-                    raise WaitPastDeadline(wait, max(0.0, left))
-                self._sleep(min(wait, self.poll_s))  # a refund may move it sooner
-            if not self.enabled or self._still_fits(reservation):
-                self.totals.waited_s += self._clock() - started
-                return reservation
+            while True:
+                while (wait := reservation.send_at - self._clock()) > 0:
+                    left = None if max_wait_s is None else \
+                        max_wait_s - (self._clock() - started)
+                    if left is not None and wait > left:
+                        self._drop(reservation)
+                        raise WaitPastDeadline(wait, max(0.0, left))
+                    self._sleep(min(wait, self.poll_s))  # a refund may move it sooner
+                if not self.enabled or self._still_fits(reservation):
+                    self.totals.waited_s += self._clock() - started
+                    return reservation
+                if not self._keep_place(reservation):
+                    break
+                self._sleep(self._retry_s(reservation))
             self._drop(reservation)
 
     async def aacquire(self, tokens: int, input_estimate: int = 0) -> Reservation:
@@ -365,15 +504,39 @@ class RateLimiter:
         while True:
             reservation = self.reserve(tokens, input_estimate)
             try:
-                while (wait := reservation.send_at - self._clock()) > 0:
-                    await self._asleep(min(wait, self.poll_s))  # a refund may move it sooner
+                while True:
+                    while (wait := reservation.send_at - self._clock()) > 0:
+                        await self._asleep(min(wait, self.poll_s))  # a refund may move it
+                    if not self.enabled or self._still_fits(reservation):
+                        self.totals.waited_s += self._clock() - started
+                        return reservation
+                    if not self._keep_place(reservation):
+                        break
+                    await self._asleep(self._retry_s(reservation))
             except BaseException:  # cancelled (deadline, Ctrl-C): give the place back
                 self._drop(reservation)
                 raise
-            if not self.enabled or self._still_fits(reservation):
-                self.totals.waited_s += self._clock() - started
-                return reservation
             self._drop(reservation)
+
+    def _keep_place(self, reservation: Reservation) -> bool:
+        """A reservation that did not fit at the end of its wait (an extra came meanwhile):
+        the known limiter plans it again, first in the queue (it keeps its place; dropping
+        it would put it behind every reservation planned since); False: drop it and reserve
+        again (AdaptiveRateLimiter)."""
+        if not self.minute_guess:
+            return False
+        with self._lock:
+            if not reservation.waiting:
+                reservation.waiting = True
+                self._waiting.append(reservation)
+            self._reschedule(self._clock())
+        return True
+
+    def _retry_s(self, reservation: Reservation) -> float:
+        """How long to wait before looking again: until its new time, and never less than a
+        hundredth of the margin, so that a plan and a check that disagree cannot spin."""
+        least = self.poll_s / 5 if self._probe is not None else self.margin_s / 100
+        return max(reservation.send_at - self._clock(), least, 1e-4)
 
     def _give_back(self, reservation: Reservation) -> None:
         if reservation.in_base:  # the emptied bucket never counted it
@@ -401,6 +564,12 @@ class RateLimiter:
             now = self._clock()
             counted = now - (latency_s or 0.0)
             refunded = False
+            self._forget_expected(reservation)
+            took = latency_s if latency_s is not None else now - reservation.send_at
+            self._min_latency = took if self._min_latency is None \
+                else min(self._min_latency, took)
+            guess, extra_seen = self.minute_guess, self._extra_seen
+            self._learn_minute(reservation, refused=False)
             for log, entry in reservation.entries:
                 if counted > entry.at:
                     log.move(entry, counted)
@@ -418,21 +587,28 @@ class RateLimiter:
                     refunded = True
                 elif charge > entry.amount:  # an extra, counted from now
                     log.add(now, charge - entry.amount)
+                    self._extra_seen = True
             if self._bucket is not None and reservation.bucket_tokens:
                 self._bucket.refill(now)
                 self._bucket.level = min(self._bucket.capacity, self._bucket.level +
                                          reservation.bucket_tokens - charge)
                 refunded = refunded or charge < reservation.bucket_tokens
                 reservation.bucket_tokens = 0.0
-            if refunded:
-                self._reschedule(now)
+            if refunded or (guess, extra_seen) != (self.minute_guess, self._extra_seen):
+                self._reschedule(now)  # quota given back, or another rule for the minute
 
     def on_failure(self, reservation: Reservation, throttled: bool, message: str = "") -> None:
         """A refused request used no quota: its place is given back. Any other failure keeps
         its reservation (the service may have counted it)."""
+        if self._probe is reservation:
+            with self._lock:
+                self._probe = None if not throttled else self._probe
         if throttled:
             with self._lock:
                 self.totals.throttled += 1
+                self._forget_expected(reservation)
+                if not _message_names_requests(message):
+                    self._learn_minute(reservation, refused=True)
                 for log, entry in reservation.entries:
                     log.remove(entry)
                 self._give_back(reservation)
