@@ -235,6 +235,7 @@ class RateLimiter:
         self._probe: Reservation | None = None  # sent on one guessed minute's word only
         self._seq = 0
         self._learnt_from: Reservation | None = None
+        self._unexpected: list[Reservation] = []  # sent with no extra expected yet
         self._waiting: list[Reservation] = []  # scheduled, not yet sent
         self.input_ratio = 1.0
         self.reserve_expected = False
@@ -340,7 +341,17 @@ class RateLimiter:
                 log.move(entry, max(now, entry.at))
             self._mark_sent(reservation)
             self._expect_extra(reservation, now)
+            if self.minute_guess and reservation.expected_extra is None:
+                self._unexpected.append(reservation)  # sent before a call's length was known
             return True
+
+    def _expect_late_extras(self) -> None:
+        """The first answer tells a call's length: book the extras of the requests sent
+        before it, from when they may land. Lock held."""
+        pending, self._unexpected = self._unexpected, []
+        for r in pending:
+            if not r.settled:
+                self._expect_extra(r, r.sent_at)
 
     def _expect_extra(self, reservation: Reservation, now: float) -> None:
         """Book the extra a request just sent is expected to be charged (its expected charge
@@ -566,8 +577,11 @@ class RateLimiter:
             refunded = False
             self._forget_expected(reservation)
             took = latency_s if latency_s is not None else now - reservation.send_at
+            first = self._min_latency is None
             self._min_latency = took if self._min_latency is None \
                 else min(self._min_latency, took)
+            if first:
+                self._expect_late_extras()
             guess, extra_seen = self.minute_guess, self._extra_seen
             self._learn_minute(reservation, refused=False)
             for log, entry in reservation.entries:
