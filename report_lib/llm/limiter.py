@@ -39,7 +39,12 @@ from report_lib.llm.settings import BackendSettings
 
 
 MINUTE_GUESSES: tuple[str, ...] = ("bucket", "sliding")
+# ``minute=``: the quota minutes a reservation may go on (any one of them admits it); "all":
+# every one must admit it (held under both at once: what AdaptiveRateLimiter does)
+MINUTE_RULES: dict[str, tuple[str, ...]] = {
+    "learn": MINUTE_GUESSES, "bucket": ("bucket",), "sliding": ("sliding",), "all": ()}
 EXPECTED_AFTER = 0.9  # an extra is expected from 0.9 x the shortest call after its request
+MAX_SWITCHES = 3
 PROBE_PATIENCE = 0.25  # no 429 after a quarter of the shortest call: the probe was admitted
 
 
@@ -208,7 +213,10 @@ class RateLimiter:
         sleep: Callable[[float], None] = time.sleep,
         asleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         margin_s: float = 0.05,
+        minute: str = "learn",
     ) -> None:
+        if minute not in MINUTE_RULES:
+            raise ConfigError(f"minute must be one of {', '.join(MINUTE_RULES)}, got {minute!r}")
         if window_s <= 0:
             raise ConfigError(f"window_s must be positive, got {window_s}")
         if margin_s < 0:
@@ -229,12 +237,13 @@ class RateLimiter:
         # The quota minutes the service may be counting: a reservation goes when any of them
         # admits it, and a 429 for one that only one of them admitted rules that one out.
         # Empty: hold under both at once (AdaptiveRateLimiter, whose rate is only an estimate).
-        self.minute_guess: tuple[str, ...] = MINUTE_GUESSES if tpm is not None else ()
+        self.minute_guess: tuple[str, ...] = MINUTE_RULES[minute] if tpm is not None else ()
         self._extra_seen = False  # an answer was charged more than it reserved
         self._min_latency: float | None = None  # the shortest call the service reported
-        self._probe: Reservation | None = None  # sent on one guessed minute's word only
+        self._trial: Reservation | None = None  # sent on one guessed minute's word only
         self._seq = 0
-        self._learnt_from: Reservation | None = None
+        self._learning = tpm is not None and minute == "learn"
+        self._switches = 0  # changes of minute_guess; at MAX_SWITCHES it holds under both
         self._unexpected: list[Reservation] = []  # sent with no extra expected yet
         self._waiting: list[Reservation] = []  # scheduled, not yet sent
         self.input_ratio = 1.0
@@ -327,14 +336,16 @@ class RateLimiter:
                 return False
             admitted_by = tuple(m for m in MINUTE_GUESSES if fits[m])
             if len(self.minute_guess) > 1 and len(admitted_by) == 1:
-                probe = self._probe
-                if probe is not None and self._min_latency is not None and \
-                        now - probe.sent_at >= PROBE_PATIENCE * self._min_latency:
-                    self._learn_minute(probe, refused=False)  # no 429 by now: admitted
+                trial = self._trial
+                if trial is not None and self._min_latency is not None and \
+                        now - trial.sent_at >= PROBE_PATIENCE * self._min_latency:
+                    self._learn_minute(trial, refused=False)  # no 429 by now: admitted
                     return False  # planned again under what was learnt
-                if probe is not None:  # one request on one minute's word at a time
+                if trial is not None:  # one request on one minute's word at a time
                     return False
-                self._probe = reservation
+                if self._min_latency is None and any(not r.settled for r in self._unexpected):
+                    return False  # extras may have landed that no answer has told of yet
+                self._trial = reservation
             reservation.admitted_by = admitted_by
             reservation.sent_at = now
             for log, entry in reservation.entries:
@@ -445,23 +456,30 @@ class RateLimiter:
         return max(at, min(chosen) if chosen else max(times.values()))
 
     def _learn_minute(self, reservation: Reservation, refused: bool) -> None:
-        """What the answer to a request only one of the guessed quota minutes admitted says
-        (module docstring, "Which minute"). Call with the lock held."""
-        if self._probe is reservation:
-            self._probe = None
-        if refused and self._learnt_from is reservation:  # its 429 came late after all
-            self.minute_guess = ("bucket",)
-        elif len(self.minute_guess) < 2 or len(reservation.admitted_by) != 1:
+        """What the answer to a request only one quota minute admitted says (module
+        docstring, "Which minute"). Call with the lock held."""
+        if self._trial is reservation:
+            self._trial = None
+        guess, alone = self.minute_guess, reservation.admitted_by
+        if not self._learning or len(alone) != 1:
+            return
+        if len(guess) == 1 and refused and alone == guess and \
+                (alone == ("bucket",) or reservation.bucket_refuses):
+            # what was learnt is wrong: the other minute would have refused it
+            self._switches += 1
+            other = tuple(m for m in MINUTE_GUESSES if m not in guess)
+            self.minute_guess = other if self._switches < MAX_SWITCHES else ()
+        elif len(guess) < 2:
             return
         elif refused:  # the service does not count that way
-            self.minute_guess = tuple(m for m in self.minute_guess
-                                      if m != reservation.admitted_by[0])
-        elif reservation.admitted_by == ("sliding",) and reservation.bucket_refuses:
+            self._switches += 1
+            self.minute_guess = tuple(m for m in guess if m not in alone)
+        elif alone == ("sliding",) and reservation.bucket_refuses:
+            self._switches += 1
             self.minute_guess = ("sliding",)  # a bucket would have refused it
-            self._learnt_from = reservation
         else:  # a bucket or a fixed minute took it: nothing learnt
             return
-        self.totals.minute = self.minute_guess[0]
+        self.totals.minute = self.minute_guess[0] if self.minute_guess else "all"
         self._reschedule(self._clock())
 
     def _mark_sent(self, reservation: Reservation) -> None:
@@ -476,8 +494,8 @@ class RateLimiter:
             self._give_back(reservation)
             self._mark_sent(reservation)
             self._forget_expected(reservation)
-            if self._probe is reservation:
-                self._probe = None
+            if self._trial is reservation:
+                self._trial = None
             self.totals.reserved_tokens -= reservation.tokens
             self.totals.requests -= 1
         reservation.entries = []
@@ -545,9 +563,8 @@ class RateLimiter:
 
     def _retry_s(self, reservation: Reservation) -> float:
         """How long to wait before looking again: until its new time, and never less than a
-        hundredth of the margin, so that a plan and a check that disagree cannot spin."""
-        least = self.poll_s / 5 if self._probe is not None else self.margin_s / 100
-        return max(reservation.send_at - self._clock(), least, 1e-4)
+        twentieth of ``poll_s``, so that a plan and a check that disagree cannot spin."""
+        return max(reservation.send_at - self._clock(), self.poll_s / 20)
 
     def _give_back(self, reservation: Reservation) -> None:
         if reservation.in_base:  # the emptied bucket never counted it
@@ -614,9 +631,9 @@ class RateLimiter:
     def on_failure(self, reservation: Reservation, throttled: bool, message: str = "") -> None:
         """A refused request used no quota: its place is given back. Any other failure keeps
         its reservation (the service may have counted it)."""
-        if self._probe is reservation:
+        if self._trial is reservation:
             with self._lock:
-                self._probe = None if not throttled else self._probe
+                self._trial = None if not throttled else self._trial
         if throttled:
             with self._lock:
                 self.totals.throttled += 1
