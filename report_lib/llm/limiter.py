@@ -45,7 +45,6 @@ MINUTE_RULES: dict[str, tuple[str, ...]] = {
     "learn": MINUTE_GUESSES, "bucket": ("bucket",), "sliding": ("sliding",), "all": ()}
 EXPECTED_AFTER = 0.9  # an extra is expected from 0.9 x the shortest call after its request
 MAX_SWITCHES = 3
-PROBE_PATIENCE = 0.25  # no 429 after a quarter of the shortest call: the probe was admitted
 
 
 @dataclass
@@ -336,12 +335,7 @@ class RateLimiter:
                 return False
             admitted_by = tuple(m for m in MINUTE_GUESSES if fits[m])
             if len(self.minute_guess) > 1 and len(admitted_by) == 1:
-                trial = self._trial
-                if trial is not None and self._min_latency is not None and \
-                        now - trial.sent_at >= PROBE_PATIENCE * self._min_latency:
-                    self._learn_minute(trial, refused=False)  # no 429 by now: admitted
-                    return False  # planned again under what was learnt
-                if trial is not None:  # one request on one minute's word at a time
+                if self._trial is not None:  # one request on one minute's word at a time
                     return False
                 if self._min_latency is None and any(not r.settled for r in self._unexpected):
                     return False  # extras may have landed that no answer has told of yet
@@ -564,7 +558,8 @@ class RateLimiter:
     def _retry_s(self, reservation: Reservation) -> float:
         """How long to wait before looking again: until its new time, and never less than a
         twentieth of ``poll_s``, so that a plan and a check that disagree cannot spin."""
-        return max(reservation.send_at - self._clock(), self.poll_s / 20)
+        least = self.poll_s / (5 if self._trial is not None else 20)  # a trial takes a call
+        return max(reservation.send_at - self._clock(), least)
 
     def _give_back(self, reservation: Reservation) -> None:
         if reservation.in_base:  # the emptied bucket never counted it
