@@ -45,6 +45,7 @@ MINUTE_RULES: dict[str, tuple[str, ...]] = {
     "learn": MINUTE_GUESSES, "bucket": ("bucket",), "sliding": ("sliding",), "all": ()}
 EXPECTED_AFTER = 0.9  # an extra is expected from 0.9 x the shortest call after its request
 MAX_SWITCHES = 3
+REFUSE_MARGIN = 0.05  # a bucket surely refuses what it is this share of the quota short of
 
 
 @dataclass
@@ -326,10 +327,13 @@ class RateLimiter:
                 if self._bucket.level + later < -1e-9 and \
                         reservation.bucket_tokens <= self._bucket.capacity:
                     fits["bucket"] = False
-                    # a bucket would refuse it even were it first in the queue
+                    # a bucket surely refuses it: even were it first in the queue, and were
+                    # none of the extras only expected so far charged yet
                     waiting = sum(r.bucket_tokens for r in self._waiting if r is not reservation)
+                    # by a clear margin (REFUSE_MARGIN of the quota): estimates of the input
+                    # tokens in flight may be high
                     reservation.bucket_refuses = self._bucket.level + waiting + \
-                        self._expected_after(now) < -1e-9
+                        self._expected_after(-math.inf) < -REFUSE_MARGIN * self._bucket.capacity
             usable = self._usable_minutes()
             if not (any(fits[m] for m in usable) if usable else all(fits.values())):
                 return False
