@@ -637,8 +637,15 @@ class RateLimiter:
             with self._lock:
                 self.totals.throttled += 1
                 self._forget_expected(reservation)
+                guess = self.minute_guess
                 if not _message_names_requests(message):
                     self._learn_minute(reservation, refused=True)
+                if guess and guess == self.minute_guess:
+                    # refused where the rule it went on said it fits: the service counted
+                    # more than the client knew (an answer not read yet, a high estimate);
+                    # its charge is kept for a minute (a bucket: until refilled) to cover that
+                    self._reschedule(self._clock())
+                    return
                 for log, entry in reservation.entries:
                     log.remove(entry)
                 self._give_back(reservation)
