@@ -522,7 +522,12 @@ class RateLimiter:
                     return reservation
                 if not self._keep_place(reservation):
                     break
-                self._sleep(self._retry_s(reservation))
+                retry = self._retry_s(reservation)
+                left = None if max_wait_s is None else max_wait_s - (self._clock() - started)
+                if left is not None and retry > left:
+                    self._drop(reservation)
+                    raise WaitPastDeadline(retry, max(0.0, left))
+                self._sleep(retry)
             self._drop(reservation)
 
     async def aacquire(self, tokens: int, input_estimate: int = 0) -> Reservation:
