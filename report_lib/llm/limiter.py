@@ -37,7 +37,6 @@ from report_lib.errors import ConfigError, WaitPastDeadline
 from report_lib.llm.quota import burndown_rate, charged_tokens
 from report_lib.llm.settings import BackendSettings
 
-
 MINUTE_GUESSES: tuple[str, ...] = ("bucket", "sliding")
 # ``minute=``: the quota minutes a reservation may go on (any one of them admits it); "all":
 # every one must admit it (held under both at once: what AdaptiveRateLimiter does)
@@ -86,7 +85,7 @@ class _Log:
 
     def earliest(self, amount: float, now: float, margin_s: float) -> float:
         """When ``amount`` fits, after every entry already in the log."""
-        start = max([now] + [e.at for e in self.entries if not e.expected][-1:])
+        start = max([now, *[e.at for e in self.entries if not e.expected][-1:]])
         # an expected extra counts from when it may land; one still ahead of ``start`` is left
         # to the check at the end of the wait (``RateLimiter._still_fits``)
         counted = [e for e in self.entries

@@ -123,9 +123,8 @@ def test_the_schedule_is_close_to_the_best_the_quota_allows(quota_minute: str, a
     assert run["ratio"] <= 1.05, run
 
 
-def _limiter(clock: FakeClock, **kwargs: object) -> RateLimiter:
-    return RateLimiter(100, window_s=10.0, clock=clock, sleep=clock.sleep,  # type: ignore[arg-type]
-                       margin_s=0.0, **kwargs)
+def _limiter(clock: FakeClock) -> RateLimiter:
+    return RateLimiter(100, window_s=10.0, clock=clock, sleep=clock.sleep, margin_s=0.0)
 
 
 def test_a_refused_request_only_the_bucket_admitted_teaches_the_sliding_minute() -> None:
