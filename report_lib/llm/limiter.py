@@ -1,22 +1,53 @@
 """Client-side limiter for Bedrock's tokens- and requests-per-minute quotas (sync and asyncio).
 
-It charges what Bedrock charges (report_lib.llm.quota): a request reserves its input estimate
-+ ``max_tokens`` (or its expected charge, when larger) before it is sent; when the answer comes
-the reservation is settled to input + output × the model's burndown rate (5 for Claude 4). A
+It charges what Bedrock charges (report_lib.llm.quota), when Bedrock charges it: a request
+reserves its input estimate + ``max_tokens`` when it is sent; when the answer comes the
+reservation is settled to input + output × the model's burndown rate (5 for Claude 4). A
 refund lowers the charge where it was made; an extra is counted from when the answer came.
 
-**Why a sliding minute.** Bedrock does not document how its minute is counted. A client that
-never has more than the quota charged in *any* 60 s holds under all three models a server may
-use: a sliding minute (by definition), wall-clock minutes (each is one such 60 s) and a
-continuously refilled bucket that starts full (a bucket admits at least the quota in any 60 s,
-plus what it refills). So each quota is a log of charges; a reservation waits until the last
-``window_s`` seconds plus its own amount fit. ``margin_s`` is added to every expiry: the server
-counts a request a little after the client sent it.
+**Expected extras.** With 5× burndown a call is charged more than it reserved, and the service
+books the extra when the call ends, a round trip before the client hears of it. So once a
+call's length is known (the shortest the service reported), a request sent also books the
+extra it is expected to cost (expected output × burndown above its reservation), dated from
+0.9 × that length after it went; the answer replaces it with the real one. Requests sent
+before the first answer get theirs when it comes. The service admits on the reservation alone,
+so an expected extra never holds back a request sent before it is due.
+
+**Which minute.** Bedrock does not document how its minute is counted; ``llm.quota`` offers a
+continuously refilled ``bucket``, a ``sliding`` 60 s and ``fixed`` wall-clock minutes. A
+schedule that keeps every trailing 60 s under the quota holds under all three, but a bucket
+that starts full admits up to twice the quota in its first minute, and a bucket remembers a
+settled extra (debt) that a sliding minute forgets after 60 s: neither rule admits all the
+other does. So the limiter keeps both books (a log of charges for the sliding rule, a bucket)
+and, with ``minute="learn"`` (the default), lets a request go when *either* admits it:
+
+- a request only one of them admitted is a trial, one at a time; a 429 for it rules that
+  minute out (the other is kept), and an answer for a request only the sliding rule admitted,
+  which a bucket would have refused by a clear margin (``REFUSE_MARGIN`` of the quota), rules
+  the bucket out. A fixed minute admits everything the sliding rule admits and may admit what
+  only the bucket admits (a new wall-clock minute began), so such an answer teaches nothing;
+  a fixed minute is found as "not a bucket" and then held with the sliding rule, which holds
+  under it wherever its boundaries lie;
+- once an answer has been charged more than it reserved, the bucket (in debt) and the sliding
+  rule disagree both ways, and what only the bucket admits could keep a fixed-minute service
+  on the bucket's slower schedule: until the minute is learnt, only the sliding rule's yes is
+  used (trials of the bucket are then those it refuses);
+- no trial goes out before the first answer while requests are in flight: extras may have
+  landed that the client cannot know of yet, and a 429 then would teach the wrong minute;
+- a 429 for a request the learnt rule admitted and the other would have refused means the
+  lesson was wrong: the other minute is taken (after ``MAX_SWITCHES`` changes it holds under
+  both at once, as ``minute="all"`` does). Any other 429 keeps its charge for a window (a
+  bucket: until refilled): the service counted more than the client knew.
+
+Learning costs the quota nothing (a refused request is retried, nothing is lost): at most one
+429 per lesson. ``minute="bucket"``, ``"sliding"`` or ``"all"`` fixes the rule. ``margin_s``
+is added to every expiry: the server counts a request a little after the client sent it.
 
 Reservations are scheduled first come, first served: ``reserve`` computes when this one fits
 after every one before it (the lock is held only for that arithmetic) and puts it in the log
-at that time. When its wait is over, ``acquire`` checks it still fits (an extra charge or a
-lower rate may have come meanwhile) and otherwise reserves again.
+at that time. When its wait is over, ``acquire`` checks it still fits (an extra, a 429 or a
+lesson may have come meanwhile); if not, it is planned again first in the queue (it keeps its
+place) rather than behind everything planned since.
 
 The input estimate learns from the answers: if the service counted more input tokens than
 estimated, later estimates are scaled up by the largest ratio seen (at most 2×).
