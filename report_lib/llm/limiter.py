@@ -194,6 +194,7 @@ class Reservation:
     bucket_refuses: bool = False  # a bucket would have refused it (RateLimiter._still_fits)
     seq: int = 0  # its place in the queue among reservations planned for the same time
     sent_at: float = 0.0
+    held: bool = False  # fits, but held back until the trial in flight is answered
 
     def settle(self, input_tokens: int, output_tokens: int = 0,
                latency_s: float | None = None) -> None:
@@ -342,15 +343,21 @@ class RateLimiter:
         with self._lock:
             now = self._clock()
             fits = dict.fromkeys(MINUTE_GUESSES, True)
+            mine = (reservation.send_at, reservation.seq)
+            # reservations behind this one in the queue, planned for the same time, do not
+            # count against it (known limiter; AdaptiveRateLimiter counts them, as it did)
+            behind = [r for r in self._waiting if r is not reservation
+                      and (r.send_at, r.seq) > mine] if self.minute_guess else []
             for log, entry in reservation.entries:
-                if log.used(now, self.margin_s, skip=entry) + entry.amount \
+                ahead = sum(e.amount for r in behind for lg, e in r.entries
+                            if lg is log and e.at <= now)
+                if log.used(now, self.margin_s, skip=entry) - ahead + entry.amount \
                         > log.capacity + 1e-9 and entry.amount <= log.capacity:
                     if log is not self._tokens:  # requests: a sliding log in every model
                         return False
                     fits["sliding"] = False
             if self._bucket is not None and reservation.bucket_tokens:
                 self._bucket.refill(now)
-                mine = (reservation.send_at, reservation.seq)
                 later = sum(r.bucket_tokens for r in self._waiting
                             if r is not reservation and (r.send_at, r.seq) > mine)
                 later += self._expected_after(now)  # in the bucket already, due later
@@ -369,10 +376,12 @@ class RateLimiter:
                 return False
             admitted_by = tuple(m for m in MINUTE_GUESSES if fits[m])
             if len(self.minute_guess) > 1 and len(admitted_by) == 1:
-                if self._trial is not None:  # one request on one minute's word at a time
+                if self._trial is not None or (  # one request on one minute's word at a time
+                        self._min_latency is None and any(not r.settled
+                                                          for r in self._unexpected)):
+                    # (and none before the first answer: extras may have landed unheard of)
+                    reservation.held = True  # its plan stands: it waits, without re-planning
                     return False
-                if self._min_latency is None and any(not r.settled for r in self._unexpected):
-                    return False  # extras may have landed that no answer has told of yet
                 self._trial = reservation
             reservation.admitted_by = admitted_by
             reservation.sent_at = now
@@ -591,7 +600,10 @@ class RateLimiter:
             if not reservation.waiting:
                 reservation.waiting = True
                 self._waiting.append(reservation)
-            self._reschedule(self._clock())
+            if reservation.held:
+                reservation.held = False
+            else:
+                self._reschedule(self._clock())
         return True
 
     def _retry_s(self, reservation: Reservation) -> float:
