@@ -1,22 +1,53 @@
 """Client-side limiter for Bedrock's tokens- and requests-per-minute quotas (sync and asyncio).
 
-It charges what Bedrock charges (report_lib.llm.quota): a request reserves its input estimate
-+ ``max_tokens`` (or its expected charge, when larger) before it is sent; when the answer comes
-the reservation is settled to input + output × the model's burndown rate (5 for Claude 4). A
+It charges what Bedrock charges (report_lib.llm.quota), when Bedrock charges it: a request
+reserves its input estimate + ``max_tokens`` when it is sent; when the answer comes the
+reservation is settled to input + output × the model's burndown rate (5 for Claude 4). A
 refund lowers the charge where it was made; an extra is counted from when the answer came.
 
-**Why a sliding minute.** Bedrock does not document how its minute is counted. A client that
-never has more than the quota charged in *any* 60 s holds under all three models a server may
-use: a sliding minute (by definition), wall-clock minutes (each is one such 60 s) and a
-continuously refilled bucket that starts full (a bucket admits at least the quota in any 60 s,
-plus what it refills). So each quota is a log of charges; a reservation waits until the last
-``window_s`` seconds plus its own amount fit. ``margin_s`` is added to every expiry: the server
-counts a request a little after the client sent it.
+**Expected extras.** With 5× burndown a call is charged more than it reserved, and the service
+books the extra when the call ends, a round trip before the client hears of it. So once a
+call's length is known (the shortest the service reported), a request sent also books the
+extra it is expected to cost (expected output × burndown above its reservation), dated from
+0.9 × that length after it went; the answer replaces it with the real one. Requests sent
+before the first answer get theirs when it comes. The service admits on the reservation alone,
+so an expected extra never holds back a request sent before it is due.
+
+**Which minute.** Bedrock does not document how its minute is counted; ``llm.quota`` offers a
+continuously refilled ``bucket``, a ``sliding`` 60 s and ``fixed`` wall-clock minutes. A
+schedule that keeps every trailing 60 s under the quota holds under all three, but a bucket
+that starts full admits up to twice the quota in its first minute, and a bucket remembers a
+settled extra (debt) that a sliding minute forgets after 60 s: neither rule admits all the
+other does. So the limiter keeps both books (a log of charges for the sliding rule, a bucket)
+and, with ``minute="learn"`` (the default), lets a request go when *either* admits it:
+
+- a request only one of them admitted is a trial, one at a time; a 429 for it rules that
+  minute out (the other is kept), and an answer for a request only the sliding rule admitted,
+  which a bucket would have refused by a clear margin (``REFUSE_MARGIN`` of the quota), rules
+  the bucket out. A fixed minute admits everything the sliding rule admits and may admit what
+  only the bucket admits (a new wall-clock minute began), so such an answer teaches nothing;
+  a fixed minute is found as "not a bucket" and then held with the sliding rule, which holds
+  under it wherever its boundaries lie;
+- once an answer has been charged more than it reserved, the bucket (in debt) and the sliding
+  rule disagree both ways, and what only the bucket admits could keep a fixed-minute service
+  on the bucket's slower schedule: until the minute is learnt, only the sliding rule's yes is
+  used (trials of the bucket are then those it refuses);
+- no trial goes out before the first answer while requests are in flight: extras may have
+  landed that the client cannot know of yet, and a 429 then would teach the wrong minute;
+- a 429 for a request the learnt rule admitted and the other would have refused means the
+  lesson was wrong: the other minute is taken (after ``MAX_SWITCHES`` changes it holds under
+  both at once, as ``minute="all"`` does). Any other 429 keeps its charge for a window (a
+  bucket: until refilled): the service counted more than the client knew.
+
+Learning costs the quota nothing (a refused request is retried, nothing is lost): at most one
+429 per lesson. ``minute="bucket"``, ``"sliding"`` or ``"all"`` fixes the rule. ``margin_s``
+is added to every expiry: the server counts a request a little after the client sent it.
 
 Reservations are scheduled first come, first served: ``reserve`` computes when this one fits
 after every one before it (the lock is held only for that arithmetic) and puts it in the log
-at that time. When its wait is over, ``acquire`` checks it still fits (an extra charge or a
-lower rate may have come meanwhile) and otherwise reserves again.
+at that time. When its wait is over, ``acquire`` checks it still fits (an extra, a 429 or a
+lesson may have come meanwhile); if not, it is planned again first in the queue (it keeps its
+place) rather than behind everything planned since.
 
 The input estimate learns from the answers: if the service counted more input tokens than
 estimated, later estimates are scaled up by the largest ratio seen (at most 2×).
@@ -37,11 +68,21 @@ from report_lib.errors import ConfigError, WaitPastDeadline
 from report_lib.llm.quota import burndown_rate, charged_tokens
 from report_lib.llm.settings import BackendSettings
 
+MINUTE_GUESSES: tuple[str, ...] = ("bucket", "sliding")
+# ``minute=``: the quota minutes a reservation may go on (any one of them admits it); "all":
+# every one must admit it (held under both at once: what AdaptiveRateLimiter does)
+MINUTE_RULES: dict[str, tuple[str, ...]] = {
+    "learn": MINUTE_GUESSES, "bucket": ("bucket",), "sliding": ("sliding",), "all": ()}
+EXPECTED_AFTER = 0.9  # an extra is expected from 0.9 x the shortest call after its request
+MAX_SWITCHES = 3
+REFUSE_MARGIN = 0.05  # a bucket surely refuses what it is this share of the quota short of
+
 
 @dataclass
 class _Entry:
     at: float
     amount: float
+    expected: bool = False  # an extra expected from a request in flight, not yet settled
 
 
 class _Log:
@@ -75,8 +116,11 @@ class _Log:
 
     def earliest(self, amount: float, now: float, margin_s: float) -> float:
         """When ``amount`` fits, after every entry already in the log."""
-        start = max([now] + [e.at for e in self.entries[-1:]])
-        counted = [e for e in self.entries if e.at + self.window_s + margin_s > start]
+        start = max([now, *[e.at for e in self.entries if not e.expected][-1:]])
+        # an expected extra counts from when it may land; one still ahead of ``start`` is left
+        # to the check at the end of the wait (``RateLimiter._still_fits``)
+        counted = [e for e in self.entries
+                   if e.at + self.window_s + margin_s > start and e.at <= start]
         total = sum(e.amount for e in counted)
         need = min(amount, self.capacity)  # larger than the quota: it goes into an empty window
         if total + need <= self.capacity + 1e-9:
@@ -87,8 +131,8 @@ class _Log:
                 return max(start, entry.at + self.window_s + margin_s)
         return start  # pragma: no cover - the loop empties the window
 
-    def add(self, at: float, amount: float) -> _Entry:
-        entry = _Entry(at, float(amount))
+    def add(self, at: float, amount: float, expected: bool = False) -> _Entry:
+        entry = _Entry(at, float(amount), expected)
         bisect.insort(self.entries, entry, key=lambda e: e.at)
         return entry
 
@@ -145,6 +189,12 @@ class Reservation:
     bucket_tokens: float = 0.0  # taken from the limiter's bucket
     in_base: bool = False  # out when a 429 emptied the bucket: not taken, never given back
     waiting: bool = False
+    admitted_by: tuple[str, ...] = ()  # the quota minutes that let it go (MINUTE_GUESSES)
+    expected_extra: _Entry | None = None  # its extra, expected before the answer comes
+    bucket_refuses: bool = False  # a bucket would have refused it (RateLimiter._still_fits)
+    seq: int = 0  # its place in the queue among reservations planned for the same time
+    sent_at: float = 0.0
+    held: bool = False  # fits, but held back until the trial in flight is answered
 
     def settle(self, input_tokens: int, output_tokens: int = 0,
                latency_s: float | None = None) -> None:
@@ -175,6 +225,7 @@ class LimiterTotals:
     max_output_tokens: int = 0
     waited_s: float = 0.0
     throttled: int = 0
+    minute: str = ""  # the quota minute the limiter holds to ("bucket or sliding", ...)
 
 
 class RateLimiter:
@@ -193,7 +244,10 @@ class RateLimiter:
         sleep: Callable[[float], None] = time.sleep,
         asleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         margin_s: float = 0.05,
+        minute: str = "learn",
     ) -> None:
+        if minute not in MINUTE_RULES:
+            raise ConfigError(f"minute must be one of {', '.join(MINUTE_RULES)}, got {minute!r}")
         if window_s <= 0:
             raise ConfigError(f"window_s must be positive, got {window_s}")
         if margin_s < 0:
@@ -211,6 +265,17 @@ class RateLimiter:
         self._tokens = _Log(tpm, window_s) if tpm is not None else None
         self._requests = _Log(rpm, window_s) if rpm is not None else None
         self._bucket = _Bucket(tpm, window_s, clock()) if tpm is not None else None
+        # The quota minutes the service may be counting: a reservation goes when any of them
+        # admits it, and a 429 for one that only one of them admitted rules that one out.
+        # Empty: hold under both at once (AdaptiveRateLimiter, whose rate is only an estimate).
+        self.minute_guess: tuple[str, ...] = MINUTE_RULES[minute] if tpm is not None else ()
+        self._extra_seen = False  # an answer was charged more than it reserved
+        self._min_latency: float | None = None  # the shortest call the service reported
+        self._trial: Reservation | None = None  # sent on one guessed minute's word only
+        self._seq = 0
+        self._learning = tpm is not None and minute == "learn"
+        self._switches = 0  # changes of minute_guess; at MAX_SWITCHES it holds under both
+        self._unexpected: list[Reservation] = []  # sent with no extra expected yet
         self._waiting: list[Reservation] = []  # scheduled, not yet sent
         self.input_ratio = 1.0
         self.reserve_expected = False
@@ -257,14 +322,11 @@ class RateLimiter:
             amount = self.reservation_tokens(tokens, input_estimate) if self._tokens else tokens
             logs = [(log, a) for log, a in ((self._tokens, amount), (self._requests, 1))
                     if log is not None]
-            at = now
-            for log, a in logs:
-                log.prune(now, self.margin_s)
-                at = max(at, log.earliest(a, now, self.margin_s))
-            if self._bucket is not None and self._tokens is not None:
-                at = max(at, self._bucket.ready_at(amount, now, self.margin_s))
+            at = self._ready_at(amount, 1, now)
             reservation = Reservation(self, amount, max(0.0, at - now),
                                       input_estimate=input_estimate, send_at=at)
+            self._seq += 1
+            reservation.seq = self._seq
             reservation.entries = [(log, log.add(at, a)) for log, a in logs]
             if self._bucket is not None and self._tokens is not None:
                 self._bucket.level -= amount
@@ -280,21 +342,111 @@ class RateLimiter:
         """At the end of its wait: does it fit now (an extra or a lower rate may have come)?"""
         with self._lock:
             now = self._clock()
+            fits = dict.fromkeys(MINUTE_GUESSES, True)
+            mine = (reservation.send_at, reservation.seq)
+            # reservations behind this one in the queue, planned for the same time, do not
+            # count against it (known limiter; AdaptiveRateLimiter counts them, as it did)
+            behind = [r for r in self._waiting if r is not reservation
+                      and (r.send_at, r.seq) > mine] if self.minute_guess else []
             for log, entry in reservation.entries:
-                if log.used(now, self.margin_s, skip=entry) + entry.amount \
+                ahead = sum(e.amount for r in behind for lg, e in r.entries
+                            if lg is log and e.at <= now)
+                if log.used(now, self.margin_s, skip=entry) - ahead + entry.amount \
                         > log.capacity + 1e-9 and entry.amount <= log.capacity:
-                    return False
+                    if log is not self._tokens:  # requests: a sliding log in every model
+                        return False
+                    fits["sliding"] = False
             if self._bucket is not None and reservation.bucket_tokens:
                 self._bucket.refill(now)
                 later = sum(r.bucket_tokens for r in self._waiting
-                            if r is not reservation and r.send_at > reservation.send_at)
+                            if r is not reservation and (r.send_at, r.seq) > mine)
+                later += self._expected_after(now)  # in the bucket already, due later
                 if self._bucket.level + later < -1e-9 and \
                         reservation.bucket_tokens <= self._bucket.capacity:
+                    fits["bucket"] = False
+                    # a bucket surely refuses it: even were it first in the queue, and were
+                    # none of the extras only expected so far charged yet
+                    waiting = sum(r.bucket_tokens for r in self._waiting if r is not reservation)
+                    # by a clear margin (REFUSE_MARGIN of the quota): estimates of the input
+                    # tokens in flight may be high
+                    reservation.bucket_refuses = self._bucket.level + waiting + \
+                        self._expected_after(-math.inf) < -REFUSE_MARGIN * self._bucket.capacity
+            usable = self._usable_minutes()
+            if not (any(fits[m] for m in usable) if usable else all(fits.values())):
+                return False
+            admitted_by = tuple(m for m in MINUTE_GUESSES if fits[m])
+            if len(self.minute_guess) > 1 and len(admitted_by) == 1:
+                if self._trial is not None or (  # one request on one minute's word at a time
+                        self._min_latency is None and any(not r.settled
+                                                          for r in self._unexpected)):
+                    # (and none before the first answer: extras may have landed unheard of)
+                    reservation.held = True  # its plan stands: it waits, without re-planning
                     return False
+                self._trial = reservation
+            reservation.admitted_by = admitted_by
+            reservation.sent_at = now
             for log, entry in reservation.entries:
                 log.move(entry, max(now, entry.at))
             self._mark_sent(reservation)
+            self._expect_extra(reservation, now)
+            if self.minute_guess and reservation.expected_extra is None:
+                self._unexpected.append(reservation)  # sent before a call's length was known
             return True
+
+    def _expect_late_extras(self) -> None:
+        """The first answer tells a call's length: book the extras of the requests sent
+        before it, from when they may land. Lock held."""
+        pending, self._unexpected = self._unexpected, []
+        for r in pending:
+            if not r.settled:
+                self._expect_extra(r, r.sent_at)
+
+    def _expect_extra(self, reservation: Reservation, now: float) -> None:
+        """Book the extra a request just sent is expected to be charged (its expected charge
+        above its reservation) from when its answer may come (the shortest call seen, less
+        the margin): the service books it then, the client only learns of it a round trip
+        later. Known limiter only, once a call's length has been seen. Lock held."""
+        if not self.minute_guess or self._min_latency is None or self._tokens is None \
+                or not reservation.input_estimate:
+            return
+        tokens = [e for log, e in reservation.entries if log is self._tokens]
+        if not tokens:
+            return
+        estimate = math.ceil(reservation.input_estimate * self.input_ratio)
+        extra = charged_tokens(estimate, self.expected_output, self.burndown) - tokens[0].amount
+        if extra <= 0:
+            return
+        at = now + EXPECTED_AFTER * self._min_latency
+        reservation.expected_extra = self._tokens.add(at, extra, expected=True)
+        if self._bucket is not None:
+            self._bucket.refill(now)
+            self._bucket.level -= extra
+
+    def _expected_after(self, now: float) -> float:
+        """Extras expected (``_expect_extra``) that are not due yet at ``now``."""
+        if self._tokens is None:
+            return 0.0
+        return sum(e.amount for e in self._tokens.entries if e.expected and e.at > now)
+
+    def _forget_expected(self, reservation: Reservation) -> None:
+        """Take back the extra booked by ``_expect_extra`` (the answer or a 429 came)."""
+        entry, reservation.expected_extra = reservation.expected_extra, None
+        if entry is None or self._tokens is None:
+            return
+        self._tokens.remove(entry)
+        if self._bucket is not None:
+            self._bucket.refill(self._clock())
+            self._bucket.level = min(self._bucket.capacity, self._bucket.level + entry.amount)
+
+    def _usable_minutes(self) -> tuple[str, ...]:
+        """The quota minutes whose yes is enough to send (none: every one must say yes).
+        Once an answer was charged more than it reserved, a bucket in debt and a sliding
+        minute disagree both ways, and a fixed minute takes what either admits: sending what
+        only the bucket admits could then keep the limiter on the bucket's slower schedule
+        under a fixed minute, so only the sliding minute's yes is used until one is learnt."""
+        if len(self.minute_guess) > 1 and self._extra_seen:
+            return ("sliding",)
+        return self.minute_guess
 
     def _reschedule(self, now: float) -> None:
         """Quota given back (a refund, a refused request) may let waiting reservations go
@@ -302,7 +454,7 @@ class RateLimiter:
         the lock held."""
         if not self._waiting:
             return
-        waiting = sorted(self._waiting, key=lambda r: r.send_at)
+        waiting = sorted(self._waiting, key=lambda r: (r.send_at, r.seq))
         for r in waiting:
             for log, entry in r.entries:
                 log.remove(entry)
@@ -310,17 +462,62 @@ class RateLimiter:
                 self._bucket.level = min(self._bucket.capacity,
                                          self._bucket.level + r.bucket_tokens)
         for r in waiting:
-            at = now
-            for log, entry in r.entries:
-                log.prune(now, self.margin_s)
-                at = max(at, log.earliest(entry.amount, now, self.margin_s))
+            amounts = {id(log): entry.amount for log, entry in r.entries}
+            at = self._ready_at(amounts.get(id(self._tokens)), amounts.get(id(self._requests)),
+                                now, r.bucket_tokens)
             if self._bucket is not None and r.bucket_tokens:
-                at = max(at, self._bucket.ready_at(r.bucket_tokens, now, self.margin_s))
                 self._bucket.level -= r.bucket_tokens
             for log, entry in r.entries:
                 entry.at = at
                 bisect.insort(log.entries, entry, key=lambda e: e.at)
             r.send_at = at
+
+    def _ready_at(self, tokens: float | None, requests: float | None, now: float,
+                  bucket_tokens: float | None = None) -> float:
+        """When a request of ``tokens`` (and ``requests``) fits after every one already
+        scheduled: the requests log must admit it, and so must the quota minutes in
+        ``minute_guess`` (any one of them; all when it is empty). Call with the lock held."""
+        at = now
+        if requests is not None and self._requests is not None:
+            self._requests.prune(now, self.margin_s)
+            at = max(at, self._requests.earliest(requests, now, self.margin_s))
+        if tokens is None or self._tokens is None:
+            return at
+        self._tokens.prune(now, self.margin_s)
+        times = {"sliding": self._tokens.earliest(tokens, now, self.margin_s)}
+        bucket = tokens if bucket_tokens is None else bucket_tokens
+        if self._bucket is not None and bucket:
+            times["bucket"] = self._bucket.ready_at(bucket, now, self.margin_s)
+        usable = self._usable_minutes()
+        chosen = [t for m, t in times.items() if m in usable]
+        return max(at, min(chosen) if chosen else max(times.values()))
+
+    def _learn_minute(self, reservation: Reservation, refused: bool) -> None:
+        """What the answer to a request only one quota minute admitted says (module
+        docstring, "Which minute"). Call with the lock held."""
+        if self._trial is reservation:
+            self._trial = None
+        guess, alone = self.minute_guess, reservation.admitted_by
+        if not self._learning or len(alone) != 1:
+            return
+        if len(guess) == 1 and refused and alone == guess and \
+                (alone == ("bucket",) or reservation.bucket_refuses):
+            # what was learnt is wrong: the other minute would have refused it
+            self._switches += 1
+            other = tuple(m for m in MINUTE_GUESSES if m not in guess)
+            self.minute_guess = other if self._switches < MAX_SWITCHES else ()
+        elif len(guess) < 2:
+            return
+        elif refused:  # the service does not count that way
+            self._switches += 1
+            self.minute_guess = tuple(m for m in guess if m not in alone)
+        elif alone == ("sliding",) and reservation.bucket_refuses:
+            self._switches += 1
+            self.minute_guess = ("sliding",)  # a bucket would have refused it
+        else:  # a bucket or a fixed minute took it: nothing learnt
+            return
+        self.totals.minute = self.minute_guess[0] if self.minute_guess else "all"
+        self._reschedule(self._clock())
 
     def _mark_sent(self, reservation: Reservation) -> None:
         if reservation.waiting:
@@ -333,6 +530,9 @@ class RateLimiter:
                 log.remove(entry)
             self._give_back(reservation)
             self._mark_sent(reservation)
+            self._forget_expected(reservation)
+            if self._trial is reservation:
+                self._trial = None
             self.totals.reserved_tokens -= reservation.tokens
             self.totals.requests -= 1
         reservation.entries = []
@@ -348,15 +548,25 @@ class RateLimiter:
         started = self._clock()
         while True:
             reservation = self.reserve(tokens, input_estimate)
-            while (wait := reservation.send_at - self._clock()) > 0:
+            while True:
+                while (wait := reservation.send_at - self._clock()) > 0:
+                    left = None if max_wait_s is None else \
+                        max_wait_s - (self._clock() - started)
+                    if left is not None and wait > left:
+                        self._drop(reservation)
+                        raise WaitPastDeadline(wait, max(0.0, left))
+                    self._sleep(min(wait, self.poll_s))  # a refund may move it sooner
+                if not self.enabled or self._still_fits(reservation):
+                    self.totals.waited_s += self._clock() - started
+                    return reservation
+                if not self._keep_place(reservation):
+                    break
+                retry = self._retry_s(reservation)
                 left = None if max_wait_s is None else max_wait_s - (self._clock() - started)
-                if left is not None and wait > left:
+                if left is not None and retry > left:
                     self._drop(reservation)
-                    raise WaitPastDeadline(wait, max(0.0, left))
-                self._sleep(min(wait, self.poll_s))  # a refund may move it sooner
-            if not self.enabled or self._still_fits(reservation):
-                self.totals.waited_s += self._clock() - started
-                return reservation
+                    raise WaitPastDeadline(retry, max(0.0, left))
+                self._sleep(retry)
             self._drop(reservation)
 
     async def aacquire(self, tokens: int, input_estimate: int = 0) -> Reservation:
@@ -365,15 +575,42 @@ class RateLimiter:
         while True:
             reservation = self.reserve(tokens, input_estimate)
             try:
-                while (wait := reservation.send_at - self._clock()) > 0:
-                    await self._asleep(min(wait, self.poll_s))  # a refund may move it sooner
+                while True:
+                    while (wait := reservation.send_at - self._clock()) > 0:
+                        await self._asleep(min(wait, self.poll_s))  # a refund may move it
+                    if not self.enabled or self._still_fits(reservation):
+                        self.totals.waited_s += self._clock() - started
+                        return reservation
+                    if not self._keep_place(reservation):
+                        break
+                    await self._asleep(self._retry_s(reservation))
             except BaseException:  # cancelled (deadline, Ctrl-C): give the place back
                 self._drop(reservation)
                 raise
-            if not self.enabled or self._still_fits(reservation):
-                self.totals.waited_s += self._clock() - started
-                return reservation
             self._drop(reservation)
+
+    def _keep_place(self, reservation: Reservation) -> bool:
+        """A reservation that did not fit at the end of its wait (an extra came meanwhile):
+        the known limiter plans it again, first in the queue (it keeps its place; dropping
+        it would put it behind every reservation planned since); False: drop it and reserve
+        again (AdaptiveRateLimiter)."""
+        if not self.minute_guess:
+            return False
+        with self._lock:
+            if not reservation.waiting:
+                reservation.waiting = True
+                self._waiting.append(reservation)
+            if reservation.held:
+                reservation.held = False
+            else:
+                self._reschedule(self._clock())
+        return True
+
+    def _retry_s(self, reservation: Reservation) -> float:
+        """How long to wait before looking again: until its new time, and never less than a
+        twentieth of ``poll_s``, so that a plan and a check that disagree cannot spin."""
+        least = self.poll_s / (5 if self._trial is not None else 20)  # a trial takes a call
+        return max(reservation.send_at - self._clock(), least)
 
     def _give_back(self, reservation: Reservation) -> None:
         if reservation.in_base:  # the emptied bucket never counted it
@@ -401,6 +638,15 @@ class RateLimiter:
             now = self._clock()
             counted = now - (latency_s or 0.0)
             refunded = False
+            self._forget_expected(reservation)
+            took = latency_s if latency_s is not None else now - reservation.send_at
+            first = self._min_latency is None
+            self._min_latency = took if self._min_latency is None \
+                else min(self._min_latency, took)
+            if first:
+                self._expect_late_extras()
+            guess, extra_seen = self.minute_guess, self._extra_seen
+            self._learn_minute(reservation, refused=False)
             for log, entry in reservation.entries:
                 if counted > entry.at:
                     log.move(entry, counted)
@@ -418,21 +664,35 @@ class RateLimiter:
                     refunded = True
                 elif charge > entry.amount:  # an extra, counted from now
                     log.add(now, charge - entry.amount)
+                    self._extra_seen = True
             if self._bucket is not None and reservation.bucket_tokens:
                 self._bucket.refill(now)
                 self._bucket.level = min(self._bucket.capacity, self._bucket.level +
                                          reservation.bucket_tokens - charge)
                 refunded = refunded or charge < reservation.bucket_tokens
                 reservation.bucket_tokens = 0.0
-            if refunded:
-                self._reschedule(now)
+            if refunded or (guess, extra_seen) != (self.minute_guess, self._extra_seen):
+                self._reschedule(now)  # quota given back, or another rule for the minute
 
     def on_failure(self, reservation: Reservation, throttled: bool, message: str = "") -> None:
         """A refused request used no quota: its place is given back. Any other failure keeps
         its reservation (the service may have counted it)."""
+        if self._trial is reservation:
+            with self._lock:
+                self._trial = None if not throttled else self._trial
         if throttled:
             with self._lock:
                 self.totals.throttled += 1
+                self._forget_expected(reservation)
+                guess = self.minute_guess
+                if not _message_names_requests(message):
+                    self._learn_minute(reservation, refused=True)
+                if guess and guess == self.minute_guess:
+                    # refused where the rule it went on said it fits: the service counted
+                    # more than the client knew (an answer not read yet, a high estimate);
+                    # its charge is kept for a minute (a bucket: until refilled) to cover that
+                    self._reschedule(self._clock())
+                    return
                 for log, entry in reservation.entries:
                     log.remove(entry)
                 self._give_back(reservation)

@@ -54,6 +54,7 @@ class FakeClock:
 
 def make(clock: FakeClock, **kwargs: object) -> RateLimiter:
     kwargs.setdefault("margin_s", 0.0)  # exact arithmetic; the margin has its own test
+    kwargs.setdefault("minute", "all")  # both minutes at once; learning one: test_known_limiter
     return RateLimiter(clock=clock, sleep=clock.sleep, asleep=clock.asleep, **kwargs)  # type: ignore[arg-type]
 
 
@@ -507,7 +508,8 @@ def test_known_quota_holds_against_every_quota_minute(minute: str) -> None:
     limiter = RateLimiter(tpm, clock=clock, burndown=burndown_rate(SONNET), margin_s=0.0,
                           sleep=clock.sleep)
     run = _against_quota(limiter, quota, clock, n)
-    assert run["lost"] == 0 and run["throttled"] == 0, run
+    # at most the one 429 that tells it the minute is not a bucket (test_known_limiter)
+    assert run["lost"] == 0 and run["throttled"] <= 1, run
     # a sliding minute is the slowest of the three; the limiter holds under all of them
     assert run["makespan"] <= 1.3 * _bound(minute, n, tpm, 37.0), run
 
