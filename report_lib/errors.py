@@ -52,6 +52,11 @@ class PriceWarning(ReportLabWarning):
     """A model has no known price; the cost of its calls is unknown (None)."""
 
 
+class TransportWarning(ReportLabWarning):
+    """The installed botocore lacks what the direct transport uses; Converse goes through
+    botocore's own pipeline instead (as with ``--transport botocore``): slower, same answers."""
+
+
 class ConfigError(ReportLabError, ValueError):
     """An option or parameter has a value that cannot work; the message names it and the choices."""
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from report_lib.llm import wire
 from report_lib.llm.credentials import credential_errors, fixed_keys, require_credentials
-from report_lib.llm.direct import AsyncDirectConverse, uses_direct
+from report_lib.llm.direct import AsyncDirectConverse, with_direct_converse
 from report_lib.llm.retry import THROTTLING_CODES, acall_with_retries, classify
 from report_lib.records import CallOutcome, ReportJob
 
@@ -101,8 +101,8 @@ class AsyncBedrock:
         )
         client = await context.__aenter__()
         client.meta.events.register(wire.CONVERSE_EVENT, wire.check_converse_body(settings))
-        if uses_direct(settings):  # Converse without aiobotocore's pipeline (llm.direct)
-            client = AsyncDirectConverse(client, settings)
+        # Converse without aiobotocore's pipeline (llm.direct), unless told otherwise
+        client = with_direct_converse(client, settings, AsyncDirectConverse)
         self.client, self._context = client, context
 
     async def aclose(self) -> None:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import uuid
+import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,7 @@ from botocore.exceptions import NoCredentialsError
 from botocore.parsers import create_parser
 from botocore.utils import percent_encode
 
+from report_lib.errors import TransportWarning
 from report_lib.llm import wire
 
 if TYPE_CHECKING:
@@ -51,6 +53,23 @@ def uses_direct(settings: BackendSettings) -> bool:
     botocore's adaptive retry mode (whose client-side rate limiter is part of botocore's
     pipeline)."""
     return settings.transport == "direct" and settings.retry_mode != "adaptive"
+
+
+def with_direct_converse(client: Any, settings: BackendSettings, kind: type[Any]) -> Any:
+    """``client`` with its ``converse`` on the direct path (``kind``: DirectConverse or
+    AsyncDirectConverse) when ``uses_direct(settings)``; ``client`` itself otherwise, and when
+    this botocore lacks one of the internals the direct path reads (a TransportWarning says so:
+    the call then goes through botocore's pipeline, as with ``--transport botocore``)."""
+    if not uses_direct(settings):
+        return client
+    try:
+        return kind(client, settings)
+    except AttributeError as exc:
+        warnings.warn(
+            f"the direct Converse transport needs {exc.name or 'an attribute'!s} of botocore's "
+            "client, which this botocore lacks; sending through botocore's pipeline "
+            "(--transport botocore) instead", TransportWarning, stacklevel=2)
+        return client
 
 
 class ConverseWire:

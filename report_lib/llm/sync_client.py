@@ -17,7 +17,7 @@ import boto3
 from botocore.config import Config
 
 from report_lib.llm.credentials import credential_errors, fixed_keys, require_credentials
-from report_lib.llm.direct import DirectConverse, uses_direct
+from report_lib.llm.direct import DirectConverse, with_direct_converse
 from report_lib.llm.retry import THROTTLING_CODES, call_deadline, call_with_retries, classify
 from report_lib.llm.wire import (
     CONVERSE_EVENT,
@@ -62,7 +62,7 @@ def make_client(settings: BackendSettings, max_concurrency: int = 10,
     )
     client.meta.events.register(CONVERSE_EVENT, check_converse_body(settings))
     client.meta.events.register(f"before-call.{SERVICE}", _reads_within_deadline(settings))
-    return DirectConverse(client, settings) if uses_direct(settings) else client
+    return with_direct_converse(client, settings, DirectConverse)
 
 
 _CALL = threading.local()  # ``left``: the seconds this thread's call has before its deadline

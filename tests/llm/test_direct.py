@@ -24,10 +24,15 @@ from botocore.exceptions import ClientError
 from botocore.validate import validate_parameters
 
 from report_lib.emulator import Emulator
-from report_lib.errors import BackendError, ConfigError
+from report_lib.errors import BackendError, ConfigError, TransportWarning
 from report_lib.llm.async_client import AsyncBedrock
 from report_lib.llm.backends import BedrockBackend
-from report_lib.llm.direct import AsyncDirectConverse, DirectConverse, uses_direct
+from report_lib.llm.direct import (
+    AsyncDirectConverse,
+    DirectConverse,
+    uses_direct,
+    with_direct_converse,
+)
 from report_lib.llm.settings import BackendSettings
 from report_lib.llm.sync_client import make_client
 from report_lib.llm.wire import build_request
@@ -169,6 +174,20 @@ def test_the_setting_picks_the_transport() -> None:
     assert not uses_direct(BackendSettings(retry_mode="adaptive"))
     with pytest.raises(ConfigError, match="transport must be 'direct' or 'botocore'"):
         BackendSettings(transport="http2")
+
+
+def test_a_botocore_without_the_internals_falls_back_to_its_pipeline_with_a_warning(
+    dummy_credentials: None,
+) -> None:
+    settings = bedrock_test_settings()
+    client = make_client(replace(settings, transport="botocore"))
+    assert isinstance(with_direct_converse(client, settings, DirectConverse), DirectConverse)
+    del client._endpoint  # as if a botocore release had renamed it
+    with pytest.warns(TransportWarning, match="--transport botocore"):
+        fallback = with_direct_converse(client, settings, DirectConverse)
+    assert fallback is client
+    assert with_direct_converse(client, replace(settings, transport="botocore"),
+                                DirectConverse) is client  # told so: no warning, no wrapper
 
 
 # -- every error class, through both transports, against a real emulator ------------------------
