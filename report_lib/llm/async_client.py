@@ -19,7 +19,7 @@ from report_lib.llm.retry import THROTTLING_CODES, acall_with_retries, classify
 from report_lib.records import CallOutcome, ReportJob
 
 if TYPE_CHECKING:
-    from report_lib.llm.limiter import RateLimiter
+    from report_lib.llm.limiter import RateLimiter, Reservation
     from report_lib.llm.settings import BackendSettings
 
 
@@ -124,8 +124,8 @@ class AsyncBedrock:
             reservation = (await limiter.aacquire(plan.estimate, plan.input_estimate)
                            if limiter is not None else None)
             try:
-                if settings.stream:
-                    outcome = await self._stream_once(plan.request, on_text)
+                if settings.stream or (reservation is not None and reservation.stream):
+                    outcome = await self._stream_once(plan.request, on_text, reservation)
                 else:
                     response = await self.client.converse(**plan.request)
                     outcome = wire.parse_converse_response(response)
@@ -141,7 +141,8 @@ class AsyncBedrock:
         return wire.require_text(outcome, settings)
 
     async def _stream_once(
-        self, request: dict[str, Any], on_text: wire.TextCallback | None
+        self, request: dict[str, Any], on_text: wire.TextCallback | None,
+        reservation: Reservation | None = None,
     ) -> CallOutcome:
         collector = wire.StreamCollector(on_text, settings=self.settings)
         response = await self.client.converse_stream(**request)
@@ -149,6 +150,9 @@ class AsyncBedrock:
         try:
             wire.check_stream_type(response)
             async for event in stream:
+                if reservation is not None:  # a first event, not a throttlingException
+                    reservation.admitted()  # frame: the service admitted the request
+                    reservation = None
                 collector.feed(event)
         finally:
             stream.close()

@@ -35,7 +35,7 @@ from report_lib.llm.wire import (
 from report_lib.records import CallOutcome, ReportJob
 
 if TYPE_CHECKING:
-    from report_lib.llm.limiter import RateLimiter
+    from report_lib.llm.limiter import RateLimiter, Reservation
     from report_lib.llm.settings import BackendSettings
 
 
@@ -84,7 +84,7 @@ def _reads_within_deadline(settings: BackendSettings) -> Any:
 
 def _stream_once(
     client: Any, request: dict[str, Any], on_text: TextCallback | None, deadline: float | None,
-    settings: BackendSettings | None = None,
+    settings: BackendSettings | None = None, reservation: Reservation | None = None,
 ) -> CallOutcome:
     collector = StreamCollector(on_text, settings=settings)
     response = client.converse_stream(**request)
@@ -96,6 +96,9 @@ def _stream_once(
         raise
     try:
         for event in stream:
+            if reservation is not None:  # a first event, not a throttlingException frame:
+                reservation.admitted()  # the service admitted the request
+                reservation = None
             collector.feed(event)
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError("the deadline passed while the answer was streaming")
@@ -132,8 +135,9 @@ def converse(
             reservation = limiter.acquire(plan.estimate, left, plan.input_estimate)
         _CALL.left = None if deadline is None else deadline - time.monotonic()
         try:
-            if settings.stream:
-                outcome = _stream_once(client, plan.request, on_text, deadline, settings)
+            if settings.stream or (reservation is not None and reservation.stream):
+                outcome = _stream_once(client, plan.request, on_text, deadline, settings,
+                                       reservation)
             else:
                 outcome = parse_converse_response(client.converse(**plan.request))
         except Exception as exc:
