@@ -29,10 +29,10 @@ and, with ``minute="learn"`` (the default), lets a request go when *either* admi
   went, where a Converse answer would say so only a call later, and the requests held behind
   the trial wait that long only (sliding minute, 5× burndown, 200 calls on the fake clock of
   tests/llm/test_known_limiter.py: 1.52× the bound when the lesson waited for the answer,
-  1.02× with the admission). A fixed minute admits everything the sliding rule admits and may admit what
-  only the bucket admits (a new wall-clock minute began), so such an answer teaches nothing;
-  a fixed minute is found as "not a bucket" and then held with the sliding rule, which holds
-  under it wherever its boundaries lie;
+  1.02× with the admission). A fixed minute admits everything the sliding rule admits and may
+  admit what only the bucket admits (a new wall-clock minute began), so such an answer teaches
+  nothing; a fixed minute is found as "not a bucket" and then held with the sliding rule,
+  which holds under it wherever its boundaries lie;
 - once an answer has been charged more than it reserved, the bucket (in debt) and the sliding
   rule disagree both ways, and what only the bucket admits could keep a fixed-minute service
   on the bucket's slower schedule: until the minute is learnt, only the sliding rule's yes is
