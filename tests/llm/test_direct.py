@@ -26,7 +26,6 @@ from botocore.validate import validate_parameters
 from report_lib.emulator import Emulator
 from report_lib.errors import BackendError, ConfigError, TransportWarning
 from report_lib.llm.async_client import AsyncBedrock
-from report_lib.llm.backends import BedrockBackend
 from report_lib.llm.direct import (
     AsyncDirectConverse,
     DirectConverse,
@@ -37,7 +36,7 @@ from report_lib.llm.settings import BackendSettings
 from report_lib.llm.sync_client import make_client
 from report_lib.llm.wire import build_request
 from report_lib.records import CallOutcome, ReportJob
-from tests.helpers import bedrock_test_settings, emulator_test_settings
+from tests.helpers import bedrock_test_settings, call_once, emulator_test_settings
 
 JOB = ReportJob(key="kpi", kind="kpi", system="You write reports.",
                 prompt="Write the report: 충전소 — “quotes” and \\ backslashes.")
@@ -209,23 +208,6 @@ def emulator(start_emulator: Callable[..., Emulator]) -> Callable[..., Emulator]
     return lambda **faults: start_emulator(latency_model="fixed:0.02", seed=3, **faults)
 
 
-def _call(mode: str, settings: BackendSettings, job: ReportJob = JOB) -> CallOutcome | BackendError:
-    backend = BedrockBackend(settings)
-
-    async def acall() -> CallOutcome:
-        try:
-            return await backend.acall(job)
-        finally:
-            await backend.aclose()
-
-    try:
-        return backend.call(job) if mode == "sync" else asyncio.run(acall())
-    except BackendError as exc:
-        return exc
-    finally:
-        backend.close()
-
-
 def _seen(result: CallOutcome | BackendError) -> tuple[Any, ...]:
     if isinstance(result, CallOutcome):
         return ("answer", result.text, result.attempts)
@@ -247,7 +229,7 @@ def test_each_error_class_is_the_same_through_both_transports(
     for transport in ("botocore", "direct"):
         emu.reset_stats()
         settings = emulator_test_settings(emu.url, transport=transport, read_timeout=1.0)
-        result = _call(mode, settings, job)
+        result = call_once(mode, settings, job)
         seen[transport] = _seen(result)
         # one request per attempt: botocore retries nothing under report_lib's retry loop
         attempts = result.attempts
@@ -263,7 +245,7 @@ def test_a_refused_connection_is_the_same_through_both_transports(mode: str) -> 
     for transport in ("botocore", "direct"):
         settings = emulator_test_settings("http://127.0.0.1:9", transport=transport,
                                           connect_timeout=1.0)
-        seen[transport] = _seen(_call(mode, settings))
+        seen[transport] = _seen(call_once(mode, settings, JOB))
     assert seen["direct"][:3] == ("BackendError", "EndpointConnectionError", 2)
     assert seen["direct"] == seen["botocore"]
 
