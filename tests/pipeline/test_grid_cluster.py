@@ -34,6 +34,18 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=5)
 
 
+def _scheduler_address(scheduler_file: Path, deadline: float) -> str:
+    """The address in the scheduler's file, once the scheduler has finished writing it (the
+    file appears empty first: reading it then is not an error, only too early)."""
+    while True:
+        try:
+            return str(json.loads(scheduler_file.read_text(encoding="utf-8"))["address"])
+        except (FileNotFoundError, json.JSONDecodeError, KeyError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A scheduler and two single-threaded workers started with the `dask` command."""
@@ -47,10 +59,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
                folder / "scheduler.log"),
     ]  # fmt: skip
     try:
-        deadline = time.monotonic() + 60
-        while not scheduler_file.is_file() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        address = json.loads(scheduler_file.read_text(encoding="utf-8"))["address"]
+        address = _scheduler_address(scheduler_file, time.monotonic() + 60)
         for name in ("w1", "w2"):
             processes.append(_start(
                 [str(BIN / "dask"), "worker", address, "--nworkers", "1", "--nthreads", "1",
