@@ -399,6 +399,24 @@ def test_auto_a_late_refusal_of_a_request_counted_as_accepted_corrects_the_rate(
     assert limiter.rate_tpw == pytest.approx(rate - 1_000)
 
 
+def test_auto_requests_planned_on_the_ramp_and_not_sent_wait_for_the_rate_found() -> None:
+    clock = FakeClock(100.0)
+    limiter = adaptive(clock)
+    sent = [limiter.acquire(1_000) for _ in range(4)]  # the ramp's first burst goes at once
+    planned = [limiter.reserve(1_000) for _ in range(20)]  # later on the ramp, not sent yet
+    assert all(r.send_at > clock.now for r in planned[1:])
+    refused = planned.pop(0)
+    assert limiter._still_fits(refused)  # let go at its time, then refused
+    refused.fail(True, "Too many tokens, please wait before trying again.")
+    # R counts what went out (the first burst), not what the ramp only planned
+    assert limiter.rate_tpw == pytest.approx(sum(r.tokens for r in sent), rel=0.01)
+    clock.now = max(r.send_at for r in planned)  # every ramp time has come
+    assert not any(limiter._still_fits(r) for r in planned)
+    # reserved again, they wait for R: the service has just said the window is full
+    limiter.acquire(1_000)
+    assert sum(clock.sleeps) > 0.5 * limiter.window_s
+
+
 def test_auto_probes_upward_only_after_a_clean_window_with_waiting() -> None:
     clock = FakeClock(100.0)
     limiter = adaptive(clock)
