@@ -246,6 +246,12 @@ async def _answer(state: EmulatorState, asked: _Asked, ticket: Ticket | None) ->
     mistakes = Mistakes(config.hallucinate, config.paraphrase, config.seed,
                         config.repair_quality, config.hallucinate_repeat)
     model = state.model
+    if state.quota.enabled and ticket is None:  # "actual": charged input + output on admission
+        # a request whose input alone no longer fits is refused before its answer is written
+        # (the same decision the full charge would give, without the writer's time)
+        refused = state.quota.refusal(asked.input_tokens)
+        if refused is not None:
+            raise ApiError(refused.status, refused.error_type, refused.message)
     if model.is_heavy(user):  # keep the event loop answering other requests meanwhile
         answer: Answer = await asyncio.to_thread(model.answer, system, turns, mistakes)
     else:

@@ -270,14 +270,10 @@ class Quota:
                         "the quota")
         return None
 
-    def admit(self, model_id: str, input_tokens: int, max_tokens: int | None,
-              output_tokens: int) -> Ticket | Refusal:
-        """Take the request's reservation from every quota, or say which one refused it."""
-        tokens = self.request_tokens(model_id, input_tokens, max_tokens, output_tokens)
-        now = self.clock()
-        reason = self.too_large(tokens)
-        if reason is not None:
-            return Refusal(400, "ValidationException", reason, tokens)
+    def refusal(self, tokens: int, now: float | None = None) -> Refusal | None:
+        """The 429 a request taking ``tokens`` (and one request) gets now, counted as refused;
+        None when every quota has room for it (nothing is taken)."""
+        now = self.clock() if now is None else now
         checks = ((self.day, tokens, "day", DAY_MESSAGE),
                   (self.requests, 1, "requests", REQUESTS_MESSAGE),
                   (self.tokens, tokens, "tokens", TOKENS_MESSAGE))
@@ -287,6 +283,19 @@ class Quota:
                 self.totals.refused_requests += 1
                 self.totals.refused_by[name] += 1
                 return Refusal(429, "ThrottlingException", message, tokens)
+        return None
+
+    def admit(self, model_id: str, input_tokens: int, max_tokens: int | None,
+              output_tokens: int) -> Ticket | Refusal:
+        """Take the request's reservation from every quota, or say which one refused it."""
+        tokens = self.request_tokens(model_id, input_tokens, max_tokens, output_tokens)
+        now = self.clock()
+        reason = self.too_large(tokens)
+        if reason is not None:
+            return Refusal(400, "ValidationException", reason, tokens)
+        refusal = self.refusal(tokens, now)
+        if refusal is not None:
+            return refusal
         ticket = Ticket(reserved=tokens)
         for window, amount in ((self.day, tokens), (self.requests, 1), (self.tokens, tokens)):
             if window is not None:

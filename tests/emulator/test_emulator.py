@@ -385,6 +385,37 @@ def test_the_emulator_serves_the_answer_model_it_is_given() -> None:
     assert stats["answered"] == 2
 
 
+def test_actual_accounting_refuses_at_the_door_what_its_input_alone_cannot_fit() -> None:
+    """Charged input + output on admission: a request whose input no longer fits is refused
+    before its answer is written; one whose input fits is answered, then charged (or refused
+    when its output does not fit)."""
+    model = _EchoModel()
+    long_prompt = "word " * 1000
+
+    async def scenario() -> tuple[list[int], dict[str, Any]]:
+        config = EmulatorConfig(latency_model=FAST, tpm=3_000, quota_minute="sliding",
+                                accounting="actual")
+        app = server.build_app(config, model)
+        async with TestClient(TestServer(app)) as http:
+            codes = []
+            for prompt in ("short", long_prompt, long_prompt):
+                resp = await http.post("/model/m/converse", json={"messages": user(prompt)},
+                                       headers={"Authorization": "x"})
+                codes.append(resp.status)
+            stats = await (await http.get("/stats")).json()
+            return codes, stats
+
+    codes, stats = asyncio.run(scenario())
+    first = estimate_tokens("short") + estimate_tokens("echo: short")
+    second = estimate_tokens(long_prompt) + estimate_tokens("echo: " + long_prompt)
+    # the sizes the test needs: two fit, the third one's input alone does not
+    assert first + second <= 3_000 < first + second + estimate_tokens(long_prompt)
+    assert codes == [200, 200, 429]  # the third one's input alone is over what is left
+    # the refused request's answer was never written: the model saw two requests only
+    assert [turns[-1][1] for _, turns, _ in model.seen] == ["short", long_prompt]
+    assert stats["throttled"] == 1
+
+
 def test_the_default_answer_model_writes_the_offline_report() -> None:
     from report_lib.reports.offline.model_answers import REPORT_ANSWERS
 
