@@ -350,9 +350,15 @@ class QuotaRequest:
 def ideal_makespan(requests: Sequence[QuotaRequest], *, model_id: str, max_tokens: int,
                    tpm: int | None, rpm: int | None = None, minute: str = "bucket",
                    accounting: str = "bedrock", burndown: float | None = None,
-                   minute_s: float = 60.0, phase_s: float | None = None) -> float:
+                   minute_s: float = 60.0, phase_s: float | None = None,
+                   send_s: float = 0.0) -> float:
     """The makespan of a client that knows the quota exactly and sends each request the
     moment it fits, in order, with no overhead: the bound a real client is measured against.
+
+    ``send_s`` gives that client a cost per request: it sends at most one every ``send_s``
+    (the time a real client needs to sign and send one). Under output burndown this can cost a
+    whole quota minute: a burst that takes longer than a call lets the first calls' extra
+    charges land while it still goes out, and the service admits fewer of it.
 
     ``phase_s`` is where in a wall-clock minute the run starts, for a client that sees the
     service's minute boundaries (``fixed`` minutes only). Without it (None) the client does not
@@ -382,6 +388,9 @@ def ideal_makespan(requests: Sequence[QuotaRequest], *, model_id: str, max_token
             if isinstance(ticket, Ticket):
                 running.append((now[0] + request.latency_s, ticket, request))
                 end = max(end, now[0] + request.latency_s)
+                if send_s > 0:
+                    now[0] += send_s
+                    _finish(quota, running, model_id, now[0])
                 break
             if ticket.status != 429:
                 return math.inf

@@ -4,6 +4,7 @@ the three quota minutes, RPM, TPD, the burndown table and the ideal makespan."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 
@@ -306,6 +307,22 @@ def test_ideal_makespan_sliding_reservation_and_burndown() -> None:
     actual = ideal_makespan(_requests(7), model_id=SONNET, max_tokens=2_000, tpm=10_000,
                             minute="sliding", accounting="actual")
     assert actual == pytest.approx(1.0)
+
+
+def test_ideal_makespan_a_client_slower_than_a_call_per_burst_needs_another_minute() -> None:
+    # 3,000 reserved, 5,000 charged (1,000 + 5 x 800): 30,000 a minute admits bursts of 10. A
+    # burst sent over more than a call (10 x 0.15 s > 1 s) lets its first extras land while it
+    # still goes out, so fewer of it fit, and 30 requests need another quota minute
+    requests = [QuotaRequest(1_000, 800, 1.0)] * 30
+    kwargs: dict[str, Any] = {"model_id": SONNET, "max_tokens": 2_000, "tpm": 30_000,
+                              "minute": "sliding"}
+    instant = ideal_makespan(requests, **kwargs)
+    assert ideal_makespan(requests, send_s=0.0, **kwargs) == instant
+    paced = [ideal_makespan(requests, send_s=s, **kwargs) for s in (0.01, 0.1, 0.15, 0.2)]
+    # never faster for a slower client
+    assert all(b >= a - 1e-6 for a, b in zip([instant, *paced], paced, strict=False))
+    assert paced[0] <= instant + 10 * 0.01 + 1.0  # a burst well within a call: about the same
+    assert paced[2] >= instant + 0.9 * 60.0  # slower than a call per burst: a minute more
 
 
 def test_ideal_makespan_fixed_minutes_depend_on_the_phase() -> None:
