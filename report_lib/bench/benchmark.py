@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -46,7 +47,7 @@ from report_lib.bench.plan import (
     split_names,
 )
 from report_lib.bench.quota_cells import repeats_of, with_quota
-from report_lib.bench.result_files import DEFAULT_DIR, machine_info, save_results
+from report_lib.bench.result_files import DEFAULT_DIR, machine_info, output_paths, save_results
 from report_lib.bench.runner import (
     CaseRunner,
     DaskCluster,
@@ -59,7 +60,7 @@ from report_lib.bench.runner import (
 )
 from report_lib.bench.workload import JobSource, estimate_job_tokens, throttled_quota
 from report_lib.emulator import Emulator
-from report_lib.errors import ConfigError
+from report_lib.errors import ConfigError, RunInterrupted
 from report_lib.execution.base import share_limits
 from report_lib.execution.dask import default_dask_workers
 from report_lib.execution.process import default_process_count
@@ -112,6 +113,8 @@ class _Session:
     rows: list[dict[str, Any]] = field(default_factory=list)
     timelines: list[dict[str, Any]] = field(default_factory=list)
     client_ms: float | None = None
+    checkpoint: Callable[[], object] = lambda: None  # writes the rows measured so far
+
 
 
 def for_scenario(value: T | Mapping[str, T], scenario: str, default: T) -> T:
@@ -178,6 +181,7 @@ def _run_cases(s: _Session, cases: Sequence[Case], scale: float, emu: Emulator |
                 row, timeline = measure(case, repeat, jobs, runner, emu, scale, s.external)
                 s.rows.append(row)
                 s.timelines.append(timeline)
+                s.checkpoint()
                 s.progress.done()
 
 
@@ -210,6 +214,7 @@ def _record(s: _Session) -> Any:
     def record(row: dict[str, Any], line: dict[str, Any]) -> None:
         s.rows.append(row)
         s.timelines.append(line)
+        s.checkpoint()
         s.progress.done()
 
     return record
@@ -316,35 +321,57 @@ def run_benchmark(
                        max_threads=max((c.concurrency for cs in cases.values() for c in cs
                                         if c.strategy == "dask"), default=1))
     started, load_start = datetime.now(UTC), os.getloadavg()[0]
-    try:
-        for scenario, scenario_cases in cases.items():
-            scale = float(for_scenario(time_scale, scenario, 1.0))
-            _run_scenario(session, scenario, scenario_cases, scale)
-    except KeyboardInterrupt:  # Ctrl-C/SIGTERM: the shared cluster goes at once
-        session.dask.close(interrupted=True)
-        raise
-    finally:
-        session.progress.close()
-        session.dask.close()
-    fill_speedups(session.rows)
-    meta = {
+    meta: dict[str, Any] = {
         "created": started.isoformat(timespec="seconds"),
-        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+        "finished": None,
+        "complete": False,  # True once every case ran; until then the rows measured so far
         "command": command or " ".join(sys.argv),
         "time_scale": dict(time_scale) if isinstance(time_scale, Mapping) else time_scale,
         "repeats": dict(repeats) if isinstance(repeats, Mapping) else repeats,
         "warmup": warmup,
-        "load_avg_1m": {"start": load_start, "end": os.getloadavg()[0]},
+        "load_avg_1m": {"start": load_start, "end": None},
         **machine_info(),
         "scenarios": list(cases),
         "endpoint_url": endpoint_url,
         "model_id": base.model_id,
         "transport": base.transport,  # how our clients sent Converse (llm.direct)
-        "dask_cluster_start_s": session.dask.start_s,
-        "client_create_ms": session.client_ms,
+        "dask_cluster_start_s": None,
+        "client_create_ms": None,
         "published": dict(PUBLISHED),
         "lower_bound": LOWER_BOUND,
     }
     if PEERS_SCENARIO in cases:
         meta["peer_versions"] = peer_versions()
-    return save_results(out_dir, session.rows, session.timelines, meta)
+
+    def save(complete: bool) -> pd.DataFrame:
+        fill_speedups(session.rows)
+        meta.update(complete=complete, dask_cluster_start_s=session.dask.start_s,
+                    client_create_ms=session.client_ms)
+        meta["load_avg_1m"]["end"] = os.getloadavg()[0]
+        if complete:
+            meta["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+        return save_results(out_dir, session.rows, session.timelines, meta)
+
+    session.checkpoint = lambda: save(complete=False)
+    try:
+        for scenario, scenario_cases in cases.items():
+            scale = float(for_scenario(time_scale, scenario, 1.0))
+            _run_scenario(session, scenario, scenario_cases, scale)
+    except KeyboardInterrupt as exc:  # Ctrl-C/SIGTERM: the shared cluster goes at once
+        session.dask.close(interrupted=True)
+        raise _kept(exc, session.rows, out_dir) from None
+    finally:
+        session.progress.close()
+        session.dask.close()
+    return save(complete=True)
+
+
+def _kept(exc: KeyboardInterrupt, rows: Sequence[dict[str, Any]],
+          out_dir: str | Path) -> RunInterrupted:
+    """The interrupt, saying where the runs measured before it are (written as each ended)."""
+    signum = int(getattr(exc, "signum", signal.SIGINT))
+    stopped = str(exc) if isinstance(exc, RunInterrupted) else "interrupted"
+    where = output_paths(out_dir)[0]
+    kept = f"{len(rows)} measured run{'s' if len(rows) != 1 else ''} kept in {where}" \
+        if rows else "no run had finished"
+    return RunInterrupted(f"{stopped}: {kept}", signum=signum)

@@ -178,7 +178,7 @@ class CaseRunner:
     def _open_bare(self) -> None:
         if self.case.strategy == "asyncio":
             self.abed = AsyncBedrock(self.settings, self.case.concurrency)
-            self._start_loop().submit(self.abed.open()).result()
+            self._start_loop().run(self.abed.open())
         else:
             self.bare = BareThreads(self.settings, self.case.concurrency)
 
@@ -190,16 +190,14 @@ class CaseRunner:
         if self.bare is not None:
             return self.bare.run(jobs)
         if self.abed is not None and self.loop_thread is not None:
-            return self.loop_thread.submit(
-                run_bare_async(self.abed.client, jobs, self.settings)).result()
+            return self.loop_thread.run(run_bare_async(self.abed.client, jobs, self.settings))
         if case.variant == "cold":
             self.own_makespan_s, results = run_cold(self.settings, case.strategy,
                                                     case.concurrency)
             return results
         if self.loop_thread is not None:
-            return self.loop_thread.submit(arun_jobs(
-                jobs, self.settings, max_concurrency=case.concurrency, backend=self.backend,
-            )).result()
+            return self.loop_thread.run(arun_jobs(
+                jobs, self.settings, max_concurrency=case.concurrency, backend=self.backend))
         scheduler = self.dask.ensure(self.max_threads) if case.strategy == "dask" else None
         return run_jobs(jobs, self.settings, strategy=case.strategy,
                         max_concurrency=case.concurrency, start_method=case.start_method,

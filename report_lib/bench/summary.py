@@ -141,7 +141,9 @@ def report_markdown(results: pd.DataFrame, metadata: Mapping[str, Any] | None = 
     peers = against.peer_rows(results)
     versions = (f"; peers: {against.peer_versions(meta)}"
                 if not peers.empty or meta.get("peer_versions") else "")
-    head = (f"Run {meta.get('created', '?')} → {meta.get('finished', '?')}, "
+    ended = meta.get("finished") or ("stopped before the end" if meta.get("complete") is False
+                                     else "?")
+    head = (f"Run {meta.get('created', '?')} → {ended}, "
             f"`{meta.get('command', '?')}`; {meta.get('cpu_count', '?')} CPUs"
             f"{', ' + load if load else ''}; python {meta.get('python', '?')}{versions}.")
     which = recommend.which_to_use(results)

@@ -9,6 +9,7 @@ instead of inside the timed run.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import threading
 from collections.abc import Coroutine
@@ -38,6 +39,18 @@ class LoopThread:
         """Schedule ``coro`` on the loop; cancelling the future cancels its task."""
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the loop and wait for its result. Interrupted while waiting (Ctrl-C,
+        SIGTERM), the task is cancelled and given ``_INTERRUPTED_JOIN_S`` to unwind (its
+        ``finally`` blocks cancel and await their own tasks) before the interrupt goes on."""
+        future = self.submit(coro)
+        try:
+            return future.result()
+        except BaseException:
+            future.cancel()
+            concurrent.futures.wait([future], timeout=_INTERRUPTED_JOIN_S)
+            raise
+
     @property
     def alive(self) -> bool:
         return self._thread.is_alive() and not self.loop.is_closed()
@@ -47,6 +60,8 @@ class LoopThread:
         if self.loop.is_closed():
             return
         if self._thread.is_alive():
+            with contextlib.suppress(Exception):  # as asyncio.run does: nothing left pending
+                self.submit(_cancel_others()).result(timeout)
             with contextlib.suppress(Exception):
                 self.submit(self.loop.shutdown_asyncgens()).result(timeout)
             with contextlib.suppress(Exception):  # the resolver threads aiohttp used
@@ -63,3 +78,14 @@ class LoopThread:
                  tb: TracebackType | None) -> None:
         interrupted = exc_type is not None and issubclass(exc_type, KeyboardInterrupt)
         self.close(_INTERRUPTED_JOIN_S if interrupted else _STOP_JOIN_S)
+
+
+async def _cancel_others() -> None:
+    """Cancel every task of the running loop but this one and wait for them to unwind: a task
+    left pending when the loop closes is reported ("Task was destroyed but it is pending!") and
+    its ``finally`` runs later, on a closed loop."""
+    me = asyncio.current_task()
+    others = [t for t in asyncio.all_tasks() if t is not me and not t.done()]
+    for task in others:
+        task.cancel()
+    await asyncio.gather(*others, return_exceptions=True)

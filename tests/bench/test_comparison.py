@@ -402,6 +402,17 @@ def test_the_report_shows_the_load_only_as_measured(
         assert head == f"Run a → b, `bench`; 2 CPUs, {shown}; python 3.11."
 
 
+@pytest.mark.parametrize(("finished", "complete", "shown"), [
+    ("b", True, "b"), (None, False, "stopped before the end"), (None, None, "?")])
+def test_the_report_says_when_a_run_was_stopped_before_the_end(
+    results: pd.DataFrame, finished: str | None, complete: bool | None, shown: str
+) -> None:
+    meta = {"created": "a", "finished": finished, "complete": complete, "command": "bench",
+            "cpu_count": 2, "python": "3.11"}
+    head = report_markdown(results, meta).split("\n\n")[0]
+    assert head == f"Run a → {shown}, `bench`; 2 CPUs; python 3.11."
+
+
 def test_the_comparison_page_tables_align_text_left_and_numbers_right(
     results: pd.DataFrame,
 ) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import signal
@@ -24,10 +25,12 @@ import psutil
 import pytest
 
 from report_lib.app.signals import exit_status, sigterm_as_interrupt
+from report_lib.bench.result_files import load_results
 from report_lib.emulator import Emulator
 from report_lib.emulator.options import READY_PREFIX
 from report_lib.errors import RunInterrupted
 from report_lib.execution import run_jobs
+from report_lib.execution.loop import LoopThread
 from report_lib.llm.backends import BaseBackend
 from report_lib.llm.settings import BackendSettings
 from report_lib.records import CallOutcome, ReportJob
@@ -271,4 +274,76 @@ def test_a_second_ctrl_c_to_a_dask_run_is_as_quiet(
     assert err.strip().splitlines() == [
         "report-lib: stopped by SIGINT: 1 of 3 reports had finished"
     ]
+    assert still_running(family) == []
+
+
+# --------------------------------------------------------------------------- the event loop
+
+
+def test_an_interrupt_while_waiting_on_a_loop_thread_cancels_the_task_and_lets_it_unwind(
+) -> None:
+    unwound = threading.Event()
+    started = threading.Event()
+
+    async def hangs() -> None:
+        started.set()
+        try:
+            await asyncio.sleep(HANG_S)
+        finally:
+            unwound.set()
+
+    with LoopThread() as loop:
+        def interrupt_once_started() -> None:
+            started.wait(10)
+            signal.raise_signal(signal.SIGTERM)
+
+        with sigterm_as_interrupt(), pytest.raises(RunInterrupted):
+            threading.Thread(target=interrupt_once_started, daemon=True).start()
+            loop.run(hangs())
+        assert unwound.is_set()  # before run() re-raised: the task's finally had run
+
+
+def test_closing_a_loop_thread_cancels_what_is_still_pending(
+        caplog: pytest.LogCaptureFixture) -> None:
+    cancelled: list[str] = []
+
+    async def pending(name: str) -> None:
+        try:
+            await asyncio.sleep(HANG_S)
+        except asyncio.CancelledError:
+            cancelled.append(name)
+            raise
+
+    loop = LoopThread()
+    loop.submit(pending("a"))
+    loop.submit(pending("b"))
+    time.sleep(0.1)
+    loop.close()
+    assert loop.loop.is_closed()
+    assert sorted(cancelled) == ["a", "b"]
+    gc.collect()  # a task left pending would be reported when collected
+    assert "destroyed but it is pending" not in caplog.text
+
+
+@pytest.mark.slow
+def test_a_benchmark_terminated_in_an_asyncio_run_keeps_the_finished_rows_in_one_line(
+        tmp_path: Path) -> None:
+    """Two cells measured side by side (thread, then asyncio); SIGTERM once the first row is
+    written, while the asyncio cell's 40 requests are under way."""
+    out = tmp_path / "bench"
+    cmd = [sys.executable, "-m", "report_lib", "bench", "--scenario", "quota", "--n", "40",
+           "--variants", "known/sliding/bedrock", "--strategies", "thread,asyncio",
+           "--no-progress", "--out", str(out)]
+    with own_group(cmd, env=aws_isolated_env(tmp_path)) as proc:
+        wait_while_running(proc, (out / "results.csv").exists, 300, "no row was written")
+        time.sleep(1.5)  # the asyncio cell's run is under way (it takes about 9 s)
+        family = process_family(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert err.strip().splitlines() == [
+        f"report-lib: terminated (SIGTERM): 1 measured run kept in {out / 'results.csv'}"]
+    rows, _, meta = load_results(out)
+    assert list(rows["strategy"]) == ["thread"]
+    assert (meta["complete"], meta["finished"]) == (False, None)
     assert still_running(family) == []
