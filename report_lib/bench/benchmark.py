@@ -170,6 +170,8 @@ def _run_cases(s: _Session, cases: Sequence[Case], scale: float, emu: Emulator |
             runner = stack.enter_context(CaseRunner(case, settings, s.dask, s.max_threads))
             if s.warmup and runner.warms_up:
                 s.progress.case(case.label, "warm-up")
+                if emu is not None:  # a full quota, as its measured runs get: the case before
+                    emu.reset_stats()  # may have spent it, and a limiter would learn that
                 runner.run(warmup_jobs(case, jobs, settings))
             runners.append((case, jobs, runner))
         stack.enter_context(frozen_heap())

@@ -496,3 +496,47 @@ def test_side_by_side_groups_by_n_and_concurrency_with_dask_last() -> None:
         [("thread", 30, 10), ("asyncio", 30, 10)],
         [("dask", 3, 3)], [("dask", 30, 30)], [("dask", 30, 10)],
     ]
+
+
+def test_every_case_warms_up_on_a_full_quota(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cases measured side by side warm up one after another against one emulator: each
+    warm-up starts from a reset quota, as its measured runs do (the one before may have spent
+    it, and a limiter finding the quota would then learn a quota already in use)."""
+    from report_lib.bench import benchmark
+
+    events: list[str] = []
+
+    class Emu:
+        def reset_stats(self) -> None:
+            events.append("reset")
+
+    class Runner:
+        warms_up = True
+
+        def __init__(self, case: Case, *args: object) -> None:
+            self.case = case
+
+        def __enter__(self) -> Runner:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+        def run(self, jobs: object) -> list[ReportResult]:
+            events.append(f"warm-up {self.case.strategy}")
+            return []
+
+    def measure(case: Case, *args: object) -> tuple[dict[str, object], dict[str, object]]:
+        events.append(f"run {case.strategy}")
+        return {}, {}
+
+    monkeypatch.setattr(benchmark, "CaseRunner", Runner)
+    monkeypatch.setattr(benchmark, "measure", measure)
+    monkeypatch.setattr(benchmark, "case_settings", lambda *a: BackendSettings())
+    monkeypatch.setattr(benchmark, "warmup_jobs", lambda *a: [])
+    session = benchmark._Session(BackendSettings(), False, 1, True, benchmark.DaskCluster(None),
+                                 benchmark.Progress(2, False))
+    cases = [Case("seed", s, 3, 3, "fixed:1.0") for s in ("thread", "asyncio")]
+    benchmark._run_cases(session, cases, 1.0, Emu(), 1)  # type: ignore[arg-type]
+    assert events == ["reset", "warm-up thread", "reset", "warm-up asyncio", "run thread",
+                      "run asyncio"]
