@@ -742,6 +742,9 @@ class AdaptiveRateLimiter(RateLimiter):
        window, corrected for a bucket's refill (``/ (1 + elapsed / window)`` when the first
        request was sent less than a window ago). From then on R is enforced like a known
        quota, over a sliding window, which holds under bucket, sliding and fixed minutes.
+       If nothing of ours was accepted, the quota is being spent by someone else (or just
+       was): no rate can be told from that, so discovery pauses for a window (a bucket
+       refills, a minute forgets) and starts its ramp again, with the requests it had planned.
     3. **One decrease per congestion event.** A 429 for a request sent before the last change
        of R says nothing new (it was sent under the old rate) and is ignored. A new one sets
        R to max(``decrease`` × R, the tokens accepted over the trailing window): the service
@@ -796,6 +799,7 @@ class AdaptiveRateLimiter(RateLimiter):
         self._first: float | None = None
         self._changed = -math.inf  # when R last changed
         self._cutoff = -math.inf  # requests sent before this were counted in R as accepted
+        self._paused_at = -math.inf  # when discovery last paused (nothing accepted, a 429)
         self._waited_since_change = False
 
     @property
@@ -814,8 +818,7 @@ class AdaptiveRateLimiter(RateLimiter):
                 self._first = now
             self._probe(now)
             if not self.found and self._requests is None:  # discovery: a geometric ramp
-                at = max(now, self._first + self.ramp_s * math.log2(
-                    1 + self._discovered / self.ramp_burst))
+                at = self._ramp_at(now)
                 self._discovered += 1
                 amount = self.reservation_tokens(tokens, input_estimate)
                 reservation = Reservation(self, amount, at - now, input_estimate=input_estimate,
@@ -912,8 +915,12 @@ class AdaptiveRateLimiter(RateLimiter):
                     self._correct(reservation.tokens, by_requests=_message_names_requests(
                         message) and not self.rpm_given)
                 return
-            self.events += 1
             tokens, requests = self._accepted(reservation.send_at, now)
+            if not self.found and requests == 0 and self._requests is None:
+                if reservation.send_at >= self._paused_at:  # else: the same event
+                    self._pause(now)
+                return
+            self.events += 1
             by_requests = _message_names_requests(message) and not self.rpm_given
             if not self.found:
                 elapsed = max(0.0, now - (now if self._first is None else self._first))
@@ -932,6 +939,23 @@ class AdaptiveRateLimiter(RateLimiter):
             self._changed = now
             self._cutoff = reservation.send_at
             self._waited_since_change = False
+
+    def _pause(self, now: float) -> None:
+        """Nothing of ours was accepted before the first 429: start discovery again a window
+        from now, with the requests planned on the ramp and not sent yet. Lock held."""
+        self._paused_at = now
+        self._first, self._discovered = now + self.window_s, 0
+        planned = [s for s in self._sent if not s[2].sent_at and not s[2].settled]
+        self._sent = [s for s in self._sent if s not in planned]
+        for _, tokens, r in sorted(planned, key=lambda s: (s[2].send_at, s[2].seq)):
+            r.send_at = self._ramp_at(now)
+            self._discovered += 1
+            self._sent.append((r.send_at, tokens, r))
+
+    def _ramp_at(self, now: float) -> float:
+        """When the next request on the discovery ramp goes (step 1)."""
+        first = now if self._first is None else self._first
+        return max(now, first + self.ramp_s * math.log2(1 + self._discovered / self.ramp_burst))
 
     def _correct(self, tokens: int, by_requests: bool) -> None:
         """A request counted as accepted when R was set was refused after all: take it out."""

@@ -341,19 +341,18 @@ def test_auto_a_requests_message_sets_a_request_rate() -> None:
 def test_auto_one_decrease_per_congestion_event() -> None:
     clock = FakeClock(100.0)
     limiter = adaptive(clock)
-    for _ in range(10):
-        limiter.reserve(1_000).settle(1_000)
-    clock.now = 170.0  # past a window: nothing accepted recently, the rate is the request
+    limiter.reserve(1_000).settle(1_000)
+    clock.now = 130.0  # one request accepted in the trailing window: the rate is near it
     first = limiter.reserve(1_000)
     late = limiter.reserve(1_000)  # sent after the refused one, before the rate changed
-    clock.now = 170.1  # the 429 comes back
+    clock.now = 130.1  # the 429 comes back
     first.fail(True, "Too many tokens, please wait before trying again.")
     rate = limiter.rate_tpw
     assert limiter.events == 1 and rate is not None
     late.fail(True, "Too many tokens, please wait before trying again.")
     assert limiter.rate_tpw == rate and limiter.events == 1  # sent under the old rate
     assert limiter.throttles == 2
-    clock.now = 175.0
+    clock.now = 135.0
     fresh = limiter.reserve(500)  # sent under the new rate: news
     clock.now += fresh.wait_s
     fresh.fail(True, "Too many tokens, please wait before trying again.")
@@ -422,7 +421,7 @@ def test_auto_probes_upward_only_after_a_clean_window_with_waiting() -> None:
     limiter = adaptive(clock)
     for _ in range(5):
         limiter.reserve(1_000).settle(1_000)
-    clock.now = 161.0
+    clock.now = 106.0
     limiter.reserve(1_000).fail(True, "Too many tokens, please wait before trying again.")
     rate = limiter.rate_tpw
     assert rate is not None
@@ -672,3 +671,58 @@ def test_a_refused_request_gives_its_place_to_the_one_waiting() -> None:
     assert waiting.send_at == pytest.approx(10.0)
     refused.fail(throttled=True)  # the service charged nothing
     assert waiting.send_at == pytest.approx(0.0)
+
+
+def test_auto_refused_before_anything_was_accepted_pauses_a_window_and_starts_again() -> None:
+    clock = FakeClock(100.0)
+    limiter = adaptive(clock)
+    first = limiter.acquire(1_000)  # the quota is spent by someone else: refused at once
+    planned = [limiter.reserve(1_000) for _ in range(8)]  # later on the ramp, not sent yet
+    clock.now = 100.01
+    first.fail(True, "Too many tokens, please wait before trying again.")
+    # nothing of ours was accepted: the 429 tells no rate, it says the quota is in use
+    assert not limiter.found and limiter.rate_tpw is None and limiter.events == 0
+    # the ramp starts again a window later, with the requests it had planned, in their order
+    times = [r.send_at for r in planned]
+    assert times == sorted(times) and times[0] == pytest.approx(100.01 + limiter.window_s)
+    clock.now = 100.02  # a second refusal of a request sent before the pause: the same event
+    planned_early = limiter.reserve(1_000)
+    assert planned_early.send_at > times[-1]
+    # after the pause, what is accepted sets the rate as on a first discovery
+    clock.now = planned_early.send_at
+    for r in planned:
+        assert limiter._still_fits(r)
+        r.settle(1_000)
+    clock.now += 1.0
+    limiter.reserve(1_000).fail(True, "Too many tokens, please wait before trying again.")
+    # nine accepted (the eight and the one planned after the pause), in a bucket refilled
+    # for the second since the ramp started again
+    assert limiter.found and limiter.rate_tpw == pytest.approx(9_000 / (1 + 1.0 / 60), rel=0.01)
+
+
+@pytest.mark.parametrize("minute", ["bucket", "sliding", "fixed"])
+def test_auto_started_on_a_quota_another_client_has_just_spent(minute: str) -> None:
+    """Another client spent the whole quota a moment before: auto waits it out, then finds
+    the whole quota rather than the little it got while the other's minute was still full."""
+    clock = FakeClock(37.0)
+    tpm, n = 30_000, 40
+    quota = Quota(tpm=tpm, minute=minute, clock=clock)
+    spent = []
+    while not isinstance(ticket := quota.admit(SONNET, INPUT, MAX_TOKENS, OUTPUT), Refusal):
+        spent.append(ticket)
+    for ticket in spent:
+        quota.settle(ticket, SONNET, INPUT, OUTPUT)
+    run = _against_quota(_auto(clock), quota, clock, n)
+    fresh_clock = FakeClock(37.0)
+    fresh = _against_quota(_auto(fresh_clock), Quota(tpm=tpm, minute=minute, clock=fresh_clock),
+                           fresh_clock, n)
+    assert run["lost"] == 0, run
+    # the other client's minute, then what a fresh quota takes (before: 40 minutes, one
+    # request a minute, the rate of the one request the other client's minute let through)
+    assert run["makespan"] <= 60.0 + 1.05 * fresh["makespan"], (run, fresh)
+    assert run["throttled"] <= fresh["throttled"] + 2, (run, fresh)
+
+
+def _auto(clock: FakeClock) -> AdaptiveRateLimiter:
+    return AdaptiveRateLimiter(60.0, clock=clock, burndown=burndown_rate(SONNET), margin_s=0.0,
+                               sleep=clock.sleep)
