@@ -374,6 +374,6 @@ def _kept(exc: KeyboardInterrupt, rows: Sequence[dict[str, Any]],
     signum = int(getattr(exc, "signum", signal.SIGINT))
     stopped = str(exc) if isinstance(exc, RunInterrupted) else "interrupted"
     where = output_paths(out_dir)[0]
-    kept = f"{len(rows)} measured run{'s' if len(rows) != 1 else ''} kept in {where}" \
-        if rows else "no run had finished"
-    return RunInterrupted(f"{stopped}: {kept}", signum=signum)
+    kept = f"the {len(rows)} measured run{'s' if len(rows) != 1 else ''} that had ended " \
+        f"{'are' if len(rows) != 1 else 'is'} in {where}" if rows else "no measured run had ended"
+    return RunInterrupted(f"{stopped}; {kept}", signum=signum)

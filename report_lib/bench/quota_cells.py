@@ -97,11 +97,13 @@ def cell_settings(case: Case, settings: BackendSettings, time_scale: float,
                        limiter_window_s=60.0 * time_scale,
                        expected_output_tokens=math.ceil(statistics.mean(o for _, o in calls)))
     client = case.client.removesuffix("-far")
+    # the limiters are told how the service counts (--burndown 1 for end-charged cells), as a
+    # user of such an endpoint tells them; "auto" is not told the quota
+    burndown = 1.0 if case.accounting == "actual" else None
     if client == "known":
-        burndown = 1.0 if case.accounting == "actual" else None
         return replace(settings, tpm_limit=case.tpm, burndown=burndown)
     if client == "auto":
-        return replace(settings, tpm_auto=True)
+        return replace(settings, tpm_auto=True, burndown=burndown)
     if client == "adaptive":
         return replace(settings, retry_mode="adaptive")
     return settings  # retries, none

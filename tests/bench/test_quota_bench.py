@@ -141,6 +141,12 @@ def test_each_client_gets_its_own_settings_with_a_scaled_minute() -> None:
             for client in (*QUOTA_CLIENTS, *QUOTA_FAR_CLIENTS)}
     assert made["known"].tpm_limit is not None and made["known"].burndown == 1.0
     assert made["auto"].tpm_auto and made["auto-far"].tpm_auto
+    # both limiters are told how an end-charged service counts (--burndown 1), not the quota
+    assert made["auto"].burndown == made["auto-far"].burndown == 1.0
+    bedrock = cell_settings(with_quota(_case("auto", accounting="bedrock"), calls,
+                                       SETTINGS.model_id, SETTINGS.max_tokens), SETTINGS, 0.1,
+                            calls)
+    assert bedrock.tpm_auto and bedrock.burndown is None  # the model's own rate: 5
     assert made["adaptive"].retry_mode == "adaptive"
     for client in ("retries", "none-far", "adaptive"):
         assert made[client].tpm_limit is None and not made[client].tpm_auto

@@ -342,7 +342,8 @@ def test_a_benchmark_terminated_in_an_asyncio_run_keeps_the_finished_rows_in_one
         _, err = proc.communicate(timeout=60)
     assert proc.returncode == 143, err
     assert err.strip().splitlines() == [
-        f"report-lib: terminated (SIGTERM): 1 measured run kept in {out / 'results.csv'}"]
+        "report-lib: terminated (SIGTERM); the 1 measured run that had ended is in "
+        f"{out / 'results.csv'}"]
     rows, _, meta = load_results(out)
     assert list(rows["strategy"]) == ["thread"]
     assert (meta["complete"], meta["finished"]) == (False, None)
